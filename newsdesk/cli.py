@@ -1,0 +1,228 @@
+"""``newsdesk``: a thin command line over ``index``, ``rag``, ``ui`` and ``eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from index.errors import NewsdeskError
+
+
+def _add_config_args(p: argparse.ArgumentParser, *, index_required: bool = False) -> None:
+    p.add_argument("--index", metavar="DIR", required=index_required,
+                   help="index folder" + ("" if index_required else " (default: the bundled sample collection)"))
+    p.add_argument("--model", help="embedding model: folder or cached name (default: all-MiniLM-L6-v2, bundled)")
+
+
+def _add_retrieval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--k", type=int, help="passages to retrieve (default 10)")
+    p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
+    p.add_argument("--llm-base-url", default=os.environ.get("NEWSDESK_LLM_BASE_URL"),
+                   help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (env NEWSDESK_LLM_BASE_URL)")
+    p.add_argument("--llm-model", default=os.environ.get("NEWSDESK_LLM_MODEL"),
+                   help="model name at that endpoint (env NEWSDESK_LLM_MODEL)")
+
+
+def _add_filter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", metavar="DATE", help="date the question is asked (default today)")
+    p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE")
+    p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE")
+    p.add_argument("--source", action="append", metavar="NAME", help="only articles from this source (repeatable)")
+
+
+def _config(args: argparse.Namespace):
+    from index.settings import IndexSettings
+    from rag.config import Config
+
+    settings = IndexSettings(model=args.model) if getattr(args, "model", None) else IndexSettings()
+    changes = {}
+    for name in ("k", "retrieval", "llm_base_url", "llm_model"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    return Config(index=settings, **changes)
+
+
+def _assistant(args: argparse.Namespace):
+    from rag import Assistant
+
+    config = _config(args)
+    return Assistant.from_index(args.index, config=config, progress=not getattr(args, "json", False))
+
+
+def format_answer(answer) -> str:
+    """Human-readable answer with its numbered sources."""
+    lines = []
+    if answer.query and answer.query != answer.question:
+        lines.append(f"Searched for: {answer.query}")
+    lines.append(answer.text)
+    for w in answer.warnings:
+        lines.append(f"Warning: {w}")
+    if answer.citations:
+        lines.append("")
+        lines.append("Sources:")
+        for c in answer.citations:
+            meta = ", ".join(x for x in (c.source, c.date.isoformat() if c.date else "") if x)
+            lines.append(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
+            if c.url:
+                lines.append(f"    {c.url}")
+            lines.append(f"    \u201c{c.quote}\u201d")
+    elif answer.abstained and answer.passages:
+        lines.append("")
+        lines.append("Closest passages (not used as evidence):")
+        for p in answer.passages[:3]:
+            lines.append(f"  - {p.title}" + (f" ({p.url})" if p.url else ""))
+    return "\n".join(lines)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from index.build import build_index, remove_articles
+    from index.load import load_articles
+
+    settings = _config(args).index
+    field_map = dict(kv.split("=", 1) for kv in (args.field or []))
+    if args.action == "build":
+        report = build_index(args.paths, args.index, settings=settings, progress=not args.quiet, field_map=field_map)
+        print(report.summary())
+    elif args.action == "add":
+        from index.build import add_articles
+
+        loaded = load_articles(args.paths, field_map=field_map)
+        print(loaded.summary())
+        if not loaded.articles:
+            print("Nothing valid to add; the index is unchanged.", file=sys.stderr)
+            return 1
+        print(add_articles(args.index, loaded.articles, settings=settings, progress=not args.quiet).summary())
+    elif args.action == "remove":
+        print(remove_articles(args.index, args.paths, settings=settings).summary())
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    # On a terminal an LLM's answer is shown while it is written; the checked answer follows it.
+    live = not args.json and bool(assistant.config.llm_base_url) and sys.stdout.isatty()
+    shown = ""
+    for answer in assistant.stream(args.question, as_of=args.as_of, date_from=args.since, date_to=args.until,
+                                   sources=args.source):
+        if live and answer.text.startswith(shown):
+            print(answer.text[len(shown):], end="", flush=True)
+            shown = answer.text
+    if shown:
+        print("\n")
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    stats = assistant.stats()
+    print(f"Newsdesk: {stats.articles} articles, {stats.chunks} chunks. Ask a question; empty line or Ctrl-D quits.")
+    history: list[tuple[str, str]] = []
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = assistant.ask(question, history=history, as_of=args.as_of)
+        except ValueError as exc:
+            print(f"error: {exc}")
+            continue
+        print(format_answer(answer))
+        history.append((question, answer.text))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    return serve(args) or 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.runner import main as eval_main
+
+    return eval_main(args) or 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsdesk", description="Cited answers from a news collection, offline.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_index = sub.add_parser("index", help="build or update an index")
+    p_index_sub = p_index.add_subparsers(dest="action", required=True)
+    for action, help_text, what in (
+        ("build", "index exactly the articles in PATH... (unchanged ones are not re-embedded)", "files or folders"),
+        ("add", "add or replace articles from PATH...", "files or folders"),
+        ("remove", "remove articles by id", "article ids"),
+    ):
+        p = p_index_sub.add_parser(action, help=help_text)
+        p.add_argument("paths", nargs="+", metavar="PATH" if action != "remove" else "ID", help=what)
+        _add_config_args(p, index_required=True)
+        p.add_argument("--field", action="append", metavar="OURS=THEIRS",
+                       help="map a field name of your files, e.g. --field text=story_body (repeatable)")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.set_defaults(func=cmd_index)
+
+    p_ask = sub.add_parser("ask", help="ask one question")
+    p_ask.add_argument("question")
+    _add_config_args(p_ask)
+    _add_retrieval_args(p_ask)
+    _add_filter_args(p_ask)
+    p_ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+    p_ask.set_defaults(func=cmd_ask)
+
+    p_chat = sub.add_parser("chat", help="chat in the terminal")
+    _add_config_args(p_chat)
+    _add_retrieval_args(p_chat)
+    p_chat.add_argument("--as-of", metavar="DATE", help="date the questions are asked (default today)")
+    p_chat.set_defaults(func=cmd_chat)
+
+    p_serve = sub.add_parser("serve", help="start the chat UI in the browser")
+    _add_config_args(p_serve)
+    _add_retrieval_args(p_serve)
+    p_serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p_serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p_serve.add_argument("--auth", metavar="USER:PASS", help="require this login")
+    p_serve.set_defaults(func=cmd_serve)
+
+    p_eval = sub.add_parser("eval", help="evaluate on a question set", description=_eval_description())
+    p_eval.add_argument("--dataset", required=True, help="'sample' or a folder with articles.jsonl + questions.jsonl")
+    _add_config_args(p_eval)
+    p_eval.add_argument("--out", metavar="DIR", default="eval-out", help="report folder (default eval-out)")
+    p_eval.add_argument("--compare", metavar="NAME,...", default="hybrid", help="variants to run side by side")
+    p_eval.add_argument("--limit", type=int, help="only the first N questions")
+    p_eval.add_argument("--gate", action="store_true", help="exit 1 when the sample set's regression thresholds fail")
+    p_eval.set_defaults(func=cmd_eval)
+    return parser
+
+
+def _eval_description() -> str:
+    from rag.config import VARIANTS
+
+    return "Variants for --compare: " + ", ".join(VARIANTS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except NewsdeskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

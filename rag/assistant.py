@@ -1,0 +1,343 @@
+"""``Assistant``: the one facade the UI, the evaluation and users' scripts call."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+import index as index_pkg
+from index import store as store_mod
+from index.build import BuildReport, add_articles, build_index, remove_articles
+from index.chunk import sentence_spans
+from index.embed import Embedder
+from index.load import LoadReport, load_articles
+from index.records import Article
+from index.store import IndexStore
+from index.tokenize import terms
+from rag.answer import ExtractiveAnswerer, coverage
+from rag.cite import Evidence, number_citations
+from rag.config import Config
+from rag.filters import Filters, to_date
+from rag.query import Turn, condense, relative_window
+from rag.records import Answer, Choice, Passage
+from rag.retrieve import Retriever
+
+Backend = Literal["auto", "extractive", "llm"]
+SAMPLE_ARTICLES = Path(index_pkg.__file__).parent / "sample" / "articles.jsonl"
+MAX_QUESTION_CHARS = 2000
+
+
+def cache_dir() -> Path:
+    """Per-user cache folder: ``$NEWSDESK_CACHE_DIR``, else ``$XDG_CACHE_HOME/newsdesk``, else ``~/.cache/newsdesk``."""
+    if os.environ.get("NEWSDESK_CACHE_DIR"):
+        return Path(os.environ["NEWSDESK_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "newsdesk"
+
+
+def sample_index_dir() -> Path:
+    return cache_dir() / "sample-index"
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What the collection holds."""
+
+    articles: int
+    chunks: int
+    date_from: date | None
+    date_to: date | None
+    undated: int
+    sources: int
+    model: str
+    index_dir: str
+
+    def to_dict(self) -> dict:
+        return {
+            "articles": self.articles, "chunks": self.chunks,
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+            "undated": self.undated, "sources": self.sources, "model": self.model, "index_dir": self.index_dir,
+        }
+
+
+class _Loaded:
+    """Everything built from one index version; swapped as a whole when the index changes."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder, config: Config) -> None:
+        self.store = store
+        self.retriever = Retriever(store, embedder, config)
+        indptr = np.asarray(store.bm25.scores["indptr"])
+        df = np.diff(indptr)
+        n = max(len(store), 1)
+        vocab = store.bm25.vocab_dict
+        max_idf = math.log(1 + (n + 0.5) / 0.5)
+        idf_by_id = np.log1p((n - df + 0.5) / (df + 0.5))
+        self.idf_of = lambda t: float(idf_by_id[vocab[t]]) if t in vocab else max_idf
+        self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config)
+
+
+class Assistant:
+    """Ask questions of a news collection and get cited answers.
+
+    Create one with :meth:`from_index`. Methods are safe to call from many threads; adding
+    articles swaps in the new index atomically, and queries in flight finish on the old one.
+
+    Example:
+        >>> from rag import Assistant
+        >>> assistant = Assistant.from_index()          # the bundled sample collection
+        >>> print(assistant.ask("Who did Hasanov meet at IDEF 2025?").text)
+    """
+
+    def __init__(self, store: IndexStore, *, config: Config | None = None, embedder: Embedder | None = None) -> None:
+        self.config = config or Config(index=store.settings)
+        s = self.config.index
+        self.embedder = embedder or Embedder(s.model, device=s.device, batch_size=s.batch_size,
+                                             max_seq_length=s.max_seq_length)
+        self._lock = threading.Lock()
+        self._state = _Loaded(store, self.embedder, self.config)
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_index(cls, path: str | Path | None = None, *, config: Config | None = None,
+                   progress: bool = True) -> Assistant:
+        """Open the index at ``path``; no path means the bundled sample collection.
+
+        The sample's index is built on first use (and rebuilt when the sample changes) in the
+        per-user cache folder, never inside the installed package.
+
+        Raises:
+            IndexCorruptError: no index at ``path``, or its files are damaged.
+            IndexMismatchError: the index was built with other settings than ``config.index``.
+        """
+        config = config or Config()
+        if path is None:
+            path = sample_index_dir()
+            build_index([SAMPLE_ARTICLES], path, settings=config.index, progress=progress)
+        store = IndexStore.load(path, settings=config.index)
+        return cls(store, config=config)
+
+    def with_config(self, **changes) -> Assistant:
+        """A new assistant on the same index and model with ``changes`` to the config."""
+        other = Assistant.__new__(Assistant)
+        other.config = self.config.replace(**changes)
+        if other.config.index != self.config.index:
+            raise ValueError("with_config cannot change index settings; open the index again instead")
+        other.embedder = self.embedder
+        other._lock = threading.Lock()
+        other._state = _Loaded(self._state.store, self.embedder, other.config)
+        return other
+
+    @property
+    def index_dir(self) -> Path:
+        return self._state.store.root
+
+    # ---- questions ----------------------------------------------------------------------
+    def _filters(self, as_of, date_from, date_to, sources) -> Filters:
+        if isinstance(sources, str):
+            sources = [sources]
+        return Filters(
+            as_of=to_date(as_of, name="as_of") or date.today(),
+            date_from=to_date(date_from, name="date_from"), date_to=to_date(date_to, name="date_to"),
+            sources=tuple(s for s in (sources or ()) if s),
+        )
+
+    def search(self, query: str, k: int | None = None, *, as_of: date | str | None = None,
+               date_from: date | str | None = None, date_to: date | str | None = None,
+               sources: Sequence[str] | str | None = None) -> list[Passage]:
+        """The ``k`` passages that best match ``query``, best first.
+
+        Args:
+            query: what to look for.
+            k: number of passages (default ``config.k``, at most 100).
+            as_of: the date the question is asked (default today): later articles are left out,
+                and "this week" / "yesterday" in the query are read relative to it.
+            date_from, date_to: inclusive publication-date range (undated articles are left out).
+            sources: only articles from these sources.
+        """
+        _check_question(query)
+        k = _check_k(self.config.k if k is None else k)
+        filters = self._filters(as_of, date_from, date_to, sources)
+        return self._search(self._state, query, k, filters)
+
+    @staticmethod
+    def _search(state: _Loaded, query: str, k: int, filters: Filters) -> list[Passage]:
+        window = relative_window(query, filters.as_of) if filters.as_of else None
+        if window is None:
+            return state.retriever.run(query, k=k, filters=filters)
+        # "This week": prefer articles in the window, then fill up with the rest.
+        lo = max(window[0], filters.date_from) if filters.date_from else window[0]
+        inside = state.retriever.run(query, k=k, filters=Filters(
+            as_of=window[1], date_from=lo, date_to=filters.date_to, sources=filters.sources))
+        if len(inside) >= k:
+            return inside
+        seen = {p.chunk_id for p in inside}
+        rest = [p for p in state.retriever.run(query, k=k, filters=filters) if p.chunk_id not in seen]
+        return (inside + rest)[:k]
+
+    def ask(self, question: str, *, history: Sequence[Turn] | None = None, as_of: date | str | None = None,
+            date_from: date | str | None = None, date_to: date | str | None = None,
+            sources: Sequence[str] | str | None = None, k: int | None = None,
+            backend: Backend = "auto") -> Answer:
+        """Answer ``question`` from the collection, with numbered citations.
+
+        Args:
+            question: the question.
+            history: earlier (question, answer) turns; a follow-up is made standalone from them.
+            as_of, date_from, date_to, sources: as for :meth:`search`.
+            k: passages retrieved (default ``config.k``).
+            backend: ``extractive`` (offline), ``llm`` (the configured endpoint) or ``auto``
+                (the LLM when one is configured, else extractive).
+
+        Returns:
+            An :class:`Answer`; ``abstained`` is True when the passages do not support one.
+        """
+        *_, answer = self.stream(question, history=history, as_of=as_of, date_from=date_from, date_to=date_to,
+                                 sources=sources, k=k, backend=backend)
+        return answer
+
+    def stream(self, question: str, *, history: Sequence[Turn] | None = None, as_of: date | str | None = None,
+               date_from: date | str | None = None, date_to: date | str | None = None,
+               sources: Sequence[str] | str | None = None, k: int | None = None,
+               backend: Backend = "auto") -> Iterator[Answer]:
+        """Like :meth:`ask`, but yields the answer as it grows; the last item is the complete,
+        checked answer (for an LLM it may differ from the streamed text)."""
+        _check_question(question)
+        if backend not in ("auto", "extractive", "llm"):
+            raise ValueError(f"backend must be one of 'auto', 'extractive', 'llm', got {backend!r}")
+        if backend == "llm" and not self.config.llm_base_url:
+            raise ValueError("backend 'llm' needs llm_base_url and llm_model in the config")
+        state = self._state
+        llm = self._llm() if backend != "extractive" and self.config.llm_base_url else None
+        query = llm.condense(question, history) if llm and history else condense(question, history)
+        filters = self._filters(as_of, date_from, date_to, sources)
+        passages = self._search(state, query, _check_k(self.config.k if k is None else k), filters)
+        if llm is not None:
+            yield from llm.stream(question, passages, query=query, history=history, fallback=state.answerer)
+            return
+        answer = state.answerer.run(question, passages, query=query)
+        words = answer.text.split(" ")
+        step = max(1, len(words) // 12)
+        for i in range(step, len(words), step):
+            yield replace(answer, text=" ".join(words[:i]))
+        yield answer
+
+    def _llm(self):  # noqa: ANN202 - rag.llm.LLMAnswerer, imported lazily
+        from rag.llm import LLMAnswerer
+
+        return LLMAnswerer(self.config, embedder=self.embedder)
+
+    def choose(self, question: str, choices: Sequence[str], *, as_of: date | str | None = None,
+               date_from: date | str | None = None, date_to: date | str | None = None,
+               sources: Sequence[str] | str | None = None, k: int = 20) -> Choice:
+        """Pick the choice the collection's evidence supports best.
+
+        Each sentence of the top ``k`` passages that mentions a choice votes for it, weighted
+        by how much of the question the sentence (with its headline) covers and by rank.
+
+        Returns:
+            A :class:`Choice` with the pick, a normalised score per choice, and citations.
+        """
+        _check_question(question)
+        choices = [c for c in choices]
+        if not choices or any(not isinstance(c, str) or not c.strip() for c in choices):
+            raise ValueError(f"choices must be non-empty strings, got {choices!r}")
+        state = self._state
+        filters = self._filters(as_of, date_from, date_to, sources)
+        passages = self._search(state, question, _check_k(k), filters)
+        weights = {t: state.idf_of(t) for t in set(terms(question))}
+        choice_terms = [set(terms(c)) for c in choices]
+        lowered = [c.lower().strip() for c in choices]
+        scores = [0.0] * len(choices)
+        best_ev: list[tuple[float, Evidence | None]] = [(0.0, None)] * len(choices)
+        for rank, p in enumerate(passages):
+            head = {t: 0.5 for t in terms(p.title)}
+            for s, e in sentence_spans(p.text):
+                text = p.text[s:e]
+                low = text.lower()
+                sent_terms = set(terms(text))
+                cov = coverage(weights, {**head, **{t: 1.0 for t in sent_terms}})
+                for i, (phrase, cterms) in enumerate(zip(lowered, choice_terms)):
+                    if phrase in low:
+                        presence = 1.0
+                    elif cterms and cterms <= sent_terms:
+                        presence = 0.7
+                    else:
+                        continue
+                    vote = presence * (0.2 + cov) / (rank + 2)
+                    scores[i] += vote
+                    if vote > best_ev[i][0]:
+                        best_ev[i] = (vote, Evidence(rank, p.start + s, p.start + e, text, vote))
+        total = sum(scores)
+        norm = [s / total for s in scores] if total > 0 else [1.0 / len(choices)] * len(choices)
+        pick = max(range(len(choices)), key=lambda i: norm[i])
+        evidence = [best_ev[pick][1]] if best_ev[pick][1] is not None else []
+        _, citations = number_citations(evidence, passages)
+        return Choice(question=question, choice=choices[pick], scores=dict(zip(choices, norm)), citations=citations)
+
+    # ---- the collection -----------------------------------------------------------------
+    def stats(self) -> Stats:
+        store = self._state.store
+        dates = [a.date for a in store.articles if a.date]
+        return Stats(
+            articles=len(store.articles), chunks=len(store), date_from=min(dates) if dates else None,
+            date_to=max(dates) if dates else None, undated=len(store.articles) - len(dates),
+            sources=len({a.source for a in store.articles}), model=store.manifest["model"],
+            index_dir=str(store.root),
+        )
+
+    def add_articles(
+        self, items: Iterable[str | Path | Article], *, progress: bool = False
+    ) -> tuple[LoadReport, BuildReport | None]:
+        """Add articles (objects, or files/folders to load) and make them searchable at once.
+
+        Returns the load report (bad records with file, line, reason) and the build report,
+        which is None when nothing valid was found (the index is then left unchanged).
+        """
+        items = list(items)
+        articles = [a for a in items if isinstance(a, Article)]
+        report = load_articles([p for p in items if not isinstance(p, Article)]) if len(articles) < len(items) \
+            else LoadReport(articles=[], problems=[])
+        articles += report.articles
+        if not articles:
+            return report, None
+        with self._lock:
+            build = add_articles(self.index_dir, articles, settings=self.config.index, embedder=self.embedder,
+                                 progress=progress)
+            self._reload()
+        return report, build
+
+    def remove_articles(self, ids: Iterable[str]) -> BuildReport:
+        """Remove articles by id; the index is swapped atomically."""
+        with self._lock:
+            build = remove_articles(self.index_dir, ids, settings=self.config.index, embedder=self.embedder)
+            self._reload()
+        return build
+
+    def _reload(self) -> None:
+        store = IndexStore.load(self.index_dir, settings=self.config.index)
+        self._state = _Loaded(store, self.embedder, self.config)
+
+
+def _check_k(k: int) -> int:
+    if not isinstance(k, int) or not 1 <= k <= 100:
+        raise ValueError(f"k must be between 1 and 100, got {k!r}")
+    return k
+
+
+def _check_question(question: str) -> None:
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("question must be a non-empty string")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS})")
+
+
+__all__ = ["Assistant", "Stats", "cache_dir", "sample_index_dir", "store_mod"]

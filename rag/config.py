@@ -1,0 +1,85 @@
+"""The one configuration object: index settings plus retrieval and answering knobs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from index.settings import IndexSettings
+
+Retrieval = Literal["hybrid", "dense", "bm25"]
+
+# Reciprocal rank fusion constant from Cormack et al. (2009); 60 is the usual default and
+# keeps one retriever's top hit from drowning the other's.
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for an :class:`~rag.Assistant`. Every field has a default; override any with
+    ``Config(k=5)`` or ``config.replace(retrieval="bm25")``.
+
+    Args:
+        index: how the collection is chunked and embedded (must match the index on disk).
+        retrieval: ``hybrid`` (dense + BM25, fused), ``dense`` or ``bm25``.
+        k: passages returned by ``search`` and shown with an answer.
+        candidates: hits taken from each retriever before fusion.
+        rrf_k: reciprocal-rank-fusion constant.
+        max_per_article: at most this many passages of one article in the results, so
+            overlapping chunks of one story do not crowd out other stories.
+        recency_weight: weight of the freshness prior (0 turns it off); freshness decays
+            with the age of the article relative to ``as_of``.
+        recency_halflife_days: age at which the freshness prior halves.
+        answer_passages: top passages the extractive answerer reads sentences from.
+        answer_sentences: at most this many sentences in an extractive answer.
+        min_support: evidence score under which the assistant abstains (0..1).
+        llm_base_url: OpenAI-compatible endpoint (``http://localhost:11434/v1``); None: offline.
+        llm_model: model name at that endpoint.
+        llm_api_key: key for the endpoint (defaults to the environment, never stored on disk).
+        llm_timeout: seconds to wait for the endpoint.
+        llm_temperature: sampling temperature.
+        llm_max_tokens: most tokens the model may write.
+    """
+
+    index: IndexSettings = field(default_factory=IndexSettings)
+    retrieval: Retrieval = "hybrid"
+    k: int = 10
+    candidates: int = 100
+    rrf_k: int = RRF_K
+    max_per_article: int = 1
+    recency_weight: float = 0.0
+    recency_halflife_days: float = 30.0
+    answer_passages: int = 5
+    answer_sentences: int = 2
+    min_support: float = 0.5
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_timeout: float = 60.0
+    llm_temperature: float = 0.1
+    llm_max_tokens: int = 512
+
+    def __post_init__(self) -> None:
+        if self.retrieval not in get_args(Retrieval):
+            raise ValueError(f"retrieval must be one of {get_args(Retrieval)}, got {self.retrieval!r}")
+        for name in ("k", "candidates", "rrf_k", "max_per_article", "answer_passages", "answer_sentences"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.k > 100:
+            raise ValueError(f"k must be at most 100, got {self.k!r}")
+        if not 0.0 <= self.min_support <= 1.0:
+            raise ValueError(f"min_support must be in [0, 1], got {self.min_support!r}")
+
+    def replace(self, **changes) -> Config:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+# Named pipeline variants for ``newsdesk eval --compare``: each is a set of Config changes.
+VARIANTS: dict[str, dict] = {
+    "bm25": {"retrieval": "bm25"},
+    "dense": {"retrieval": "dense"},
+    "hybrid": {"retrieval": "hybrid"},
+}

@@ -1,0 +1,64 @@
+"""Query processing: standalone follow-ups and date words relative to ``as_of``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from index.tokenize import STOPWORDS
+
+# Words that point back at an earlier turn ("what did *they* discuss?").
+_ANAPHORA = frozenset("they them their he him his she her it its that this those these there then".split())
+_WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+# Short follow-ups ("and when?") carry too few words of their own to search with.
+_FEW_CONTENT_WORDS = 2
+
+Turn = tuple[str, str]
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 1]
+
+
+def needs_context(question: str) -> bool:
+    """True when the question leans on an earlier turn: pronouns or too few words of its own."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    return any(w in _ANAPHORA for w in words) or len(_content_words(question)) <= _FEW_CONTENT_WORDS
+
+
+def condense(question: str, history: Sequence[Turn] | None) -> str:
+    """A standalone search query for ``question`` given earlier (question, answer) turns.
+
+    Without a language model, the earlier questions' content words are appended (most
+    recent first) when the question needs context; otherwise it stands as asked.
+    """
+    question = question.strip()
+    if not history or not needs_context(question):
+        return question
+    own = {w.lower() for w in _content_words(question)}
+    extra: list[str] = []
+    for prev_q, _ in reversed(list(history)[-2:]):
+        for w in _content_words(prev_q):
+            if w.lower() not in own and w.lower() not in {e.lower() for e in extra}:
+                extra.append(w)
+    return f"{question} {' '.join(extra)}".strip() if extra else question
+
+
+_RELATIVE = [
+    (re.compile(r"\btoday\b|\bthis morning\b|\btonight\b", re.I), 0, 0),
+    (re.compile(r"\byesterday\b", re.I), 1, 1),
+    (re.compile(r"\bthis week\b|\bthis past week\b|\bpast week\b|\bthese days\b", re.I), 7, 0),
+    (re.compile(r"\blast week\b", re.I), 14, 0),
+    (re.compile(r"\bthis month\b|\bpast month\b", re.I), 31, 0),
+    (re.compile(r"\blast month\b", re.I), 62, 0),
+    (re.compile(r"\bthis year\b|\bpast year\b", re.I), 366, 0),
+]
+
+
+def relative_window(question: str, as_of: date) -> tuple[date, date] | None:
+    """The date range meant by "this week", "yesterday" and the like, relative to ``as_of``."""
+    for pattern, back, until in _RELATIVE:
+        if pattern.search(question):
+            return as_of - timedelta(days=back), as_of - timedelta(days=until)
+    return None

@@ -1,0 +1,102 @@
+"""Typed records that flow out of retrieval and answering."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its article's metadata. ``text`` is ``article.text[start:end]``."""
+
+    article_id: str
+    title: str
+    url: str
+    source: str
+    date: date | None
+    text: str
+    start: int
+    end: int
+    score: float
+    chunk_id: str = ""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["date"] = _iso(self.date)
+        return d
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source behind an answer; ``quote`` is the supporting sentence.
+
+    ``quote_start``/``quote_end`` are character offsets of the quote in the
+    article text, so a UI can highlight it inside ``passage_text``.
+    """
+
+    number: int
+    article_id: str
+    title: str
+    url: str
+    source: str
+    date: date | None
+    quote: str
+    score: float
+    quote_start: int = 0
+    quote_end: int = 0
+    passage_text: str = ""
+    passage_start: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["date"] = _iso(self.date)
+        return d
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``Assistant.ask`` returns: the text with [n] markers and what backs it."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    abstained: bool = False
+    warnings: list[str] = field(default_factory=list)
+    query: str = ""
+    backend: str = "extractive"
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "text": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "abstained": self.abstained,
+            "warnings": list(self.warnings),
+            "query": self.query,
+            "backend": self.backend,
+        }
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What ``Assistant.choose`` returns for a multiple-choice question."""
+
+    question: str
+    choice: str
+    scores: dict[str, float]
+    citations: list[Citation] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "choice": self.choice,
+            "scores": dict(self.scores),
+            "citations": [c.to_dict() for c in self.citations],
+        }

@@ -1,0 +1,68 @@
+"""Shared fixtures: a tiny deterministic embedder for storage/fusion unit tests, and the
+real bundled model + sample collection for end-to-end tests (built once per session)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+import pytest
+
+from index.records import Article
+
+
+class HashEmbedder:
+    """Bag-of-words hashed into 64 dimensions: deterministic, instant, no model files.
+    Good enough to test storage and incremental logic, never answer quality."""
+
+    name = "hash-64"
+    dimension = 64
+    model = None  # the build touches ``embedder.model`` to load it before timing
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in t.lower().split():
+                out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+    def count_wordpieces(self, texts: list[str]) -> list[int]:
+        return [len(t.split()) + 2 for t in texts]
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+def make_articles(n: int = 5) -> list[Article]:
+    topics = ["harbour bridge opens", "central bank raises rates", "marathon record falls",
+              "museum reopens doors", "wildfire forces evacuations", "chess final drawn", "ferry goes electric"]
+    return [
+        Article(id=f"a{i}", title=f"Story {i}: {topics[i % len(topics)]}",
+                text=f"This is story number {i}. The {topics[i % len(topics)]} today. " * 3,
+                url=f"https://example.com/2025/01/{i + 1:02d}/story-{i}", source="example.com")
+        for i in range(n)
+    ]
+
+
+@pytest.fixture(scope="session")
+def sample_assistant(tmp_path_factory):
+    """The real assistant over the bundled sample collection (real model, real index)."""
+    cache = tmp_path_factory.mktemp("newsdesk-cache")
+    old = os.environ.get("NEWSDESK_CACHE_DIR")
+    os.environ["NEWSDESK_CACHE_DIR"] = str(cache)
+    from rag import Assistant
+
+    assistant = Assistant.from_index(progress=False)
+    yield assistant
+    if old is None:
+        os.environ.pop("NEWSDESK_CACHE_DIR", None)
+    else:
+        os.environ["NEWSDESK_CACHE_DIR"] = old

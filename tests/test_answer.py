@@ -1,0 +1,91 @@
+"""The offline answerer on the real sample collection."""
+
+import pytest
+
+from rag.query import condense, needs_context, relative_window
+
+pytestmark = pytest.mark.slow
+
+IDEF = "idef-2025-hasanov-gorgun"
+
+
+def test_reference_question(sample_assistant):
+    answer = sample_assistant.ask("Who did Hasanov meet at IDEF 2025?")
+    assert not answer.abstained
+    assert "Görgün" in answer.text and "[1]" in answer.text
+    first = answer.citations[0]
+    assert first.number == 1 and first.article_id == IDEF
+    assert first.title and first.url.startswith("https://")
+    # the quote is a real span of the article, so a UI can highlight it
+    art = sample_assistant._state.store.articles[sample_assistant._state.store.article_row[IDEF]]
+    assert art.text[first.quote_start:first.quote_end] == first.quote
+
+
+@pytest.mark.parametrize("question", [
+    "Who won the 2031 Eurovision Song Contest?",
+    "How many gold medals did Kenya win at the Paris Olympics?",
+    "What was the price of bitcoin on Monday?",
+    "Who won the 2025 Nobel Prize in Literature?",
+])
+def test_abstains_on_topics_never_covered(sample_assistant, question):
+    answer = sample_assistant.ask(question)
+    assert answer.abstained, answer.text
+    assert answer.citations == []
+    assert "could not find" in answer.text
+
+
+def test_every_marker_maps_to_a_citation(sample_assistant):
+    answer = sample_assistant.ask("Which company opened a factory in Tampere?")
+    import re
+
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert numbers == {c.number for c in answer.citations}
+
+
+def test_follow_up_uses_history(sample_assistant):
+    first = sample_assistant.ask("Who did Hasanov meet at IDEF 2025?")
+    follow = sample_assistant.ask("What did they discuss?", history=[(first.question, first.text)])
+    assert "Hasanov" in follow.query and follow.query != follow.question
+    assert not follow.abstained
+    assert follow.citations[0].article_id == IDEF
+
+
+def test_stream_ends_with_the_full_answer(sample_assistant):
+    parts = list(sample_assistant.stream("Who did Hasanov meet at IDEF 2025?"))
+    assert len(parts) > 1
+    assert parts[-1].text == sample_assistant.ask("Who did Hasanov meet at IDEF 2025?").text
+    assert all(parts[-1].text.startswith(p.text) for p in parts)
+
+
+def test_choose_picks_supported_choice(sample_assistant):
+    choice = sample_assistant.choose(
+        "Who did Hasanov meet at IDEF 2025?", ["Donny Ermawan Taufanto", "Haluk Görgün", "Irakli Chikovani", "Ilham Aliyev"])
+    assert choice.choice == "Haluk Görgün"
+    assert abs(sum(choice.scores.values()) - 1) < 1e-6
+    assert choice.citations and choice.citations[0].article_id == IDEF
+
+
+def test_question_validation(sample_assistant):
+    with pytest.raises(ValueError, match="non-empty"):
+        sample_assistant.ask("   ")
+    with pytest.raises(ValueError, match="too long"):
+        sample_assistant.ask("why " * 1000)
+
+
+def test_stats(sample_assistant):
+    stats = sample_assistant.stats()
+    assert stats.articles >= 30 and stats.chunks >= stats.articles
+    assert stats.model == "all-MiniLM-L6-v2" and stats.date_from < stats.date_to
+
+
+def test_condense_and_relative_dates():
+    from datetime import date
+
+    assert needs_context("And what did they discuss?")
+    assert not needs_context("Which company opened a battery factory in Tampere?")
+    assert condense("What did they discuss?", [("Who did Hasanov meet at IDEF 2025?", "x")]) == \
+        "What did they discuss? Hasanov meet IDEF 2025"
+    assert condense("Who won?", None) == "Who won?"
+    assert relative_window("What happened this week?", date(2025, 7, 25)) == (date(2025, 7, 18), date(2025, 7, 25))
+    assert relative_window("What happened yesterday?", date(2025, 7, 25)) == (date(2025, 7, 24), date(2025, 7, 24))
+    assert relative_window("Who won the cup?", date(2025, 7, 25)) is None

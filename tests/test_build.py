@@ -1,0 +1,83 @@
+from dataclasses import replace
+
+import pytest
+
+from index.build import add_articles, build_index, remove_articles, write_collection
+from index.errors import NoValidArticlesError
+from index.settings import IndexSettings
+from index.store import IndexStore
+from tests.conftest import make_articles
+
+SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+
+
+def test_unchanged_rebuild_embeds_nothing(tmp_path, hash_embedder):
+    root = tmp_path / "idx"
+    first = write_collection(root, make_articles(5), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert first.added == 5 and first.embedded_chunks == first.chunks
+    again = write_collection(root, make_articles(5), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert again.up_to_date and again.embedded_chunks == 0 and again.unchanged == 5
+
+
+def test_changed_added_removed_touch_only_their_chunks(tmp_path, hash_embedder):
+    root = tmp_path / "idx"
+    arts = make_articles(5)
+    write_collection(root, arts, settings=SETTINGS, embedder=hash_embedder, progress=False)
+    before = IndexStore.load(root)
+    changed = replace(arts[1], text="A completely new text about a harbour. " * 2, content_hash="")
+    new = make_articles(7)[5:]
+    report = write_collection(root, [arts[0], changed, *arts[2:4], *new], settings=SETTINGS,
+                              embedder=hash_embedder, progress=False)
+    assert (report.added, report.changed, report.removed, report.unchanged) == (2, 1, 1, 3)
+    after = IndexStore.load(root)
+    expected = sum(len(after.chunk_rows(a)) for a in ("a1", "a5", "a6"))
+    assert report.embedded_chunks == expected
+    # vectors of unchanged articles are carried over bit for bit
+    for aid in ("a0", "a2", "a3"):
+        assert (before.embeddings(before.chunk_rows(aid)) == after.embeddings(after.chunk_rows(aid))).all()
+    assert "a4" not in after.article_row
+    # BM25 and chunk store agree with the dense index
+    assert after.dense.ntotal == len(after) == after.bm25.scores["num_docs"]  # all chunks under the cap
+
+
+def test_add_and_remove(tmp_path, hash_embedder):
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(3), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    report = add_articles(root, make_articles(5)[3:], settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert report.added == 2 and report.unchanged == 3
+    report = remove_articles(root, ["a0", "nope"], settings=SETTINGS, embedder=hash_embedder)
+    assert report.removed == 1 and report.embedded_chunks == 0
+    assert sorted(IndexStore.load(root).article_row) == ["a1", "a2", "a3", "a4"]
+
+
+def test_build_from_files_reports_bad_records(tmp_path, hash_embedder):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "ok", "title": "Fine", "text": "A valid article about ferries."}\n{broken\n')
+    report = build_index([src], tmp_path / "idx", settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert report.articles == 1
+    assert "in.jsonl:2" in report.summary()
+
+
+def test_nothing_valid_leaves_index_untouched(tmp_path, hash_embedder):
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(2), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{nope\n")
+    with pytest.raises(NoValidArticlesError):
+        build_index([bad], root, settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert len(IndexStore.load(root).articles) == 2
+
+
+def test_dense_cap_embeds_lead_chunks_only(tmp_path, hash_embedder):
+    from index.records import Article
+
+    capped = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=0, dense_chunks_per_article=2)
+    text = " ".join(f"Paragraph {i} talks about subject{i} at length here." for i in range(40))
+    root = tmp_path / "idx"
+    report = write_collection(root, [Article(id="long", title="Long page", text=text)], settings=capped,
+                              embedder=hash_embedder, progress=False)
+    store = IndexStore.load(root)
+    assert report.chunks == len(store) > 2
+    assert report.embedded_chunks == store.dense.ntotal == 2
+    assert store.has_vector().tolist() == [True, True] + [False] * (len(store) - 2)
+    assert store.bm25.scores["num_docs"] == len(store)  # every chunk stays searchable by BM25
