@@ -46,7 +46,8 @@ def _config(args: argparse.Namespace):
     return Config(index=settings, **changes)
 
 
-def _assistant(args: argparse.Namespace):
+def assistant_from_args(args: argparse.Namespace):
+    """The Assistant the command line options describe (used by `ask`, `chat` and `serve`)."""
     from rag import Assistant
 
     config = _config(args)
@@ -102,7 +103,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    assistant = _assistant(args)
+    assistant = assistant_from_args(args)
     # On a terminal an LLM's answer is shown while it is written; the checked answer follows it.
     live = not args.json and bool(assistant.config.llm_base_url) and sys.stdout.isatty()
     shown = ""
@@ -121,7 +122,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    assistant = _assistant(args)
+    assistant = assistant_from_args(args)
     stats = assistant.stats()
     print(f"Newsdesk: {stats.articles} articles, {stats.chunks} chunks. Ask a question; empty line or Ctrl-D quits.")
     history: list[tuple[str, str]] = []

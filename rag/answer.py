@@ -9,6 +9,7 @@ the decision rests on the passages, never on the question's wording.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,19 +31,77 @@ LEXICAL_WEIGHT = 0.6
 DENSE_WEIGHT = 0.4
 # Headline terms count at this weight: a headline sets the topic but is not the answer.
 TITLE_WEIGHT = 0.5
+# Weight of "the sentence holds the kind of thing asked for" (a number for "how many"...).
+TYPE_WEIGHT = 0.2
+OWN_TERM_BOOST = 2.0
 # A sentence shorter than this many characters rarely answers anything ("Read more.").
 MIN_SENTENCE_CHARS = 25
+
+# What kind of answer a question asks for, read from its opening words. This steers which
+# sentence is quoted; it never decides whether to abstain.
+_ANSWER_TYPES = [
+    ("date", re.compile(r"^\W*(when\b|(on|until|by|since) what (date|day)|what (date|day|year|month)|"
+                        r"which (date|day|year|month))", re.I)),
+    ("number", re.compile(r"\bhow (many|much|far|long|large|big|tall|old|high|fast|deep)\b|"
+                          r"\bwhat (percentage|share|proportion|temperature|level|score|price|rate|amount|"
+                          r"sum|figure|number)\b|\bby how much\b", re.I)),
+    ("name", re.compile(r"^\W*(who|whom|whose)\b|\b(which|what) (is the name|was the name|company|firm|team|"
+                        r"club|person|official|minister|player|film|rocket|bank|party|group|university|"
+                        r"species|ship|ferry|[a-z]+ (company|minister|official|team))\b|\bcalled\b|\bnamed\b",
+                        re.I)),
+    ("place", re.compile(r"^\W*where\b|\b(which|what) (city|country|town|region|venue|place|port|island)\b",
+                         re.I)),
+]
+_MONTHS = ("january february march april may june july august september october november december "
+           "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday "
+           "saturday sunday yesterday today").split()
+_DATE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\b|\b(1[89]|20)\d\d\b|\b\d{1,2}/\d{1,2}\b", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|"
+                     r"hundred|thousand|million|billion|half|third|quarter)\b", re.I)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w'’-]+")
+
+
+def answer_type(question: str) -> str | None:
+    """``date``, ``number``, ``name``, ``place`` or None when the question does not say."""
+    for name, pattern in _ANSWER_TYPES:
+        if pattern.search(question):
+            return name
+    return None
+
+
+def holds_type(sentence: str, kind: str | None, question_words: set[str]) -> bool:
+    """Does ``sentence`` hold something new of the asked-for kind?"""
+    if kind == "date":
+        return bool(_DATE.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if kind in ("name", "place"):
+        return any(m.group().lower() not in question_words for m in _CAPITALISED.finditer(sentence))
+    return True
 
 
 @dataclass(frozen=True)
 class ScoredSentence:
+    """A candidate sentence: question coverage in the sentence (``lexical``) and in what was
+    read of its article (``article``), embedding similarity, and whether it holds the kind
+    of answer asked for."""
+
     evidence: Evidence
     lexical: float
     dense: float
+    article: float = 1.0
+    typed: bool = True
 
     @property
     def score(self) -> float:
-        return LEXICAL_WEIGHT * self.lexical + DENSE_WEIGHT * self.dense
+        base = (1 - TYPE_WEIGHT) * (LEXICAL_WEIGHT * self.lexical + DENSE_WEIGHT * self.dense)
+        return base + (TYPE_WEIGHT if self.typed else 0.0)
+
+    @property
+    def support(self) -> float:
+        """How well the evidence backs an answer: a question term missing from the whole
+        article (a year, a name, a number asked about) weakens every sentence of it."""
+        return self.score * self.article**0.5
 
 
 def coverage(query_weights: dict[str, float], found: dict[str, float]) -> float:
@@ -70,32 +129,68 @@ class ExtractiveAnswerer:
     def query_weights(self, query: str) -> dict[str, float]:
         return {t: self.idf(t) for t in set(terms(query))}
 
-    def score_sentences(self, query: str, passages: list[Passage]) -> list[ScoredSentence]:
-        """Every usable sentence of the top passages, scored against ``query``."""
-        weights = self.query_weights(query)
-        candidates: list[tuple[Evidence, float]] = []
-        for i, p in enumerate(passages[: self.config.answer_passages]):
+    def score_sentences(self, query: str, passages: list[Passage], *, question: str | None = None,
+                        ) -> list[ScoredSentence]:
+        """Every usable sentence of ``passages``, scored against ``query``.
+
+        ``question`` (default ``query``) sets the answer type; ``query`` may carry words from
+        earlier turns.
+        """
+        # Words of the question itself count double against words carried over from earlier
+        # turns: "what did they discuss?" is about the discussion, not the meeting again.
+        own = set(terms(question or query))
+        weights = {t: w * (OWN_TERM_BOOST if t in own else 1.0) for t, w in self.query_weights(query).items()}
+        kind = answer_type(question or query)
+        question_words = {w.lower() for w in re.findall(r"[\w'’-]+", question or query)}
+        article_terms: dict[str, dict[str, float]] = {}
+        for p in passages:
+            found = article_terms.setdefault(p.article_id, {t: TITLE_WEIGHT for t in terms(p.title)})
+            found.update({t: 1.0 for t in terms(p.text)})
+        article_cov = {aid: coverage(weights, found) for aid, found in article_terms.items()}
+        candidates: list[tuple[Evidence, float, bool]] = []
+        seen: set[tuple[str, int]] = set()  # overlapping chunks repeat sentences: score each once
+        for i, p in enumerate(passages):
             title_terms = {t: TITLE_WEIGHT for t in terms(p.title)}
             for s, e in sentence_spans(p.text):
                 text = p.text[s:e]
-                if len(text) < MIN_SENTENCE_CHARS:
+                if len(text) < MIN_SENTENCE_CHARS or (p.article_id, p.start + s) in seen:
                     continue
+                seen.add((p.article_id, p.start + s))
                 found = dict(title_terms)
                 found.update({t: 1.0 for t in terms(text)})
                 ev = Evidence(passage=i, start=p.start + s, end=p.start + e, text=text, score=0.0)
-                candidates.append((ev, coverage(weights, found)))
+                candidates.append((ev, coverage(weights, found), holds_type(text, kind, question_words)))
         if not candidates:
             return []
-        vectors = self.embedder.embed([query] + [ev.text for ev, _ in candidates])
+        vectors = self.embedder.embed([query] + [ev.text for ev, _, _ in candidates])
         sims = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
-        return [ScoredSentence(ev, lex, float(sim)) for (ev, lex), sim in zip(candidates, sims)]
+        return [
+            ScoredSentence(ev, lex, float(sim), article_cov[passages[ev.passage].article_id], typed)
+            for (ev, lex, typed), sim in zip(candidates, sims)
+        ]
 
-    def run(self, question: str, passages: list[Passage], *, query: str | None = None) -> Answer:
-        """Answer ``question`` from ``passages`` (best first); ``query`` is the standalone search."""
+    def run(self, question: str, passages: list[Passage], *, query: str | None = None,
+            context: list[Passage] | None = None) -> Answer:
+        """Answer ``question`` from ``passages`` (best first).
+
+        Args:
+            question: as asked.
+            passages: the retrieved passages; sentences come from the first ``answer_passages``.
+            query: the standalone search (a follow-up with words from earlier turns).
+            context: more passages to read (neighbouring chunks of the top articles); they are
+                appended to ``Answer.passages`` so every citation points into that list.
+        """
         query = query or question
-        scored = sorted(self.score_sentences(query, passages), key=lambda s: -s.score)
-        if not scored or scored[0].score < self.config.min_support:
-            return Answer(question=question, text=ABSTAIN_TEXT, passages=passages, abstained=True, query=query)
+        reading = passages[: self.config.answer_passages] + list(context or [])
+        passages = list(passages) + list(context or [])
+        scored = sorted(self.score_sentences(query, reading, question=question), key=lambda s: -s.score)
+        support = max((s.support for s in scored), default=0.0)
+        if support < self.config.min_support:
+            return Answer(question=question, text=ABSTAIN_TEXT, passages=passages, abstained=True, query=query,
+                          support=support)
+        # ``reading`` is a prefix-compatible view: map its indices onto ``passages``.
+        offset = len(passages) - len(context or []) - self.config.answer_passages
+        scored = [_reindex(s, self.config.answer_passages, offset) for s in scored]
         best = scored[0].score
         chosen = [scored[0]]
         for s in scored[1:]:
@@ -109,7 +204,17 @@ class ExtractiveAnswerer:
                     for s in chosen]
         numbers, citations = number_citations(evidence, passages)
         text = " ".join(f"{ev.text} [{numbers[ev.passage]}]" for ev in evidence)
-        return Answer(question=question, text=text, citations=citations, passages=passages, query=query)
+        return Answer(question=question, text=text, citations=citations, passages=passages, query=query,
+                      support=support)
+
+
+def _reindex(s: ScoredSentence, n_top: int, offset: int) -> ScoredSentence:
+    """Shift indices of context passages, which follow all retrieved ones in ``Answer.passages``."""
+    if s.evidence.passage < n_top or offset <= 0:
+        return s
+    ev = s.evidence
+    moved = Evidence(ev.passage + offset, ev.start, ev.end, ev.text, ev.score)
+    return ScoredSentence(moved, s.lexical, s.dense, s.article, s.typed)
 
 
 def _overlap(a: str, b: str) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from index import store as store_mod
 from index.build import BuildReport, add_articles, build_index, remove_articles
 from index.chunk import sentence_spans
 from index.embed import Embedder
+from index.errors import IndexCorruptError
 from index.load import LoadReport, load_articles
 from index.records import Article
 from index.store import IndexStore
@@ -26,6 +28,7 @@ from rag.answer import ExtractiveAnswerer, coverage
 from rag.cite import Evidence, number_citations
 from rag.config import Config
 from rag.filters import Filters, to_date
+from rag.llm_client import resolve_endpoint
 from rag.query import Turn, condense, relative_window
 from rag.records import Answer, Choice, Passage
 from rag.retrieve import Retriever
@@ -59,6 +62,7 @@ class Stats:
     sources: int
     model: str
     index_dir: str
+    source_names: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -66,6 +70,7 @@ class Stats:
             "date_from": self.date_from.isoformat() if self.date_from else None,
             "date_to": self.date_to.isoformat() if self.date_to else None,
             "undated": self.undated, "sources": self.sources, "model": self.model, "index_dir": self.index_dir,
+            "source_names": list(self.source_names),
         }
 
 
@@ -213,17 +218,19 @@ class Assistant:
         _check_question(question)
         if backend not in ("auto", "extractive", "llm"):
             raise ValueError(f"backend must be one of 'auto', 'extractive', 'llm', got {backend!r}")
-        if backend == "llm" and not self.config.llm_base_url:
-            raise ValueError("backend 'llm' needs llm_base_url and llm_model in the config")
+        base_url, model, _ = resolve_endpoint(self.config)  # the config's, else NEWSDESK_LLM_* variables
+        if backend == "llm" and not (base_url and model):
+            raise ValueError("backend 'llm' needs llm_base_url and llm_model (config or NEWSDESK_LLM_* variables)")
         state = self._state
-        llm = self._llm() if backend != "extractive" and self.config.llm_base_url else None
+        llm = self._llm() if backend != "extractive" and base_url and model else None
         query = llm.condense(question, history) if llm and history else condense(question, history)
         filters = self._filters(as_of, date_from, date_to, sources)
         passages = self._search(state, query, _check_k(self.config.k if k is None else k), filters)
         if llm is not None:
             yield from llm.stream(question, passages, query=query, history=history, fallback=state.answerer)
             return
-        answer = state.answerer.run(question, passages, query=query)
+        context = state.retriever.neighbours(passages[: self.config.answer_passages])
+        answer = state.answerer.run(question, passages, query=query, context=context)
         words = answer.text.split(" ")
         step = max(1, len(words) // 12)
         for i in range(step, len(words), step):
@@ -291,7 +298,7 @@ class Assistant:
             articles=len(store.articles), chunks=len(store), date_from=min(dates) if dates else None,
             date_to=max(dates) if dates else None, undated=len(store.articles) - len(dates),
             sources=len({a.source for a in store.articles}), model=store.manifest["model"],
-            index_dir=str(store.root),
+            index_dir=str(store.root), source_names=tuple(sorted({a.source for a in store.articles if a.source})),
         )
 
     def add_articles(
@@ -314,6 +321,20 @@ class Assistant:
                                  progress=progress)
             self._reload()
         return report, build
+
+    def copy_to(self, path: str | Path) -> Assistant:
+        """A new assistant over a copy of this index's live version at ``path`` (which must not
+        exist yet), sharing the loaded model; adding articles to the copy leaves this one as it is."""
+        dest = Path(path)
+        with self._lock:  # no swap halfway through the copy
+            version = store_mod.current_version(self.index_dir)
+            if version is None:
+                raise IndexCorruptError(f"No index found at {self.index_dir}")
+            dest.mkdir(parents=True)
+            shutil.copytree(version, dest / version.name)
+            shutil.copy2(self.index_dir / store_mod.POINTER, dest / store_mod.POINTER)
+        store = IndexStore.load(dest, settings=self.config.index)
+        return Assistant(store, config=self.config, embedder=self.embedder)
 
     def remove_articles(self, ids: Iterable[str]) -> BuildReport:
         """Remove articles by id; the index is swapped atomically."""
@@ -340,4 +361,4 @@ def _check_question(question: str) -> None:
         raise ValueError(f"question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS})")
 
 
-__all__ = ["Assistant", "Stats", "cache_dir", "sample_index_dir", "store_mod"]
+__all__ = ["Assistant", "Stats", "cache_dir", "sample_index_dir"]

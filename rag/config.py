@@ -52,7 +52,7 @@ class Config:
     recency_halflife_days: float = 30.0
     answer_passages: int = 5
     answer_sentences: int = 2
-    min_support: float = 0.5
+    min_support: float = 0.46
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)

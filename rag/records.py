@@ -70,6 +70,7 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
     query: str = ""
     backend: str = "extractive"
+    support: float = 0.0  # how well the evidence backs the answer (0..1); low means abstain
 
     def to_dict(self) -> dict:
         return {
@@ -81,6 +82,7 @@ class Answer:
             "warnings": list(self.warnings),
             "query": self.query,
             "backend": self.backend,
+            "support": round(self.support, 4),
         }
 
 

@@ -91,10 +91,27 @@ class Retriever:
                 break
         return out
 
+    def neighbours(self, passages: list[Passage], *, radius: int = 1) -> list[Passage]:
+        """Chunks next to the given passages in their articles (an answer often sits one
+        chunk after the one that matched the question), each once, none already given."""
+        seen = {p.chunk_id for p in passages}
+        out: list[Passage] = []
+        for p in passages:
+            article_id, _, n = p.chunk_id.rpartition("#")
+            if not article_id or article_id not in self.store.article_row:
+                continue
+            rows = self.store.chunk_rows(article_id)
+            for j in range(int(n) - radius, int(n) + radius + 1):
+                if 0 <= j < len(rows) and f"{article_id}#{j}" not in seen:
+                    seen.add(f"{article_id}#{j}")
+                    out.append(self.passage(int(rows[j]), 0.0))
+        return out
+
     def passage(self, row: int, score: float) -> Passage:
         a = self.store.articles[int(self.store.chunk_article[row])]
         s, e = int(self.store.chunk_start[row]), int(self.store.chunk_end[row])
         return Passage(
             article_id=a.id, title=a.title, url=a.url, source=a.source, date=a.date,
-            text=a.text[s:e], start=s, end=e, score=score, chunk_id=self.store.chunk(row).id,
+            text=a.text[s:e], start=s, end=e, score=score,
+            chunk_id=f"{a.id}#{row - int(self.store.chunk_rows(a.id)[0])}",
         )

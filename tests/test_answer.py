@@ -58,8 +58,8 @@ def test_stream_ends_with_the_full_answer(sample_assistant):
 
 
 def test_choose_picks_supported_choice(sample_assistant):
-    choice = sample_assistant.choose(
-        "Who did Hasanov meet at IDEF 2025?", ["Donny Ermawan Taufanto", "Haluk Görgün", "Irakli Chikovani", "Ilham Aliyev"])
+    choices = ["Donny Ermawan Taufanto", "Haluk Görgün", "Irakli Chikovani", "Ilham Aliyev"]
+    choice = sample_assistant.choose("Who did Hasanov meet at IDEF 2025?", choices)
     assert choice.choice == "Haluk Görgün"
     assert abs(sum(choice.scores.values()) - 1) < 1e-6
     assert choice.citations and choice.citations[0].article_id == IDEF

@@ -1,0 +1,132 @@
+"""``newsdesk eval``: run a question set through one or more pipeline variants and report.
+
+For each variant the runner derives an assistant from one opened index
+(``assistant.with_config(**VARIANTS[name])``) and, per question, times
+``search(k=10)`` (scored for retrieval), ``ask`` (what users get: scored for answers and
+abstention) and, with choices, ``choose``. Only :class:`rag.Assistant` is called.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import time
+from collections.abc import Sequence
+
+from tqdm import tqdm
+
+from eval import gate
+from eval.collection import IndexInfo, prepare_index
+from eval.data import load_dataset, question_summary
+from eval.questions import Question
+from eval.report import summary_table, write_report
+from eval.scoring import SEARCH_K, QuestionResult, RunResult, aggregate, recall_curve, score_question
+from index.settings import IndexSettings
+from rag import Assistant, Config
+from rag.config import VARIANTS
+
+
+def parse_variants(compare: str) -> list[str]:
+    """``"bm25, hybrid"`` -> ``["bm25", "hybrid"]``, checked against :data:`rag.config.VARIANTS`.
+
+    Raises:
+        ValueError: an unknown name (the valid ones are listed) or an empty list.
+    """
+    names = list(dict.fromkeys(n.strip() for n in (compare or "").split(",") if n.strip()))
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown or not names:
+        raise ValueError(f"unknown variant(s) {unknown or [compare]} for --compare; valid: {', '.join(VARIANTS)}")
+    return names
+
+
+def run_question(assistant: Assistant, q: Question) -> QuestionResult:
+    """Ask one question the three ways and score it."""
+    history = list(q.history) or None
+    t0 = time.perf_counter()
+    answer = assistant.ask(q.question, history=history, as_of=q.as_of)
+    t1 = time.perf_counter()
+    # A follow-up is searched as the standalone query ``ask`` made of it, so that retrieval is
+    # scored on what the answer was built from.
+    query = (answer.query or q.question) if history else q.question
+    passages = assistant.search(query, k=SEARCH_K, as_of=q.as_of)
+    t2 = time.perf_counter()
+    choice, choose_ms = None, None
+    if q.choices is not None:
+        choice = assistant.choose(q.question, q.choices, as_of=q.as_of)
+        choose_ms = (time.perf_counter() - t2) * 1000
+    return QuestionResult(
+        id=q.id, kind=q.kind, question=q.question, as_of=q.as_of.isoformat() if q.as_of else None,
+        expected=q.answers, relevant_ids=q.relevant_ids, retrieved_ids=tuple(p.article_id for p in passages),
+        answer=answer.text, abstained=answer.abstained, citations=len(answer.citations),
+        choice=choice.choice if choice else None, search_ms=(t2 - t1) * 1000, latency_ms=(t1 - t0) * 1000,
+        choose_ms=choose_ms, scores=score_question(q, passages=passages, answer=answer, choice=choice),
+        recall_curve=recall_curve(q, passages),
+    )
+
+
+def run_variant(assistant: Assistant, questions: Sequence[Question], *, name: str, changes: dict,
+                index: IndexInfo | None = None, progress: bool = True) -> RunResult:
+    """Every question through one assistant, with a progress bar; returns rows and metrics."""
+    # One untimed question first: the first calls pay one-off costs (model warm-up, caches).
+    assistant.ask(questions[0].question, as_of=questions[0].as_of)
+    rows = [run_question(assistant, q) for q in tqdm(questions, desc=name, unit="q", disable=not progress)]
+    metrics = aggregate(rows, build_seconds=index.build_seconds if index else None,
+                        chunks_per_second=index.chunks_per_second if index else None)
+    return RunResult(name=name, changes=dict(changes), metrics=metrics, questions=rows)
+
+
+def config_dict(config: Config) -> dict:
+    """The config as JSON-ready data, without secrets."""
+    d = dataclasses.asdict(config)
+    d.pop("llm_api_key", None)
+    return d
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``newsdesk eval``; returns 0, or 1 when ``--gate`` finds a threshold broken.
+
+    Raises:
+        ValueError: a bad ``--compare``, ``--limit`` or ``--gate`` use, or a bad question file.
+        FileNotFoundError: the dataset folder or its files are missing.
+    """
+    names = parse_variants(args.compare)
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be a positive number of questions, got {args.limit!r}")
+    dataset = load_dataset(args.dataset)
+    thresholds = None
+    if args.gate:
+        if str(args.dataset) != "sample":
+            raise ValueError("--gate checks the sample dataset's thresholds; use it with --dataset sample")
+        thresholds = gate.load_thresholds()
+    questions = dataset.questions[: args.limit] if args.limit else dataset.questions
+    print(question_summary(dataset) + (f"; running the first {len(questions)}" if args.limit else ""))
+
+    settings = IndexSettings(model=args.model) if getattr(args, "model", None) else IndexSettings()
+    info = prepare_index(dataset, settings=settings, index_dir=args.index)
+    state = "reused" if info.up_to_date else "built"
+    print(f"Index {info.index_dir} {state}: {info.chunks:,} chunks"
+          + (f", build {info.build_seconds:.1f} s" if info.build_seconds is not None else ""))
+    base = Assistant.from_index(info.index_dir, config=Config(index=settings), progress=False)
+    runs = [run_variant(base.with_config(**VARIANTS[n]), questions, name=n, changes=VARIANTS[n], index=info)
+            for n in names]
+
+    print()
+    print(summary_table(runs))
+    header = {"dataset": {**dataset.to_dict(), "questions": len(questions), "limit": args.limit},
+              "config": config_dict(base.config), "index": info.to_dict(),
+              # Latencies mean little without the machine they were measured on.
+              "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                          "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%dT%H:%M:%S")}}
+    paths = write_report(args.out, header=header, runs=runs)
+    print(f"\nWrote {', '.join(str(p) for p in paths)}")
+
+    if thresholds is None:
+        return 0
+    failures = [f"{r.name}: {line}" for r in runs for line in gate.check(r.metrics, thresholds)]
+    if failures:
+        print("\nGate FAILED:\n  " + "\n  ".join(failures))
+        return 1
+    print(f"\nGate passed ({len(thresholds)} thresholds, {len(runs)} run(s)).")
+    return 0

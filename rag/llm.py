@@ -1,0 +1,192 @@
+"""The LLM answerer: grounded answers from an OpenAI-compatible endpoint, checked before they are shown.
+
+The model gets the numbered passages (see :mod:`rag.prompt`) and streams its answer. When
+the stream ends, the answer is checked (:mod:`rag.check`): invalid markers are removed,
+unsupported sentences are flagged, and the kept markers are renumbered 1..k and resolved to
+:class:`Citation` records. Any failure of the endpoint ends in the offline answer with a
+warning that says what went wrong, never in a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from index.embed import Embedder
+from rag import query as query_mod
+from rag.answer import ABSTAIN_TEXT
+from rag.check import MARKER, check
+from rag.config import Config
+from rag.llm_client import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, LLMClient, LLMError, resolve_endpoint
+from rag.prompt import DEFAULT_CONTEXT_TOKENS, NOT_IN_SOURCES, build_condense_messages, build_prompt
+from rag.query import Turn
+from rag.records import Answer, Citation, Passage
+
+# A standalone query needs a few words; a longer reply is the model answering instead.
+CONDENSE_MAX_TOKENS = 64
+MAX_QUERY_CHARS = 300
+# Reasoning models (DeepSeek-R1, Qwen3) think aloud in <think> blocks before answering.
+_THINKING = re.compile(r"<think>.*?(?:</think>|\Z)\s*", re.DOTALL | re.IGNORECASE)
+_QUERY_PREFIX = re.compile(r"^(?:standalone\s+)?(?:search\s+)?query\s*:\s*", re.IGNORECASE)
+
+
+class Answerer(Protocol):
+    """Anything that answers offline, like :class:`rag.answer.ExtractiveAnswerer`."""
+
+    def run(self, question: str, passages: list[Passage], *, query: str | None = None) -> Answer: ...
+
+
+def visible_text(reply: str) -> str:
+    """What of a (possibly partial) reply to show: no thinking, and nothing while it may be the abstain phrase."""
+    text = _THINKING.sub("", reply).strip()
+    if NOT_IN_SOURCES.startswith(text) or text.startswith(NOT_IN_SOURCES):
+        return ""
+    return text
+
+
+def _abstains(text: str) -> bool:
+    return text.strip(" \t\n*_`\"'.").startswith(NOT_IN_SOURCES)
+
+
+class LLMAnswerer:
+    """Answers from passages with a language model at an OpenAI-compatible endpoint.
+
+    Args:
+        config: ``llm_base_url``, ``llm_model``, ``llm_api_key`` (each falling back to the
+            environment), ``llm_timeout``, ``llm_temperature`` and ``llm_max_tokens`` are used.
+        embedder: the collection's embedding model; lets the citation check accept paraphrases.
+        context_tokens: tokens of passages sent to the model (lowest-ranked passages are dropped).
+        retries: further tries after a 429 or 5xx answer.
+        backoff: seconds before the first retry, doubled for each next one.
+        client: a ready client (otherwise one is made from ``config`` on first use).
+    """
+
+    def __init__(self, config: Config, *, embedder: Embedder | None = None,
+                 context_tokens: int = DEFAULT_CONTEXT_TOKENS, retries: int = DEFAULT_RETRIES,
+                 backoff: float = DEFAULT_BACKOFF_S, client: LLMClient | None = None) -> None:
+        if context_tokens < 1:
+            raise ValueError(f"context_tokens must be a positive integer, got {context_tokens!r}")
+        self.config = config
+        self.embedder = embedder
+        self.context_tokens = context_tokens
+        self.retries = retries
+        self.backoff = backoff
+        self._client = client
+        # A failure while condensing is remembered, so the answer does not wait for the same timeout again.
+        self._failure: LLMError | None = None
+
+    @property
+    def backend(self) -> str:
+        """``llm:<model>``, the label on answers this answerer writes."""
+        model = self._client.model if self._client else resolve_endpoint(self.config)[1]
+        return f"llm:{model or '?'}"
+
+    def client(self) -> LLMClient:
+        """The endpoint's client, made on first use.
+
+        Raises:
+            LLMError: no endpoint or model is configured, or an earlier call failed.
+        """
+        if self._failure is not None:
+            raise self._failure
+        if self._client is None:
+            self._client = LLMClient.from_config(self.config, retries=self.retries, backoff=self.backoff)
+        return self._client
+
+    # ---- follow-ups ---------------------------------------------------------------------
+    def condense(self, question: str, history: Sequence[Turn] | None) -> str:
+        """A standalone search query for a follow-up ``question``, written by the model.
+
+        Falls back to :func:`rag.query.condense` when there is no history, or the model fails
+        or replies with something that is not a query.
+        """
+        if not history:
+            return question.strip()
+        try:
+            reply = self.client().chat(build_condense_messages(question, history), stream=False,
+                                       max_tokens=CONDENSE_MAX_TOKENS, temperature=0.0)
+        except LLMError as exc:
+            self._failure = exc
+            return query_mod.condense(question, history)
+        lines = [ln.strip() for ln in _THINKING.sub("", reply).splitlines() if ln.strip()]
+        standalone = _QUERY_PREFIX.sub("", lines[0]).strip(" \"'`") if lines else ""
+        if not standalone or len(standalone) > MAX_QUERY_CHARS or NOT_IN_SOURCES in standalone:
+            return query_mod.condense(question, history)
+        return standalone
+
+    # ---- answers ------------------------------------------------------------------------
+    def stream(self, question: str, passages: list[Passage], *, query: str | None = None,
+               history: Sequence[Turn] | None = None, fallback: Answerer) -> Iterator[Answer]:
+        """Answer ``question`` from ``passages`` (best first), yielding the answer as it grows.
+
+        Growing answers carry text only; the last item is the checked answer with citations and
+        warnings, and its text replaces what was streamed. When the endpoint fails, the last
+        item is ``fallback``'s answer, with a warning saying why.
+
+        Args:
+            question: the question as asked.
+            passages: retrieved passages, best first.
+            query: the standalone search query (default ``question``).
+            history: earlier (question, answer) turns, given to the model as context.
+            fallback: the offline answerer used when the endpoint fails.
+        """
+        query = query or question
+        if not passages:  # nothing to ground an answer in: no need to ask the model
+            yield fallback.run(question, passages, query=query)
+            return
+        try:
+            client = self.client()
+            prompt = build_prompt(question, passages, history=history, budget=self.context_tokens)
+            reply = ""
+            for piece in client.chat(prompt.messages, stream=True):
+                reply += piece
+                shown = visible_text(reply)
+                if shown:
+                    yield Answer(question=question, text=shown, passages=passages, query=query, backend=self.backend)
+            final = self._finish(question, reply, prompt.passages, passages, query)
+        except LLMError as exc:
+            yield self._fallback(exc, question, passages, query, fallback)
+            return
+        yield final
+
+    def run(self, question: str, passages: list[Passage], *, query: str | None = None,
+            history: Sequence[Turn] | None = None, fallback: Answerer) -> Answer:
+        """The complete, checked answer: the last item of :meth:`stream`."""
+        *_, answer = self.stream(question, passages, query=query, history=history, fallback=fallback)
+        return answer
+
+    def _finish(self, question: str, reply: str, shown: list[Passage], passages: list[Passage],
+                query: str) -> Answer:
+        """Check ``reply`` against the passages the model saw (``shown``) and resolve its citations."""
+        base = Answer(question=question, text="", passages=passages, query=query, backend=self.backend)
+        text = _THINKING.sub("", reply).strip()
+        if not text:
+            raise LLMError(f"empty response from {self.client().url}")
+        if _abstains(text):
+            return replace(base, text=ABSTAIN_TEXT, abstained=True)
+        checked = check(text.replace(NOT_IN_SOURCES, "").strip(), shown, embedder=self.embedder)
+        if not MARKER.sub("", checked.text).strip():
+            raise LLMError(f"the reply from {self.client().url} held no answer text ({_short(text)!r})")
+        renumber = {old: new for new, old in enumerate(checked.numbers, 1)}
+        citations = []
+        for old, new in renumber.items():
+            p, quote = shown[old - 1], checked.quotes[old]
+            citations.append(Citation(
+                number=new, article_id=p.article_id, title=p.title, url=p.url, source=p.source, date=p.date,
+                quote=quote.text, score=quote.score, quote_start=quote.start, quote_end=quote.end,
+                passage_text=p.text, passage_start=p.start,
+            ))
+        text = MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", checked.text)
+        return replace(base, text=text, citations=citations, warnings=checked.warnings)
+
+    def _fallback(self, exc: LLMError, question: str, passages: list[Passage], query: str,
+                  fallback: Answerer) -> Answer:
+        answer = fallback.run(question, passages, query=query)
+        warning = f"LLM backend failed ({exc}): showing the offline answer"
+        return replace(answer, warnings=[warning, *answer.warnings], backend="extractive")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,66 @@
+"""The ``newsdesk`` command line, run in-process on the real sample collection."""
+
+import json
+
+import pytest
+
+from newsdesk.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _cache(sample_assistant):
+    """Reuse the session's sample index (NEWSDESK_CACHE_DIR is set by the fixture)."""
+
+
+def test_ask_prints_cited_answer(capsys):
+    assert main(["ask", "Who did Hasanov meet at IDEF 2025?"]) == 0
+    out = capsys.readouterr().out
+    assert "Görgün" in out and "[1]" in out
+    assert "Sources:" in out and "IDEF 2025" in out and "https://www.azernews.az/" in out
+
+
+def test_ask_json(capsys):
+    assert main(["ask", "Who did Hasanov meet at IDEF 2025?", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) >= {"question", "text", "citations", "passages", "abstained", "warnings", "query"}
+    assert "Görgün" in data["text"] and not data["abstained"]
+    assert data["citations"][0]["number"] == 1 and data["citations"][0]["date"] == "2025-07-23"
+
+
+def test_abstains_with_exit_zero(capsys):
+    assert main(["ask", "Who won the 2031 Eurovision Song Contest?", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["abstained"] and data["citations"] == []
+
+
+def test_bad_date_is_a_clear_error(capsys):
+    assert main(["ask", "Who did Hasanov meet?", "--as-of", "last tuesday"]) == 2
+    assert "as_of must be a date" in capsys.readouterr().err
+
+
+def test_index_build_add_remove(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jsonl").write_text(
+        '{"id": "p1", "title": "Harbour bridge opens", "url": "https://news.example/2025/03/02/bridge", '
+        '"text": "The new harbour bridge in Portvale opened on Sunday after four years of work."}\n'
+        '{"id": "p2", "title": "", "text": ""}\n'
+    )
+    (src / "b.md").write_text("# Museum reopens\n\nThe Portvale museum reopened its doors with a whale skeleton.\n")
+    idx = tmp_path / "idx"
+    assert main(["index", "build", str(src), "--index", str(idx), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "2 articles" in out and "a.jsonl:2" in out
+    assert main(["ask", "What opened in Portvale on Sunday?", "--index", str(idx)]) == 0
+    assert "harbour bridge" in capsys.readouterr().out.lower()
+    assert main(["index", "build", str(src), "--index", str(idx), "--quiet"]) == 0
+    assert "already up to date" in capsys.readouterr().out
+    assert main(["index", "remove", "p1", "--index", str(idx)]) == 0
+    assert "1 removed" in capsys.readouterr().out
+
+
+def test_missing_index_is_a_clear_error(tmp_path, capsys):
+    assert main(["ask", "anything at all", "--index", str(tmp_path / "none")]) == 1
+    assert "No index found" in capsys.readouterr().err

@@ -1,0 +1,114 @@
+"""Crash safety and concurrent use."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from index.build import write_collection
+from index.settings import IndexSettings
+from index.store import IndexStore
+from tests.conftest import make_articles
+
+SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+ROOT = Path(__file__).resolve().parents[1]
+
+# A build in a child process, slowed down inside embedding so the kill lands mid-way.
+_CHILD = textwrap.dedent("""
+    import sys, time
+    from index.build import write_collection
+    from index.settings import IndexSettings
+    from tests.conftest import HashEmbedder, make_articles
+
+    class Slow(HashEmbedder):
+        def embed(self, texts, *, progress=False):
+            time.sleep(float(sys.argv[2]))
+            return super().embed(texts)
+
+    settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+    print("started", flush=True)
+    write_collection(sys.argv[1], make_articles(40), settings=settings, embedder=Slow(), progress=False)
+    print("done", flush=True)
+""")
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.3, 0.8])
+def test_sigkill_during_build_keeps_previous_index(tmp_path, hash_embedder, delay):
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(3), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(root), "0.5"], env=env, cwd=ROOT,
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "started"
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    store = IndexStore.load(root, settings=SETTINGS)  # verifies every checksum
+    assert len(store.articles) in (3, 40)  # the old index, or the new one if it finished
+    # a later build cleans up what the killed one left behind and succeeds
+    write_collection(root, make_articles(5), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert len(IndexStore.load(root).articles) == 5
+    assert not [p for p in root.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_kill_after_write_before_switch_keeps_previous(tmp_path, hash_embedder, monkeypatch):
+    """Simulate a crash between writing the new version and switching the pointer."""
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(3), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    import index.store as store_mod
+
+    real_replace = os.replace
+
+    def crash_on_pointer(src, dst):
+        if str(dst).endswith(store_mod.POINTER):
+            raise KeyboardInterrupt("simulated crash")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(store_mod.os, "replace", crash_on_pointer)
+    with pytest.raises(KeyboardInterrupt):
+        write_collection(root, make_articles(6), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    monkeypatch.undo()
+    assert len(IndexStore.load(root).articles) == 3
+
+
+@pytest.mark.slow
+def test_queries_in_flight_survive_an_index_update(sample_assistant, tmp_path):
+    """Many threads query while articles are added; every query succeeds, and the new
+    article is searchable right after the update."""
+    assistant = sample_assistant.with_config()  # own state, same index
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def ask_loop() -> None:
+        while not stop.is_set():
+            try:
+                answer = assistant.ask("Who did Hasanov meet at IDEF 2025?")
+                assert "Görgün" in answer.text
+            except BaseException as exc:  # noqa: BLE001 - collect everything for the assert
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=ask_loop) for _ in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        doc = tmp_path / "new.jsonl"
+        doc.write_text('{"id": "zz-ferry", "title": "Quokka Ferry launches", "date": "2025-08-01", '
+                       '"text": "The Quokka Ferry company launched a hydrogen ferry named Bluebell in Perth."}\n')
+        report, build = assistant.add_articles([doc])
+        assert build is not None and build.added == 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert not errors, errors[:3]
+    assert assistant.search("hydrogen ferry Bluebell", k=3)[0].article_id == "zz-ferry"
+    assistant.remove_articles(["zz-ferry"])

@@ -1,0 +1,225 @@
+"""End-to-end test of the chat UI in Debian's chromium, driven by Playwright.
+
+One conversation, in order: a question with a cited source, a follow-up that needs the first
+turn, an upload of a new article that is then cited, an upload with nothing valid, and an
+article full of HTML/script that must show as literal text without running. Screenshots of
+each step go to ``test-artifacts/``; the page must fetch nothing from outside the server.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+IDEF_URL = "https://www.azernews.az/nation/2025/07/23/hasanov-meets-haluk-gorgun-at-idef-2025.html"
+IDEF_TITLE = "Hasanov meets Turkish defence industry chief Haluk Görgün at IDEF 2025"
+TIMEOUT_MS = 120_000  # the first upload copies the index and may load the model again
+
+LIGHTHOUSE = {
+    "id": "brannoch-lighthouse", "title": "Brannoch keepers paint the Quillfeather Lighthouse violet",
+    "url": "https://brannoch-gazette.example.org/2025/06/quillfeather-violet", "source": "brannoch-gazette.example.org",
+    "date": "2025-06-03",
+    "text": "The Quillfeather Lighthouse on the island of Brannoch was painted violet last week by its keeper, "
+            "Odalys Fenwick, who said the colour would help fishing boats spot it in fog.\n\n"
+            "The lighthouse had been white since it was built in 1887.",
+}
+SCRIPT, IMG = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
+HOSTILE = {
+    "id": "marrowby-heron", "title": f"{SCRIPT} Marrowby unveils heron statue {IMG}",
+    "url": "javascript:alert(1)", "source": "<b onmouseover=alert(1)>marrowby.example</b>", "date": "2025-05-02",
+    "text": f"At the Marrowby harbour festival the mayor unveiled a bronze heron statue {SCRIPT} on Saturday. "
+            f"Visitors said {IMG} the heron statue ${{alert(1)}} was taller than the old lighthouse.",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(sample_assistant) -> Iterator[str]:
+    """The app over the bundled sample, served in-process on a free port."""
+    from ui.app import SAMPLE_EXAMPLES, build_app, launch
+
+    demo = build_app(sample_assistant, examples=SAMPLE_EXAMPLES)
+    url = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Chat:
+    """The page plus what it did: dialogs opened and requests to other hosts."""
+
+    def __init__(self, page, base_url: str) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        self.external: list[str] = []
+        host = urlsplit(base_url).netloc
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("request", lambda r: self._request(r.url, host))
+
+    def _request(self, url: str, host: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("data", "blob") and parts.netloc != host:
+            self.external.append(url)
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"ui-{name}.png"), full_page=True)
+
+    def last_answer(self):
+        return self.page.locator('#nd-chat [data-testid="bot"]').last
+
+    def ask(self, question: str, turn: int) -> None:
+        """Ask and wait until the sources of answer ``turn`` are shown and the box is cleared."""
+        from playwright.sync_api import expect
+
+        self.page.fill("#nd-question textarea", question)
+        self.page.click("#nd-ask")
+        expect(self.page.locator(f'#nd-sources-panel .nd-sources[data-turn="{turn}"]')).to_be_attached(
+            timeout=TIMEOUT_MS)
+        expect(self.page.locator("#nd-question textarea")).to_have_value("")
+        expect(self.page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+
+    def upload(self, path: Path) -> None:
+        from playwright.sync_api import expect
+
+        status = self.page.locator("#nd-upload-status .nd-upload")
+        before = status.count() and status.inner_text()
+        self.page.set_input_files("#nd-upload input[type=file]", str(path))
+        expect(status).to_be_visible(timeout=TIMEOUT_MS)
+        self.page.wait_for_function(
+            "([sel, before]) => { const e = document.querySelector(sel); return e && e.innerText !== before; }",
+            arg=["#nd-upload-status .nd-upload", before or ""], timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def chat(browser, server_url) -> Iterator[Chat]:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    c = Chat(page, server_url)
+    page.goto(server_url)
+    expect(page.locator("#nd-stats")).to_contain_text("articles", timeout=60_000)
+    yield c
+    page.close()
+
+
+def test_01_question_cites_the_idef_article(chat: Chat) -> None:
+    from playwright.sync_api import expect
+
+    chat.shot("01-start")
+    chat.ask("Who did Hasanov meet at IDEF 2025?", turn=1)
+    expect(chat.last_answer()).to_contain_text("Görgün")
+    card = chat.page.locator("#nd-src-1-1")
+    link = card.locator("a.nd-title")
+    expect(link).to_have_text(IDEF_TITLE)
+    expect(link).to_have_attribute("href", IDEF_URL)
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(card.locator("mark")).to_contain_text("Görgün")
+    expect(card).to_contain_text("azernews.az · 2025-07-23")
+    expect(chat.page.locator("#nd-sources-panel details.nd-more")).not_to_have_attribute("open", "")
+    chat.shot("02-answer")
+    chat.last_answer().locator("a.nd-cite").first.click()
+    assert chat.page.url.endswith("#nd-src-1-1"), chat.page.url
+    expect(card).to_be_in_viewport()
+
+
+def test_02_follow_up_is_rewritten_with_the_first_turn(chat: Chat) -> None:
+    from playwright.sync_api import expect
+
+    chat.ask("What did they discuss?", turn=2)
+    answer = chat.last_answer()
+    # The search was made standalone with the first turn's words, and found the same meeting.
+    expect(answer.locator(".nd-query")).to_contain_text("Hasanov")
+    expect(chat.page.locator("#nd-sources-panel .nd-card a.nd-title").first).to_have_attribute("href", IDEF_URL)
+    if answer.locator(".nd-abstained").count() == 0:  # an answer (not an abstention) must be about it too
+        expect(answer).to_contain_text("Hasanov")
+        expect(chat.page.locator("#nd-src-2-1 a.nd-title")).to_have_attribute("href", IDEF_URL)
+    chat.shot("03-follow-up")
+
+
+def test_03_uploaded_article_is_searchable_at_once(chat: Chat, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    path = tmp_path / "brannoch.jsonl"
+    path.write_text(json.dumps(LIGHTHOUSE) + "\n" + '{"title": "a record without text"}\n', encoding="utf-8")
+    chat.upload(path)
+    status = chat.page.locator("#nd-upload-status")
+    expect(status.locator(".nd-upload-ok")).to_contain_text("Indexed 1 new or changed article")
+    expect(status).to_contain_text("brannoch.jsonl:2")  # the bad record, by file name and line
+    expect(chat.page.locator("#nd-stats")).to_contain_text("33 articles")
+    expect(chat.page.locator("#nd-stats")).to_contain_text("private copy")
+    chat.shot("04-uploaded")
+    chat.ask("What colour was the Quillfeather Lighthouse painted?", turn=3)
+    expect(chat.last_answer()).to_contain_text("violet")
+    expect(chat.page.locator("#nd-src-3-1 a.nd-title")).to_have_text(LIGHTHOUSE["title"])
+    chat.shot("05-uploaded-answer")
+
+
+def test_04_file_with_nothing_valid_changes_nothing(chat: Chat, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    path = tmp_path / "broken.jsonl"
+    path.write_text("this is not json\n{\"title\": \"no text\"}\n", encoding="utf-8")
+    chat.upload(path)
+    expect(chat.page.locator("#nd-upload-status .nd-upload-error")).to_contain_text("No valid article found")
+    expect(chat.page.locator("#nd-upload-status")).to_contain_text("broken.jsonl:1")
+    expect(chat.page.locator("#nd-stats")).to_contain_text("33 articles")
+    chat.shot("06-nothing-valid")
+
+
+def test_05_article_html_shows_as_text_and_never_runs(chat: Chat, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    path = tmp_path / "marrowby.jsonl"
+    path.write_text(json.dumps(HOSTILE) + "\n", encoding="utf-8")
+    chat.upload(path)
+    expect(chat.page.locator("#nd-upload-status .nd-upload-ok")).to_be_visible()
+    chat.ask("What did the mayor unveil at the Marrowby harbour festival?", turn=4)
+    page, answer, card = chat.page, chat.last_answer(), chat.page.locator("#nd-src-4-1")
+    expect(answer).to_contain_text("heron statue")
+    expect(answer).to_contain_text(SCRIPT)
+    expect(card.locator(".nd-title")).to_have_text(HOSTILE["title"])
+    expect(card).to_contain_text(IMG)
+    expect(card).to_contain_text("${alert(1)}")
+    expect(card.locator(".nd-meta")).to_contain_text(HOSTILE["source"])
+    card.locator(".nd-meta").hover()
+    for selector in ("#nd-chat script", "#nd-sources-panel script", "#nd-chat img[src='x']",
+                     "#nd-sources-panel img", "#nd-sources-panel b", "a[href^='javascript']"):
+        assert page.locator(selector).count() == 0, f"{selector} is live markup"
+    assert card.locator("a").count() == 0, "a javascript: url must not become a link"
+    page.wait_for_timeout(1000)  # give an onerror handler the time it would need
+    chat.shot("07-hostile-article")
+    assert chat.dialogs == [], f"a dialog opened: {chat.dialogs}"
+
+
+def test_06_nothing_fetched_from_outside(chat: Chat) -> None:
+    assert chat.external == [], f"the page fetched from other hosts: {chat.external}"

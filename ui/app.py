@@ -1,0 +1,195 @@
+"""The Gradio app: :func:`build_app` lays it out, :func:`launch` serves it offline, and
+:func:`serve` is ``newsdesk serve``.
+
+Offline by construction: telemetry off, no share link, system fonts, no MCP server, and a
+footer without the run-history page. Answers go through Gradio's queue with a concurrency
+limit, so a burst of users queues instead of oversubscribing the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+import weakref
+from collections.abc import Sequence
+
+import gradio as gr
+
+from rag import Assistant
+from ui import render
+from ui.handlers import MAX_UPLOAD_MB, UPLOAD_TYPES, Handlers
+from ui.session import Workspace, close_session
+from ui.style import CSS, theme
+
+# Answers are CPU-bound (embedding + scoring); four at a time keeps a 4+ core machine busy
+# without making every answer slower. The rest wait in the queue.
+CONCURRENCY = 4
+QUEUE_SIZE = 256
+K_MAX = 30
+SAMPLE_EXAMPLES = (
+    "Who did Hasanov meet at IDEF 2025?",
+    "What did the ECB decide about its deposit rate?",
+    "Which film won the Heart of Sarajevo?",
+)
+
+
+def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: Sequence[str] = (),
+              title: str = "Newsdesk") -> gr.Blocks:
+    """The chat UI over ``assistant``.
+
+    Args:
+        assistant: the collection to serve.
+        private_uploads: put each browser session's uploads into its own copy of the collection
+            (True, the default, and always for the bundled sample); False adds them to the served
+            index itself, visible to every user.
+        examples: example questions shown under the input box.
+        title: the page title.
+
+    Returns:
+        The :class:`gr.Blocks`; start it with :func:`launch`.
+    """
+    workspace = Workspace(assistant, private_uploads=private_uploads)
+    handlers = Handlers(workspace)
+    config = assistant.config
+    llm_ready = bool(config.llm_base_url and config.llm_model)
+
+    with gr.Blocks(title=title, analytics_enabled=False, fill_width=True) as demo:
+        session = gr.State(None, delete_callback=close_session)
+        gr.Markdown(f"## {title}\nAsk questions of the news collection; every answer cites its sources.")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=380):
+                chatbot = gr.Chatbot(
+                    label="Chat", elem_id="nd-chat", height=520, render_markdown=False, sanitize_html=True,
+                    latex_delimiters=[], buttons=["copy"], feedback_options=None, autoscroll=True,
+                    placeholder="Ask a question about the news below.",
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        label="Question", show_label=False, elem_id="nd-question", scale=6, max_lines=4,
+                        placeholder="Ask about the news… (follow-ups are understood)", autofocus=True,
+                    )
+                    ask_btn = gr.Button("Ask", variant="primary", elem_id="nd-ask", scale=1, min_width=80)
+                new_btn = gr.Button("New conversation", size="sm", elem_id="nd-new", variant="secondary")
+                if examples:
+                    gr.Examples(list(examples), inputs=question, label="Try")
+            with gr.Column(scale=2, min_width=320):
+                sources_panel = gr.HTML(render.sources_html(None, turn=0), label="Sources",
+                                        elem_id="nd-sources-panel", js_on_load=None, padding=True)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3), gr.Accordion("Search options", open=True):
+                with gr.Row():
+                    date_from = gr.DateTime("", label="From", include_time=False, type="string", elem_id="nd-from",
+                                            info="Published on or after (YYYY-MM-DD)")
+                    date_to = gr.DateTime("", label="To", include_time=False, type="string", elem_id="nd-to",
+                                          info="Published on or before (YYYY-MM-DD)")
+                with gr.Row():
+                    choices = handlers.source_choices()
+                    sources = gr.Dropdown(
+                        choices=choices, multiselect=True, allow_custom_value=True, label="Sources",
+                        info="Only articles from these sources" + ("" if choices else " (type a name, then Enter)"),
+                        elem_id="nd-sources-filter",
+                    )
+                    k = gr.Slider(1, K_MAX, value=min(config.k, K_MAX), step=1, label="Passages (k)",
+                                  info="Passages retrieved per question", elem_id="nd-k")
+                llm_label = f"LLM ({config.llm_model})" if llm_ready else "LLM"
+                backend = gr.Radio(
+                    [("Offline (extractive)", "extractive"), (llm_label, "llm")],
+                    value="llm" if llm_ready else "extractive", label="Answer with", interactive=llm_ready,
+                    info=None if llm_ready else "LLM: start with --llm-base-url and --llm-model to enable",
+                    elem_id="nd-backend",
+                )
+            with gr.Column(scale=2), gr.Accordion("Collection", open=True):
+                stats = gr.Markdown(label="Stats", elem_id="nd-stats")
+                gr.Markdown(f"Add articles: JSONL, CSV, TXT, Markdown or HTML files, up to {MAX_UPLOAD_MB} MB each. "
+                            "They are searchable as soon as they are indexed.")
+                upload = gr.File(
+                    label="Add articles",
+                    file_count="multiple", file_types=list(UPLOAD_TYPES), type="filepath", height=140,
+                    elem_id="nd-upload",
+                )
+                upload_status = gr.HTML("", label="Upload status", elem_id="nd-upload-status", js_on_load=None)
+
+        chat_inputs = [question, date_from, date_to, sources, k, backend, session]
+        chat_outputs = [chatbot, sources_panel, session, question]
+        gr.on([question.submit, ask_btn.click], handlers.chat, chat_inputs, chat_outputs, api_name="chat",
+              concurrency_id="answer", show_progress="minimal")
+        new_btn.click(handlers.new_conversation, [session], [chatbot, sources_panel, session], api_name=False)
+        chatbot.clear(handlers.new_conversation, [session], [chatbot, sources_panel, session], api_name=False)
+        upload.upload(handlers.upload, [upload, session], [upload_status, stats, sources, upload, session],
+                      api_name="upload", concurrency_limit=2, concurrency_id="upload")
+        gr.api(handlers.ask, api_name="ask", concurrency_id="answer")
+        demo.load(handlers.stats, [session], [stats], api_name=False)
+
+    weakref.finalize(demo, workspace.close)
+    return demo
+
+
+def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
+           auth: tuple[str, str] | None = None, prevent_thread_lock: bool = False, quiet: bool = False,
+           concurrency: int = CONCURRENCY) -> str:
+    """Serve ``demo`` offline (no share link, telemetry off) behind a queue; returns the local URL.
+
+    Args:
+        demo: from :func:`build_app`.
+        host: address to bind; 127.0.0.1 keeps it to this machine.
+        port: port to bind (None: the first free one from 7860).
+        auth: (user, password) to require a login.
+        prevent_thread_lock: return at once and serve from a background thread (tests).
+        quiet: print nothing.
+        concurrency: answers computed at once; more requests wait in the queue.
+    """
+    demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
+    _, local_url, _ = demo.launch(
+        server_name=host, server_port=port, share=False, auth=auth, prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet, show_error=True, max_file_size=f"{MAX_UPLOAD_MB}mb", theme=theme(), css=CSS,
+        footer_links=["api", "settings"], run_history=False, enable_monitoring=False, mcp_server=False,
+        ssr_mode=False, pwa=False, inbrowser=False,
+    )
+    return local_url
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``USER:PASS`` as a (user, password) pair; None stays None.
+
+    Raises:
+        ValueError: no colon, or an empty user or password.
+    """
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ValueError(f"--auth must be USER:PASS with both parts non-empty, got {value!r}")
+    return user, password
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(args: argparse.Namespace) -> int:
+    """``newsdesk serve``: open the collection (building the sample's index on first start, with
+    progress in the terminal), warm up the model, and serve the chat until interrupted."""
+    from newsdesk.cli import assistant_from_args
+
+    auth = parse_auth(getattr(args, "auth", None))
+    on_sample = getattr(args, "index", None) is None
+    print("Opening the " + ("bundled sample collection (its index is built on first start)…" if on_sample
+                            else f"index at {args.index}…"), file=sys.stderr, flush=True)
+    assistant = assistant_from_args(args)
+    print("Loading the embedding model…", file=sys.stderr, flush=True)
+    assistant.search("warm up", k=1)  # the first question should not pay for loading the model
+    s = assistant.stats()
+    print(f"Collection: {s.articles:,} articles, {s.chunks:,} passages, model {s.model}.", file=sys.stderr)
+    if not _is_loopback(args.host) and auth is None:
+        print(f"Warning: serving on {args.host} without --auth; anyone who can reach it can use it.", file=sys.stderr)
+    demo = build_app(assistant, private_uploads=on_sample, examples=SAMPLE_EXAMPLES if on_sample else ())
+    url = launch(demo, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True)
+    print(f"Newsdesk is serving on {url} (Ctrl-C stops it).", file=sys.stderr, flush=True)
+    demo.block_thread()  # returns on Ctrl-C, after closing the server
+    return 0

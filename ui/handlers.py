@@ -1,0 +1,177 @@
+"""The functions behind the UI's events: chat (streaming), the ``/ask`` API, uploads, and reset.
+
+They talk to :class:`rag.Assistant` only, through a :class:`~ui.session.Workspace`, and turn
+what it returns into HTML with :mod:`ui.render`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from index.errors import NewsdeskError
+from ui import render
+from ui.session import Message, Session, Workspace
+
+MAX_UPLOAD_MB = 50
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+UPLOAD_TYPES = (".jsonl", ".ndjson", ".json", ".csv", ".txt", ".md", ".html", ".htm")
+# Follow-ups are rewritten from the last turns only (the assistant reads two); more is noise.
+HISTORY_TURNS = 4
+
+ChatOutputs = tuple[list[Message], Any, Session, str]
+
+
+def _dates_and_sources(date_from: str | None, date_to: str | None,
+                       sources: Sequence[str] | str | None) -> dict[str, Any]:
+    return {
+        "date_from": (date_from or "").strip()[:10] or None,
+        "date_to": (date_to or "").strip()[:10] or None,
+        "sources": [sources] if isinstance(sources, str) else [s for s in (sources or []) if s],
+    }
+
+
+def upload_refusal(path: Path) -> str | None:
+    """Why ``path`` is not read (wrong type, over the size limit), or None when it is fine."""
+    if path.suffix.lower() not in UPLOAD_TYPES:
+        return f"{path.name}: unsupported file type (use {', '.join(UPLOAD_TYPES)})"
+    size = path.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        return f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB per file"
+    return None
+
+
+class Handlers:
+    """Event functions bound to one :class:`Workspace`."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    # ---- chat ---------------------------------------------------------------------------
+    def chat(self, question: str, date_from: str | None, date_to: str | None, sources: list[str] | None,
+             k: float | None, backend: str, session: Session | None) -> Iterator[ChatOutputs]:
+        """Answer ``question`` in the conversation of ``session``, streaming.
+
+        Yields:
+            (chat messages, sources panel HTML or ``gr.skip()``, session, "" to clear the box).
+        """
+        session = session if isinstance(session, Session) else Session()
+        question = (question or "").strip()
+        if not question:
+            yield session.messages, gr.skip(), session, ""
+            return
+        turn = len(session.turns) + 1
+        messages = [*session.messages, {"role": "user", "content": render.question_html(question)},
+                    {"role": "assistant", "content": render.pending_html()}]
+        yield messages, gr.skip(), session, ""
+        assistant = self.workspace.assistant_for(session)
+        answer = None
+        try:
+            for i, answer in enumerate(assistant.stream(
+                    question, history=session.turns[-HISTORY_TURNS:], k=int(k) if k else None,
+                    backend=backend or "auto", **_dates_and_sources(date_from, date_to, sources))):
+                messages = [*messages[:-1], {"role": "assistant", "content": render.answer_html(answer, turn=turn)}]
+                yield messages, render.sources_html(answer, turn=turn) if i == 0 else gr.skip(), session, ""
+        except (ValueError, NewsdeskError) as exc:
+            failed = render.notice_html(f"Could not answer: {exc}")
+            messages = [*messages[:-1], {"role": "assistant", "content": failed}]
+            session.messages = messages
+            yield messages, gr.skip(), session, ""
+            return
+        if answer is None:
+            return
+        session.record(question, answer, messages)
+        yield messages, render.sources_html(answer, turn=turn), session, ""
+
+    def new_conversation(self, session: Session | None) -> tuple[list[Message], str, Session]:
+        """Start over: empty chat and sources (a private collection is kept)."""
+        session = session if isinstance(session, Session) else Session()
+        session.reset_conversation()
+        return [], render.sources_html(None, turn=0), session
+
+    # ---- API ----------------------------------------------------------------------------
+    def ask(self, question: str, history: list[list[str]] | None = None, date_from: str | None = None,
+            date_to: str | None = None, sources: list[str] | None = None, k: int | None = None,
+            backend: str = "auto", as_of: str | None = None) -> dict:
+        """Answer a question from the collection served (not a browser session's uploads).
+
+        Args:
+            question: the question.
+            history: earlier [question, answer] pairs; a follow-up is rewritten from them.
+            date_from: only articles published on or after this date (YYYY-MM-DD).
+            date_to: only articles published on or before this date (YYYY-MM-DD).
+            sources: only articles from these sources.
+            k: passages to retrieve (default: the server's).
+            backend: "extractive", "llm" or "auto".
+            as_of: the date the question is asked (default today).
+
+        Returns:
+            The answer as a dict: question, text with [n] markers, citations (number, title,
+            url, source, date, quote, offsets), passages, abstained, warnings, query, backend.
+        """
+        pairs = []
+        for pair in history or []:
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+                raise gr.Error(f"history must be a list of [question, answer] pairs of strings, got {pair!r}")
+            pairs.append((pair[0], pair[1]))
+        try:
+            answer = self.workspace.shared.ask(question, history=pairs, k=k or None, backend=backend or "auto",
+                                               as_of=as_of or None, **_dates_and_sources(date_from, date_to, sources))
+        except (ValueError, NewsdeskError) as exc:
+            raise gr.Error(str(exc)) from exc
+        return answer.to_dict()
+
+    # ---- the collection -----------------------------------------------------------------
+    def private_flag(self, session: Session | None) -> bool | None:
+        """What :func:`render.stats_markdown` says about uploads for ``session``."""
+        if not self.workspace.private_uploads:
+            return None
+        return session is not None and session.assistant is not None
+
+    def stats(self, session: Session | None = None) -> str:
+        """The collection's stats as Markdown, for ``session``'s collection."""
+        stats = self.workspace.assistant_for(session).stats()
+        return render.stats_markdown(stats, private_copy=self.private_flag(session))
+
+    def source_choices(self, session: Session | None = None) -> list[str]:
+        """Source names for the filter, when the facade's stats list them (else none: type a name)."""
+        stats = self.workspace.assistant_for(session).stats()
+        return sorted(getattr(stats, "source_names", None) or [])
+
+    def upload(self, files: list[str] | str | None, session: Session | None,
+               progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, Any, None, Session]:
+        """Index uploaded files for ``session``; bad records are reported, valid ones go in.
+
+        Returns:
+            (status HTML, stats Markdown, sources filter update, None to clear the upload box, session).
+        """
+        session = session if isinstance(session, Session) else Session()
+        paths = [Path(f) for f in ([files] if isinstance(files, str) else files or [])]
+        if not paths:
+            return gr.skip(), gr.skip(), gr.skip(), None, session
+        refused = [reason for p in paths if (reason := upload_refusal(p))]
+        paths = [p for p in paths if upload_refusal(p) is None]
+        if not paths:
+            status = render.upload_report_html("", error="Nothing uploaded. " + "; ".join(refused))
+            return status, gr.skip(), gr.skip(), None, session
+        fresh = self.workspace.private_uploads and session.assistant is None
+        progress(0.05, desc="Copying the collection for this session" if fresh else "Reading the files")
+        started = time.perf_counter()
+        try:
+            report, build = self.workspace.add_articles(session, paths, progress=True)
+        except (ValueError, NewsdeskError) as exc:
+            raise gr.Error(f"Upload failed: {exc}") from exc
+        summary = render.short_paths(report.summary(), [str(p.parent) for p in paths])
+        if refused:
+            summary = "Not read: " + "; ".join(refused) + "\n" + summary
+        assistant = self.workspace.assistant_for(session)
+        status = render.upload_report_html(
+            summary, added=(build.added + build.changed) if build is not None else None,
+            total=assistant.stats().articles if build is not None else None,
+            seconds=time.perf_counter() - started)
+        choices = self.source_choices(session)
+        return status, self.stats(session), gr.update(choices=choices) if choices else gr.skip(), None, session

@@ -1,0 +1,258 @@
+"""Pure functions that turn answers, citations and stats into the HTML and Markdown the UI shows.
+
+Everything that comes from an article (headline, text, url, source) is escaped with
+:func:`html.escape` before it is placed in markup, so no tag or script from an article ever
+reaches the browser as markup; only the tags written here (links, cards, ``<mark>``) do.
+Links are made only for ``http``/``https`` urls; any other url is shown as text.
+
+Chat messages are one line of HTML with no blank lines, so even a Markdown renderer treats
+them as a single HTML block and leaves the escaped text alone.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from rag import Answer, Citation, Passage, Stats
+
+__all__ = [
+    "answer_html",
+    "citation_anchor",
+    "escape",
+    "highlight",
+    "notice_html",
+    "pending_html",
+    "question_html",
+    "safe_url",
+    "short_paths",
+    "sources_html",
+    "stats_markdown",
+    "uncited_passages",
+    "upload_report_html",
+]
+
+SAFE_SCHEMES = frozenset({"http", "https"})
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def escape(text: object) -> str:
+    """``text`` as HTML text or attribute value: ``& < > " '`` escaped; line breaks become ``<br>``."""
+    return html.escape(str(text or ""), quote=True).replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` when it is an absolute ``http(s)`` url with a host, else None (never link it)."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in SAFE_SCHEMES or not parts.netloc:
+        return None
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return None
+    return url
+
+
+def citation_anchor(turn: int, number: int) -> str:
+    """The element id of source card ``number`` of answer ``turn`` (what ``[n]`` links to)."""
+    return f"nd-src-{turn}-{number}"
+
+
+def _link(url: str | None, label: str, *, css: str = "") -> str:
+    """An external link (new tab, no opener, no referrer) for a safe url, else the label as text."""
+    cls = f' class="{css}"' if css else ""
+    href = safe_url(url)
+    if href is None:
+        return f"<span{cls}>{escape(label)}</span>"
+    return f'<a{cls} href="{escape(href)}" target="_blank" rel="noopener noreferrer">{escape(label)}</a>'
+
+
+def _meta(source: str, day: object) -> str:
+    parts = [escape(source) if source else "unknown source", escape(day.isoformat()) if day else "undated"]
+    return " · ".join(parts)
+
+
+def question_html(question: str) -> str:
+    """The user's message as shown in the chat (escaped)."""
+    return f'<div class="nd-question">{escape(question)}</div>'
+
+
+def pending_html(text: str = "Searching the collection…") -> str:
+    """The assistant's placeholder while retrieval runs."""
+    return f'<div class="nd-answer nd-pending"><em>{escape(text)}</em></div>'
+
+
+def notice_html(text: str) -> str:
+    """An assistant message that is not an answer (an error the user can fix)."""
+    return f'<div class="nd-answer nd-notice">{escape(text)}</div>'
+
+
+def answer_html(answer: Answer, *, turn: int) -> str:
+    """The answer as one line of HTML for the chat.
+
+    The text is escaped, then each ``[n]`` that matches a citation becomes a link to that
+    source's card in the sources panel (``#nd-src-{turn}-{n}``) whose tooltip names the
+    headline. The rewritten search ("Searched for: …") is shown when it differs from the
+    question, and warnings follow the text.
+
+    Args:
+        answer: a partial or final :class:`~rag.Answer`.
+        turn: the answer's position in the conversation (1-based), to keep anchors unique.
+    """
+    by_number = {c.number: c for c in answer.citations}
+
+    def link(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        c = by_number.get(number)
+        if c is None:
+            return match.group(0)
+        tip = escape(f"{c.title} ({c.source})" if c.source else c.title)
+        return f'<a class="nd-cite" href="#{citation_anchor(turn, number)}" title="{tip}">[{number}]</a>'
+
+    parts = ['<div class="nd-answer">']
+    if answer.query and answer.query.strip() != answer.question.strip():
+        parts.append(f'<div class="nd-query">Searched for: <q>{escape(answer.query)}</q></div>')
+    body = _MARKER.sub(link, escape(answer.text))
+    parts.append(f'<div class="nd-text{" nd-abstained" if answer.abstained else ""}">{body}</div>')
+    for warning in answer.warnings:
+        parts.append(f'<div class="nd-warning">⚠ {escape(warning)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def highlight(passage_text: str, start: int, end: int, *, quote: str = "") -> str:
+    """``passage_text`` escaped, with ``[start, end)`` wrapped in ``<mark>``.
+
+    Offsets outside the passage are clamped; when they select nothing, the ``quote`` is
+    looked up in the passage instead, and without a match the passage is shown plain.
+    """
+    n = len(passage_text)
+    s, e = max(0, min(start, n)), max(0, min(end, n))
+    if e <= s and quote:
+        found = passage_text.find(quote)
+        if found >= 0:
+            s, e = found, found + len(quote)
+    if e <= s:
+        return escape(passage_text)
+    return f"{escape(passage_text[:s])}<mark>{escape(passage_text[s:e])}</mark>{escape(passage_text[e:])}"
+
+
+def _citation_card(c: Citation, *, turn: int) -> str:
+    if c.passage_text:
+        body = highlight(c.passage_text, c.quote_start - c.passage_start, c.quote_end - c.passage_start,
+                         quote=c.quote)
+    else:
+        body = f"<mark>{escape(c.quote)}</mark>"
+    return (
+        f'<article class="nd-card" id="{citation_anchor(turn, c.number)}">'
+        f'<div class="nd-card-head"><span class="nd-num">[{c.number}]</span> '
+        f'{_link(c.url, c.title or "(untitled)", css="nd-title")}</div>'
+        f'<div class="nd-meta">{_meta(c.source, c.date)}</div>'
+        f'<blockquote class="nd-passage">{body}</blockquote>'
+        "</article>"
+    )
+
+
+def _passage_card(p: Passage) -> str:
+    return (
+        '<article class="nd-card nd-uncited">'
+        f'<div class="nd-card-head">{_link(p.url, p.title or "(untitled)", css="nd-title")}</div>'
+        f'<div class="nd-meta">{_meta(p.source, p.date)}</div>'
+        f'<blockquote class="nd-passage">{escape(p.text)}</blockquote>'
+        "</article>"
+    )
+
+
+def uncited_passages(answer: Answer) -> list[Passage]:
+    """Retrieved passages that no citation of ``answer`` quotes, in retrieval order."""
+    cited = {(c.article_id, c.passage_start) for c in answer.citations}
+    cited_articles = {c.article_id for c in answer.citations if not c.passage_text}
+    return [p for p in answer.passages
+            if (p.article_id, p.start) not in cited and p.article_id not in cited_articles]
+
+
+def sources_html(answer: Answer | None, *, turn: int) -> str:
+    """The sources panel for ``answer``: a card per citation (headline linked to the article,
+    source, date, passage with the supporting sentence in ``<mark>``), then the retrieved
+    passages that were not cited, collapsed in a ``<details>`` (open when nothing was cited)."""
+    if answer is None:
+        return '<div class="nd-sources nd-empty">Sources of the latest answer appear here.</div>'
+    parts = [f'<div class="nd-sources" data-turn="{turn}">']
+    if answer.query:
+        parts.append(f'<div class="nd-query">Searched for: <q>{escape(answer.query)}</q></div>')
+    if answer.citations:
+        parts.append(f'<h3 class="nd-heading">Cited sources ({len(answer.citations)})</h3>')
+        parts.extend(_citation_card(c, turn=turn) for c in answer.citations)
+    else:
+        parts.append('<p class="nd-none">No passage was cited for this answer.</p>')
+    rest = uncited_passages(answer)
+    if rest:
+        # Collapsed next to cited sources; open when there are none, as they are all there is to see.
+        label, opened = (("Retrieved but not cited", "") if answer.citations
+                         else ("Closest passages (not used as evidence)", " open"))
+        parts.append(f'<details class="nd-more"{opened}><summary>{label} ({len(rest)})</summary>')
+        parts.extend(_passage_card(p) for p in rest)
+        parts.append("</details>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def stats_markdown(stats: Stats, *, private_copy: bool | None = None) -> str:
+    """The collection's size, date span and model as Markdown.
+
+    Args:
+        stats: from :meth:`rag.Assistant.stats`.
+        private_copy: True when this session searches its own copy (after an upload), False
+            when uploads will go into a private copy, None when uploads go into the index served.
+    """
+    span = (f"{stats.date_from.isoformat()} – {stats.date_to.isoformat()}"
+            if stats.date_from and stats.date_to else "no dated articles")
+    lines = [
+        f"**{stats.articles:,}** articles · **{stats.chunks:,}** passages · **{stats.sources:,}** sources",
+        f"Dates: {span}" + (f" ({stats.undated:,} undated)" if stats.undated else ""),
+        f"Embedding model: `{stats.model.replace('`', '')}`",
+    ]
+    if private_copy is True:
+        lines.append("Searching your private copy of the collection, with your uploads.")
+    elif private_copy is False:
+        lines.append("Uploads go into a private copy for this browser session only.")
+    return "  \n".join(lines)
+
+
+def upload_report_html(summary: str, *, added: int | None = None, total: int | None = None,
+                       seconds: float | None = None, error: str | None = None) -> str:
+    """What an upload did: a headline sentence, then the load report (escaped, pre-formatted).
+
+    Args:
+        summary: :meth:`LoadReport.summary` text (file paths already shortened to names).
+        added: articles added or changed; None when nothing valid was found.
+        total: articles in the collection afterwards.
+        seconds: time the indexing took.
+        error: a problem that stopped the upload (too large, wrong type).
+    """
+    if error:
+        head = f'<p class="nd-upload-error">{escape(error)}</p>'
+    elif added is None:
+        head = '<p class="nd-upload-error">No valid article found: the collection is unchanged.</p>'
+    else:
+        took = f" in {seconds:.1f} s" if seconds is not None else ""
+        now = f"; the collection now holds {total:,} articles" if total is not None else ""
+        head = (f'<p class="nd-upload-ok">Indexed {added:,} new or changed article{"s" if added != 1 else ""}'
+                f"{took}{now}. They are searchable now.</p>")
+    body = f'<pre class="nd-report">{html.escape(summary)}</pre>' if summary else ""
+    return f'<div class="nd-upload">{head}{body}</div>'
+
+
+def short_paths(text: str, folders: Sequence[str]) -> str:
+    """``text`` with each of ``folders`` (and the path separator after it) removed, so report
+    lines name uploaded files by their own names rather than by server temp paths."""
+    for folder in sorted(set(folders), key=len, reverse=True):
+        if folder:
+            text = text.replace(folder.rstrip("/\\") + "/", "").replace(folder.rstrip("/\\") + "\\", "")
+    return text

@@ -1,0 +1,133 @@
+"""Per-browser-session state (the conversation, a private collection after an upload) and the
+app-wide :class:`Workspace` that decides where uploads go."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag import Answer, Assistant
+
+Turn = tuple[str, str]
+Message = dict[str, str]
+
+
+def private_copy(assistant: Assistant, dest: Path) -> Assistant:
+    """A new assistant over a copy of ``assistant``'s index at ``dest``, with the same config.
+
+    Uses ``Assistant.copy_to`` when the facade has it (which shares the loaded embedding
+    model); otherwise copies the index folder and opens the copy, which loads the model again.
+    """
+    copy_to = getattr(assistant, "copy_to", None)
+    if callable(copy_to):
+        return copy_to(dest)
+    shutil.copytree(assistant.index_dir, dest)
+    return Assistant.from_index(dest, config=assistant.config, progress=False)
+
+
+@dataclass
+class Session:
+    """What one browser tab (or one ``gradio_client`` client) holds between events.
+
+    Attributes:
+        turns: earlier (question, answer text) pairs, for rewriting follow-ups.
+        messages: the chat as shown (HTML per message).
+        last_answer: the latest complete answer, whose sources the panel shows.
+        assistant: this session's private assistant after its first upload, else None.
+        workdir: the folder of that private index.
+    """
+
+    turns: list[Turn] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    last_answer: Answer | None = None
+    assistant: Assistant | None = None
+    workdir: Path | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record(self, question: str, answer: Answer, messages: list[Message]) -> None:
+        """Keep a finished turn."""
+        self.turns.append((question, answer.text))
+        self.messages = messages
+        self.last_answer = answer
+
+    def reset_conversation(self) -> None:
+        """Forget the conversation (the private collection stays)."""
+        self.turns, self.messages, self.last_answer = [], [], None
+
+    def close(self) -> None:
+        """Delete the private index folder, if any."""
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        self.assistant = self.workdir = None
+
+
+def close_session(value: object) -> None:
+    """``gr.State`` delete callback: clean up a session that Gradio drops."""
+    if isinstance(value, Session):
+        value.close()
+
+
+class Workspace:
+    """The app-wide side of sessions: the shared assistant and where uploads go.
+
+    Args:
+        shared: the assistant over the collection being served.
+        private_uploads: True to put each session's uploads into its own copy of the
+            collection (used for the bundled sample, which is never written to); False to add
+            them to the served index itself, for everyone.
+        root: where private copies are made (default: a new temporary folder).
+    """
+
+    def __init__(self, shared: Assistant, *, private_uploads: bool, root: Path | None = None) -> None:
+        self.shared = shared
+        self.private_uploads = private_uploads
+        self._root = root
+        self._root_lock = threading.Lock()
+
+    def assistant_for(self, session: Session | None) -> Assistant:
+        """The assistant a session asks: its private copy if it has one, else the shared one."""
+        return session.assistant if session is not None and session.assistant is not None else self.shared
+
+    def _new_dir(self) -> Path:
+        with self._root_lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="newsdesk-ui-"))
+            self._root.mkdir(parents=True, exist_ok=True)
+        return self._root / f"session-{uuid.uuid4().hex[:12]}"
+
+    def add_articles(self, session: Session, paths: Sequence[Path], *, progress: bool = False):  # noqa: ANN201
+        """Index ``paths`` for ``session`` (see ``private_uploads``).
+
+        The first upload of a session copies the collection; when that upload holds nothing
+        valid the copy is dropped again, so the session keeps searching the shared collection.
+
+        Returns:
+            ``(LoadReport, BuildReport | None)`` from :meth:`rag.Assistant.add_articles`.
+        """
+        with session.lock:
+            if not self.private_uploads:
+                return self.shared.add_articles(paths, progress=progress)
+            if session.assistant is not None:
+                return session.assistant.add_articles(paths, progress=progress)
+            dest = self._new_dir()
+            try:
+                candidate = private_copy(self.shared, dest)
+                report, build = candidate.add_articles(paths, progress=progress)
+            except BaseException:
+                shutil.rmtree(dest, ignore_errors=True)
+                raise
+            if build is None:
+                shutil.rmtree(dest, ignore_errors=True)
+            else:
+                session.assistant, session.workdir = candidate, dest
+            return report, build
+
+    def close(self) -> None:
+        """Delete every private copy made by this workspace."""
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)

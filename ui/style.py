@@ -1,0 +1,41 @@
+"""Theme and CSS of the chat UI: system fonts only, so the page fetches nothing from the web."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+# System font stacks: no Google Fonts, and no font files even from the local server.
+SANS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif"]
+MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's default look with system fonts."""
+    return gr.themes.Default(primary_hue="blue", neutral_hue="slate", font=SANS, font_mono=MONO)
+
+
+CSS = """
+.nd-answer .nd-query, .nd-sources .nd-query { font-size: 0.85em; opacity: 0.75; margin-bottom: 0.4em; }
+.nd-answer .nd-warning { font-size: 0.85em; margin-top: 0.4em; color: var(--color-accent); }
+.nd-answer .nd-abstained { font-style: italic; }
+.nd-answer.nd-notice { color: #b91c1c; }
+a.nd-cite { text-decoration: none; font-weight: 600; font-size: 0.85em; vertical-align: super; padding: 0 1px; }
+.nd-sources { display: flex; flex-direction: column; gap: 0.6em; }
+.nd-sources.nd-empty, .nd-sources .nd-none { opacity: 0.7; font-style: italic; }
+.nd-sources .nd-heading { font-size: 1em; font-weight: 600; margin: 0.2em 0 0; }
+.nd-card { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
+           padding: 0.6em 0.8em; background: var(--block-background-fill); scroll-margin-top: 1em; }
+.nd-card:target { outline: 2px solid var(--color-accent); }
+.nd-card-head { font-weight: 600; }
+.nd-card .nd-num { color: var(--color-accent); }
+.nd-card .nd-meta { font-size: 0.8em; opacity: 0.75; margin: 0.15em 0 0.4em; }
+.nd-card .nd-passage { margin: 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary);
+                       font-size: 0.9em; max-height: 14em; overflow-y: auto; }
+.nd-card mark { background: #fde68a; color: #111827; padding: 0 1px; border-radius: 2px; }
+.nd-more summary { cursor: pointer; font-weight: 600; margin: 0.3em 0; }
+.nd-more .nd-card { margin-top: 0.5em; }
+.nd-upload .nd-upload-ok { color: #15803d; font-weight: 600; }
+.nd-upload .nd-upload-error { color: #b91c1c; font-weight: 600; }
+.nd-upload .nd-report { white-space: pre-wrap; font-size: 0.8em; max-height: 12em; overflow-y: auto; }
+#nd-sources-panel { max-height: 640px; overflow-y: auto; }
+"""
