@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean_text"]
+__all__ = ["clean_line", "clean_text"]
 
 # A furniture line is short; longer lines are story text whatever words they contain.
 MAX_FURNITURE_LINE = 300
@@ -94,6 +94,22 @@ def clean_text(text: str) -> str:
     # Collapse before the disclaimer check so a second pass measures the same text (idempotence).
     text = _collapse_blank_lines(_drop_furniture_lines(text)).strip()
     return _cut_disclaimer(text).rstrip()
+
+
+def clean_line(text: str) -> str:
+    """Normalise one line of metadata (a headline, a source, an author name).
+
+    Removes control and zero-width characters as :func:`clean_text` does and collapses all
+    whitespace, line breaks included, into single spaces. Furniture rules are not applied:
+    a headline such as "Comments" is a headline.
+
+    Args:
+        text: Raw headline or name.
+
+    Returns:
+        The cleaned line, stripped at both ends.
+    """
+    return " ".join(_normalise(text).split())
 
 
 def _normalise(text: str) -> str:

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from index.clean import clean_text
+from index.clean import clean_line, clean_text
 from index.dates import find_date
 from index.records import Article, stable_id
 
@@ -193,7 +193,8 @@ def load_articles(
         paths: Files and folders to load; a single path is accepted too.
         field_map: Our field name to the input's field name, e.g. ``{"text": "story_body"}``;
             replaces the default names for that field.
-        clean: Apply :func:`~index.clean.clean_text` to article text.
+        clean: Apply :func:`~index.clean.clean_text` to article text and
+            :func:`~index.clean.clean_line` to its title, source and author.
         max_chars: Longest text kept; longer texts are cut at a paragraph or sentence
             boundary and reported.
 
@@ -596,6 +597,8 @@ class _Loader:
                 reason = f"unparseable date {shown}; looked in the url and text instead"
                 self.problem(path, line, reason, kept=True)
             found = find_date(url=url, text=cleaned)
+        if self.clean:  # headlines and names carry control and zero-width characters too
+            title, source, author = clean_line(title), clean_line(source), clean_line(author)
         article = Article(
             id=stable_id(given=given_id, url=url or None, text=cleaned),
             title=" ".join(title.split()),

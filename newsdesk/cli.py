@@ -84,7 +84,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     from index.load import load_articles
 
     settings = _config(args).index
-    field_map = dict(kv.split("=", 1) for kv in (args.field or []))
+    field_map = {}
+    for kv in args.field or []:
+        ours, sep, theirs = kv.partition("=")
+        if not sep or not ours or not theirs:
+            raise ValueError(f"--field must be OURS=THEIRS (e.g. text=story_body), got {kv!r}")
+        field_map[ours] = theirs
     if args.action == "build":
         report = build_index(args.paths, args.index, settings=settings, progress=not args.quiet, field_map=field_map)
         print(report.summary())

@@ -173,9 +173,8 @@ class Assistant:
         filters = self._filters(as_of, date_from, date_to, sources)
         return self._search(self._state, query, k, filters)
 
-    @staticmethod
-    def _search(state: _Loaded, query: str, k: int, filters: Filters) -> list[Passage]:
-        window = relative_window(query, filters.as_of) if filters.as_of else None
+    def _search(self, state: _Loaded, query: str, k: int, filters: Filters) -> list[Passage]:
+        window = relative_window(query, filters.as_of) if filters.as_of and self.config.date_window else None
         if window is None:
             return state.retriever.run(query, k=k, filters=filters)
         # "This week": prefer articles in the window, then fill up with the rest.

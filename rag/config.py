@@ -31,6 +31,9 @@ class Config:
         recency_weight: weight of the freshness prior (0 turns it off); freshness decays
             with the age of the article relative to ``as_of``.
         recency_halflife_days: age at which the freshness prior halves.
+        date_window: read "this week", "yesterday" and the like in a question as a date range
+            relative to ``as_of`` and prefer articles from it. Off by default: on the RealTimeQA
+            dev set it cost 0.17 recall@10 and 0.013 MC accuracy (see README, "Evaluation").
         answer_passages: top passages the extractive answerer reads sentences from.
         answer_sentences: at most this many sentences in an extractive answer.
         min_support: evidence score under which the assistant abstains (0..1).
@@ -50,6 +53,7 @@ class Config:
     max_per_article: int = 1
     recency_weight: float = 0.0
     recency_halflife_days: float = 30.0
+    date_window: bool = False
     answer_passages: int = 5
     answer_sentences: int = 2
     min_support: float = 0.46
@@ -69,6 +73,11 @@ class Config:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.k > 100:
             raise ValueError(f"k must be at most 100, got {self.k!r}")
+        if self.recency_weight < 0 or self.recency_halflife_days <= 0:
+            raise ValueError(
+                f"recency_weight must be >= 0 and recency_halflife_days > 0, got {self.recency_weight!r}, "
+                f"{self.recency_halflife_days!r}"
+            )
         if not 0.0 <= self.min_support <= 1.0:
             raise ValueError(f"min_support must be in [0, 1], got {self.min_support!r}")
 
@@ -82,4 +91,8 @@ VARIANTS: dict[str, dict] = {
     "bm25": {"retrieval": "bm25"},
     "dense": {"retrieval": "dense"},
     "hybrid": {"retrieval": "hybrid"},
+    "hybrid+window": {"retrieval": "hybrid", "date_window": True},
+    "hybrid+recency": {"retrieval": "hybrid", "recency_weight": 0.5},
+    "hybrid+recency-strong": {"retrieval": "hybrid", "recency_weight": 2.0, "recency_halflife_days": 14.0},
+    "hybrid+2per-article": {"retrieval": "hybrid", "max_per_article": 2},
 }

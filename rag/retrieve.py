@@ -11,7 +11,7 @@ from index.embed import Embedder
 from index.store import IndexStore
 from index.tokenize import terms
 from rag.config import Config
-from rag.filters import ArticleFacets, Filters
+from rag.filters import UNDATED, ArticleFacets, Filters
 from rag.fuse import reciprocal_rank_fusion
 from rag.records import Passage
 
@@ -76,7 +76,25 @@ class Retriever:
             dense = self.dense(query, cfg.candidates, mask)
             sparse = self.sparse(query, cfg.candidates, mask)
             fused = reciprocal_rank_fusion([[h.row for h in dense], [h.row for h in sparse]], k=cfg.rrf_k)
+        if cfg.recency_weight > 0 and filters.as_of is not None:
+            fused = self._recency(fused, filters.as_of.toordinal())
         return self._diversify(fused, k)
+
+    def _recency(self, ranked: list[tuple[int, float]], as_of: int) -> list[tuple[int, float]]:
+        """Scale scores by freshness: ``score * (1 + w * 0.5 ** (age / halflife))``.
+
+        Scale-free, so it works on fused, dense or BM25 scores alike. Undated articles get
+        the freshness of an article one half-life old: no reward, no punishment.
+        """
+        cfg = self.config
+        rows = np.fromiter((r for r, _ in ranked), dtype=np.int64, count=len(ranked))
+        if len(rows) == 0:
+            return ranked
+        days = self.facets.chunk_date[rows]
+        age = np.where(days == UNDATED, cfg.recency_halflife_days, np.maximum(as_of - days, 0))
+        boost = 1.0 + cfg.recency_weight * 0.5 ** (age / cfg.recency_halflife_days)
+        rescored = [(r, s * b) for (r, s), b in zip(ranked, boost.tolist())]
+        return sorted(rescored, key=lambda rs: -rs[1])
 
     def _diversify(self, ranked: list[tuple[int, float]], k: int) -> list[Passage]:
         per_article: dict[int, int] = {}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.clean import clean_text
+from index.clean import clean_line, clean_text
 
 SEED_PATH = Path(__file__).parents[2] / "shared" / "seed-article.txt"
 
@@ -51,6 +51,12 @@ def test_real_seed_article_keeps_every_story_paragraph() -> None:
 def test_control_and_zero_width_characters_are_removed_but_newlines_and_tabs_kept() -> None:
     assert clean_text("a\x00b\x07c\u200bd\u200ce\u200df\ufeffg\u2060h") == "abcdefgh"
     assert clean_text("one\ttwo\nthree") == "one\ttwo\nthree"
+
+
+def test_clean_line_removes_invisible_characters_but_keeps_furniture_words() -> None:
+    assert clean_line(" Bell\x07 and\u200b\u2060 escape\x1b\n codes\u2028here\xa0 ") == "Bell and escape codes here"
+    assert clean_line("Comments") == "Comments"  # a headline, not a furniture line
+    assert clean_line("\u200b\x00 ") == ""
 
 
 def test_whitespace_is_normalised() -> None:

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,32 @@ def test_queries_in_flight_survive_an_index_update(sample_assistant, tmp_path):
     assert not errors, errors[:3]
     assert assistant.search("hydrogen ferry Bluebell", k=3)[0].article_id == "zz-ferry"
     assistant.remove_articles(["zz-ferry"])
+
+
+@pytest.mark.slow
+def test_concurrent_queries_on_one_assistant_match_sequential_results(sample_assistant):
+    """8 threads x 5 queries on ONE shared assistant, started together, searches and answers
+    interleaved: every result equals the one computed alone."""
+    questions = [
+        "Who did Hasanov meet at IDEF 2025?",
+        "Which company opened a factory in Tampere?",
+        "defence industry exhibition Istanbul",
+        "Who won the 2031 Eurovision Song Contest?",
+        "What did the defence ministers discuss?",
+    ]
+    calls = {"search": lambda q: sample_assistant.search(q, k=5), "ask": sample_assistant.ask}
+    expected = {(name, q): call(q) for name, call in calls.items() for q in questions}
+    threads = 8
+    start = threading.Barrier(threads)
+
+    def run(t: int) -> list[tuple[tuple[str, str], object]]:
+        start.wait()
+        jobs = [("search" if (t + j) % 2 else "ask", questions[(t + j) % len(questions)]) for j in range(5)]
+        return [((name, q), calls[name](q)) for name, q in jobs]
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = [item for run_result in pool.map(run, range(threads)) for item in run_result]
+    assert len(results) == threads * 5
+    assert {key for key, _ in results} == set(expected)  # every question through both calls
+    for key, result in results:
+        assert result == expected[key], key
