@@ -192,7 +192,7 @@ class ExtractiveAnswerer:
         passages = list(passages) + list(context or [])
         scored = sorted(self.score_sentences(query, reading, question=question), key=lambda s: -s.score)
         support = max((s.support for s in scored), default=0.0)
-        if support < self.config.min_support:
+        if not scored or support < self.config.min_support:
             return Answer(question=question, text=ABSTAIN_TEXT, passages=passages, abstained=True, query=query,
                           support=support)
         # ``reading`` is a prefix-compatible view: map its indices onto ``passages``.
