@@ -25,7 +25,35 @@ from index.records import Article
 from index.settings import IndexSettings
 from index.tokenize import terms
 
-FAISS_FACTORY = "Flat"  # exact inner-product search; see issue "speed and scale" for ANN
+# Exact search up to this many vectors (a flat scan of 200k x 384 floats takes ~10 ms on two
+# cores); above it an IVF index with 8-bit scalar-quantised vectors (4x less memory than
+# float32). Parameters chosen with benchmarks/dense_scale.py (see README "Speed and scale").
+EXACT_MAX_VECTORS = 200_000
+IVF_NPROBE = 32
+IVF_TRAIN_SAMPLE = 100_000
+
+
+def choose_factory(n_vectors: int) -> str:
+    """The FAISS index factory string for a collection of ``n_vectors`` chunk vectors."""
+    if n_vectors <= EXACT_MAX_VECTORS:
+        return "Flat"
+    nlist = 1 << int(np.log2(4 * np.sqrt(n_vectors)))  # ~4 sqrt(n) lists, a power of two
+    return f"IVF{nlist},SQ8"
+
+
+def make_dense_index(vectors: np.ndarray, rows: np.ndarray) -> tuple[faiss.Index, str]:
+    """A FAISS index over ``vectors`` whose ids are the chunk ``rows``; returns it and its factory string."""
+    factory = choose_factory(len(vectors))
+    base = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+    if not base.is_trained:
+        pick = np.random.default_rng(0).choice(len(vectors), min(len(vectors), IVF_TRAIN_SAMPLE), replace=False)
+        base.train(vectors[np.sort(pick)])
+        ivf = faiss.extract_index_ivf(base)
+        ivf.nprobe = IVF_NPROBE
+        ivf.make_direct_map()  # lets an incremental build read stored vectors back
+    dense = faiss.IndexIDMap2(base)
+    dense.add_with_ids(vectors, rows)
+    return dense, factory
 
 
 @dataclass
@@ -152,8 +180,7 @@ def write_collection(
     report.reused_chunks = len(dense_rows) - len(to_embed)
 
     # Ids in the FAISS index are chunk rows, so a search hit is a row of the chunk store.
-    dense = faiss.IndexIDMap2(faiss.index_factory(dimension, FAISS_FACTORY, faiss.METRIC_INNER_PRODUCT))
-    dense.add_with_ids(vectors, np.asarray(dense_rows, dtype=np.int64))
+    dense, factory = make_dense_index(vectors, np.asarray(dense_rows, dtype=np.int64))
     rows_arr = np.asarray(rows, dtype=np.int32)
     bm25 = bm25s.BM25()
     corpus = [terms(articles[r].title + "\n" + articles[r].text[s:e]) for r, s, e in zip(rows, starts, ends)]
@@ -163,7 +190,7 @@ def write_collection(
     store_mod.write_store(
         index_dir, articles=articles, chunk_article=rows_arr, chunk_start=np.asarray(starts),
         chunk_end=np.asarray(ends), dense=dense, bm25=bm25, settings=settings, dimension=dimension,
-        extra={"faiss_factory": FAISS_FACTORY, "build": {
+        extra={"faiss_factory": factory, "ivf_nprobe": IVF_NPROBE, "build": {
             "seconds": round(report.seconds, 2), "embedded_chunks": report.embedded_chunks,
             "truncated_chunks": report.truncated_chunks,
         }},

@@ -162,6 +162,8 @@ class IndexStore:
                 articles = [Article.from_dict(json.loads(line)) for line in f]
             arrays = np.load(version / "chunks.npz")
             dense = faiss.read_index(str(version / "dense.faiss"))
+            if "IVF" in manifest.get("faiss_factory", ""):
+                faiss.extract_index_ivf(dense).nprobe = manifest.get("ivf_nprobe", 32)
             bm25 = bm25s.BM25.load(str(version / "bm25"))
         except Exception as exc:
             raise IndexCorruptError(f"Index at {version} could not be read ({exc}). {rebuild}") from exc

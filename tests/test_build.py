@@ -81,3 +81,22 @@ def test_dense_cap_embeds_lead_chunks_only(tmp_path, hash_embedder):
     assert report.embedded_chunks == store.dense.ntotal == 2
     assert store.has_vector().tolist() == [True, True] + [False] * (len(store) - 2)
     assert store.bm25.scores["num_docs"] == len(store)  # every chunk stays searchable by BM25
+
+
+def test_large_collections_get_an_ivf_index_that_round_trips(tmp_path, hash_embedder, monkeypatch):
+    import index.build as build_mod
+    from index.build import choose_factory
+
+    assert choose_factory(10_000) == "Flat"
+    assert choose_factory(1_000_000) == "IVF2048,SQ8"
+    monkeypatch.setattr(build_mod, "EXACT_MAX_VECTORS", 10)
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(7), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    store = IndexStore.load(root)
+    assert store.manifest["faiss_factory"].startswith("IVF") and store.dense.ntotal == len(store)
+    # incremental: vectors are read back from the IVF index, only the new article is embedded
+    report = add_articles(root, make_articles(8)[7:], settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert report.added == 1 and report.embedded_chunks == len(IndexStore.load(root).chunk_rows("a7"))
+    q = hash_embedder.embed(["story number 3 museum reopens doors"])
+    _, ids = IndexStore.load(root).dense.search(q, 3)
+    assert (ids[0] >= 0).all()
