@@ -64,7 +64,8 @@ def bench(name: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray
     return {
         "collection": name, "index": factory + (f" nprobe={nprobe}" if nprobe else ""),
         "build_s": round(build_s, 1), "index_mb": round(size_mb), "p50_ms": round(float(np.percentile(times, 50)), 2),
-        "p95_ms": round(float(np.percentile(times, 95)), 2), "recall@10": round(recall_at_10(np.array(found), truth), 3),
+        "p95_ms": round(float(np.percentile(times, 95)), 2),
+        "recall@10": round(recall_at_10(np.array(found), truth), 3),
     }
 
 
@@ -75,7 +76,6 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--nprobe", default="16,32,64", help="IVF probes to try")
     args = parser.parse_args()
-    faiss.omp_set_num_threads(0) if False else None  # keep FAISS's default threads (all cores)
 
     store = IndexStore.load(args.index, verify=False)
     base = faiss.downcast_index(store.dense.index).reconstruct_n(0, store.dense.ntotal)
