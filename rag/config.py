@@ -26,6 +26,7 @@ class Config:
         k: passages returned by ``search`` and shown with an answer.
         candidates: hits taken from each retriever before fusion.
         rrf_k: reciprocal-rank-fusion constant.
+        bm25_weight: weight of the BM25 list in the fusion (the dense list weighs 1).
         max_per_article: at most this many passages of one article in the results, so
             overlapping chunks of one story do not crowd out other stories.
         recency_weight: weight of the freshness prior (0 turns it off); freshness decays
@@ -50,6 +51,7 @@ class Config:
     k: int = 10
     candidates: int = 100
     rrf_k: int = RRF_K
+    bm25_weight: float = 1.0
     max_per_article: int = 1
     recency_weight: float = 0.0
     recency_halflife_days: float = 30.0
@@ -73,6 +75,8 @@ class Config:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.k > 100:
             raise ValueError(f"k must be at most 100, got {self.k!r}")
+        if self.bm25_weight < 0:
+            raise ValueError(f"bm25_weight must be >= 0, got {self.bm25_weight!r}")
         if self.recency_weight < 0 or self.recency_halflife_days <= 0:
             raise ValueError(
                 f"recency_weight must be >= 0 and recency_halflife_days > 0, got {self.recency_weight!r}, "
@@ -95,4 +99,7 @@ VARIANTS: dict[str, dict] = {
     "hybrid+recency": {"retrieval": "hybrid", "recency_weight": 0.5},
     "hybrid+recency-strong": {"retrieval": "hybrid", "recency_weight": 2.0, "recency_halflife_days": 14.0},
     "hybrid+2per-article": {"retrieval": "hybrid", "max_per_article": 2},
+    "hybrid+bm25x1.5": {"retrieval": "hybrid", "bm25_weight": 1.5},
+    "hybrid+bm25x2": {"retrieval": "hybrid", "bm25_weight": 2.0},
+    "hybrid+rrf20": {"retrieval": "hybrid", "rrf_k": 20},
 }

@@ -75,7 +75,8 @@ class Retriever:
         else:
             dense = self.dense(query, cfg.candidates, mask)
             sparse = self.sparse(query, cfg.candidates, mask)
-            fused = reciprocal_rank_fusion([[h.row for h in dense], [h.row for h in sparse]], k=cfg.rrf_k)
+            fused = reciprocal_rank_fusion([[h.row for h in dense], [h.row for h in sparse]], k=cfg.rrf_k,
+                                           weights=[1.0, cfg.bm25_weight])
         if cfg.recency_weight > 0 and filters.as_of is not None:
             fused = self._recency(fused, filters.as_of.toordinal())
         return self._diversify(fused, k)

@@ -18,6 +18,11 @@ def test_rrf_hand_computed():
     assert reciprocal_rank_fusion([], k=60) == []
     # ties keep first appearance order
     assert [i for i, _ in reciprocal_rank_fusion([[5], [6]], k=60)] == [5, 6]
+    # a weighted list counts more
+    weighted = dict(reciprocal_rank_fusion([[1, 2], [2, 1]], k=60, weights=[1.0, 2.0]))
+    assert weighted[2] == pytest.approx(1 / 62 + 2 / 61) and weighted[2] > weighted[1]
+    with pytest.raises(ValueError, match="one weight per ranking"):
+        reciprocal_rank_fusion([[1]], k=60, weights=[1.0, 2.0])
 
 
 def test_to_date_errors_are_clear():
