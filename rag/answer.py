@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -189,16 +189,18 @@ class ExtractiveAnswerer:
                 appended to ``Answer.passages`` so every citation points into that list.
         """
         query = query or question
-        reading = passages[: self.config.answer_passages] + list(context or [])
-        passages = list(passages) + list(context or [])
-        scored = sorted(self.score_sentences(query, reading, question=question), key=lambda s: -s.score)
+        context = list(context or [])
+        top = passages[: self.config.answer_passages]
+        # Sentences are read from the top passages and the context; ``where`` maps a position
+        # in what was read onto the answer's passage list (all retrieved, then the context).
+        where = list(range(len(top))) + list(range(len(passages), len(passages) + len(context)))
+        passages = list(passages) + context
+        scored = sorted(self.score_sentences(query, top + context, question=question), key=lambda s: -s.score)
         support = max((s.support for s in scored), default=0.0)
         if not scored or support < self.config.min_support:
             return Answer(question=question, text=ABSTAIN_TEXT, passages=passages, abstained=True, query=query,
                           support=support)
-        # ``reading`` is a prefix-compatible view: map its indices onto ``passages``.
-        offset = len(passages) - len(context or []) - self.config.answer_passages
-        scored = [_reindex(s, self.config.answer_passages, offset) for s in scored]
+        scored = [replace(s, evidence=replace(s.evidence, passage=where[s.evidence.passage])) for s in scored]
         best = scored[0].score
         chosen = [scored[0]]
         for s in scored[1:]:
@@ -214,15 +216,6 @@ class ExtractiveAnswerer:
         text = " ".join(f"{ev.text} [{numbers[ev.passage]}]" for ev in evidence)
         return Answer(question=question, text=text, citations=citations, passages=passages, query=query,
                       support=support)
-
-
-def _reindex(s: ScoredSentence, n_top: int, offset: int) -> ScoredSentence:
-    """Shift indices of context passages, which follow all retrieved ones in ``Answer.passages``."""
-    if s.evidence.passage < n_top or offset <= 0:
-        return s
-    ev = s.evidence
-    moved = Evidence(ev.passage + offset, ev.start, ev.end, ev.text, ev.score)
-    return ScoredSentence(moved, s.lexical, s.dense, s.article, s.typed)
 
 
 def _overlap(a: str, b: str) -> float:
