@@ -96,11 +96,15 @@ class IndexStore:
     def __len__(self) -> int:
         return len(self.chunk_article)
 
+    def chunk_id(self, i: int) -> str:
+        """``<article id>#<n>``: the n-th chunk of its article (chunks are stored grouped, in order)."""
+        a = self.articles[int(self.chunk_article[i])]
+        return f"{a.id}#{i - int(np.searchsorted(self.chunk_article, self.chunk_article[i]))}"
+
     def chunk(self, i: int) -> Chunk:
         a = self.articles[int(self.chunk_article[i])]
         s, e = int(self.chunk_start[i]), int(self.chunk_end[i])
-        n = i - int(np.searchsorted(self.chunk_article, self.chunk_article[i]))
-        return Chunk(id=f"{a.id}#{n}", article_id=a.id, text=a.text[s:e], start=s, end=e)
+        return Chunk(id=self.chunk_id(i), article_id=a.id, text=a.text[s:e], start=s, end=e)
 
     def chunk_rows(self, article_id: str) -> np.ndarray:
         """Chunk rows of one article (chunks are stored grouped by article, in order)."""

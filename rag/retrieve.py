@@ -131,6 +131,5 @@ class Retriever:
         s, e = int(self.store.chunk_start[row]), int(self.store.chunk_end[row])
         return Passage(
             article_id=a.id, title=a.title, url=a.url, source=a.source, date=a.date,
-            text=a.text[s:e], start=s, end=e, score=score,
-            chunk_id=f"{a.id}#{row - int(self.store.chunk_rows(a.id)[0])}",
+            text=a.text[s:e], start=s, end=e, score=score, chunk_id=self.store.chunk_id(row),
         )
