@@ -103,7 +103,7 @@ def main(args: argparse.Namespace) -> int:
     questions = dataset.questions[: args.limit] if args.limit else dataset.questions
     print(question_summary(dataset) + (f"; running the first {len(questions)}" if args.limit else ""))
 
-    settings = IndexSettings(model=args.model) if getattr(args, "model", None) else IndexSettings()
+    settings = IndexSettings(**{n: getattr(args, n) for n in ("model", "backend") if getattr(args, n, None)})
     info = prepare_index(dataset, settings=settings, index_dir=args.index)
     state = "reused" if info.up_to_date else "built"
     print(f"Index {info.index_dir} {state}: {info.chunks:,} chunks"

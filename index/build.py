@@ -133,7 +133,7 @@ def write_collection(
         return report
 
     embedder = embedder or Embedder(settings.model, device=settings.device, batch_size=settings.batch_size,
-                                    max_seq_length=settings.max_seq_length)
+                                    max_seq_length=settings.max_seq_length, backend=settings.backend)
     old_vectors = _vectors_by_row(previous.dense) if previous else {}
     cap = settings.dense_chunks_per_article or None
     rows, starts, ends = [], [], []
@@ -171,7 +171,7 @@ def write_collection(
         if v is not None:
             vectors[i] = v
     if to_embed:
-        _ = embedder.model  # load before timing: throughput figures are for embedding alone
+        embedder.load()  # load before timing: throughput figures are for embedding alone
         t_embed = time.perf_counter()
         vectors[to_embed_at] = embedder.embed(to_embed, progress=progress)
         report.embed_seconds = time.perf_counter() - t_embed
@@ -193,6 +193,7 @@ def write_collection(
         extra={"faiss_factory": factory, "ivf_nprobe": IVF_NPROBE, "build": {
             "seconds": round(report.seconds, 2), "embedded_chunks": report.embedded_chunks,
             "truncated_chunks": report.truncated_chunks,
+            "embedding_backend": getattr(embedder, "resolved_backend", None) if to_embed else None,
         }},
     )
     report.seconds = time.perf_counter() - t0

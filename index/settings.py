@@ -27,6 +27,9 @@ class IndexSettings:
         dense_chunks_per_article: only the first N chunks of an article get a vector (news
             puts the facts up front; scraped pages run to 100,000 characters of live blogs and
             link lists). Every chunk stays searchable by BM25. 0 embeds every chunk.
+        backend: how vectors are computed: ``auto`` (GPU via PyTorch when present, else
+            ``onnx-int8``), ``onnx-int8`` or ``torch`` (plain fp32). Same model either way
+            (cosine ~0.99), so an index built with one can be queried or extended with another.
     """
 
     model: str = DEFAULT_MODEL
@@ -37,6 +40,7 @@ class IndexSettings:
     device: str | None = None
     max_seq_length: int = 256
     dense_chunks_per_article: int = 8
+    backend: str = "auto"
 
     def __post_init__(self) -> None:
         if self.chunk_tokens < 16:
@@ -48,6 +52,8 @@ class IndexSettings:
             )
         if self.dense_chunks_per_article < 0:
             raise ValueError(f"dense_chunks_per_article must be >= 0, got {self.dense_chunks_per_article!r}")
+        if self.backend not in ("auto", "onnx-int8", "torch"):
+            raise ValueError(f"backend must be auto, onnx-int8 or torch, got {self.backend!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size!r}")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +16,7 @@ import numpy as np
 import index as index_pkg
 from index import store as store_mod
 from index.build import BuildReport, add_articles, build_index, remove_articles
+from index.cache import cache_dir
 from index.chunk import sentence_spans
 from index.embed import Embedder
 from index.errors import IndexCorruptError
@@ -36,14 +36,6 @@ from rag.retrieve import Retriever
 Backend = Literal["auto", "extractive", "llm"]
 SAMPLE_ARTICLES = Path(index_pkg.__file__).parent / "sample" / "articles.jsonl"
 MAX_QUESTION_CHARS = 2000
-
-
-def cache_dir() -> Path:
-    """Per-user cache folder: ``$NEWSDESK_CACHE_DIR``, else ``$XDG_CACHE_HOME/newsdesk``, else ``~/.cache/newsdesk``."""
-    if os.environ.get("NEWSDESK_CACHE_DIR"):
-        return Path(os.environ["NEWSDESK_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "newsdesk"
 
 
 def sample_index_dir() -> Path:
@@ -106,7 +98,7 @@ class Assistant:
         self.config = config or Config(index=store.settings)
         s = self.config.index
         self.embedder = embedder or Embedder(s.model, device=s.device, batch_size=s.batch_size,
-                                             max_seq_length=s.max_seq_length)
+                                             max_seq_length=s.max_seq_length, backend=s.backend)
         self._lock = threading.Lock()
         self._state = _Loaded(store, self.embedder, self.config)
 
