@@ -22,14 +22,13 @@ from index.embed import Embedder
 from index.errors import IndexMismatchError, NoValidArticlesError
 from index.load import LoadReport, load_articles
 from index.records import Article
-from index.settings import IndexSettings
+from index.settings import IVF_NPROBE, IndexSettings
 from index.tokenize import terms
 
 # Exact search up to this many vectors (a flat scan of 200k x 384 floats takes ~10 ms on two
 # cores); above it an IVF index with 8-bit scalar-quantised vectors (4x less memory than
 # float32). Parameters chosen with benchmarks/dense_scale.py (see README "Speed and scale").
 EXACT_MAX_VECTORS = 200_000
-IVF_NPROBE = 32
 IVF_TRAIN_SAMPLE = 100_000
 
 

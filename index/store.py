@@ -32,7 +32,7 @@ import numpy as np
 
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.records import Article, Chunk
-from index.settings import FORMAT_VERSION, IndexSettings
+from index.settings import FORMAT_VERSION, IVF_NPROBE, IndexSettings
 
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
@@ -167,7 +167,7 @@ class IndexStore:
             arrays = np.load(version / "chunks.npz")
             dense = faiss.read_index(str(version / "dense.faiss"))
             if "IVF" in manifest.get("faiss_factory", ""):
-                faiss.extract_index_ivf(dense).nprobe = manifest.get("ivf_nprobe", 32)
+                faiss.extract_index_ivf(dense).nprobe = manifest.get("ivf_nprobe", IVF_NPROBE)
             bm25 = bm25s.BM25.load(str(version / "bm25"))
         except Exception as exc:
             raise IndexCorruptError(f"Index at {version} could not be read ({exc}). {rebuild}") from exc

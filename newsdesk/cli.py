@@ -9,13 +9,14 @@ import sys
 from collections.abc import Sequence
 
 from index.errors import NewsdeskError
+from index.settings import BACKENDS
 
 
 def _add_config_args(p: argparse.ArgumentParser, *, index_required: bool = False) -> None:
     p.add_argument("--index", metavar="DIR", required=index_required,
                    help="index folder" + ("" if index_required else " (default: the bundled sample collection)"))
     p.add_argument("--model", help="embedding model: folder or cached name (default: all-MiniLM-L6-v2, bundled)")
-    p.add_argument("--backend", choices=["auto", "onnx-int8", "torch"],
+    p.add_argument("--backend", choices=BACKENDS,
                    help="how vectors are computed (default auto: the GPU via PyTorch when present, "
                         "else int8 ONNX Runtime, ~2x plain PyTorch on a CPU)")
 
