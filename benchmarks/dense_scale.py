@@ -69,21 +69,17 @@ def bench(name: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", required=True, help="a built index whose chunk vectors seed the collection")
-    parser.add_argument("--questions", required=True, help="JSONL with a 'question' field per line")
-    parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--nprobe", default="16,32,64", help="IVF probes to try")
-    args = parser.parse_args()
+def seed_vectors(index_dir: str) -> tuple[np.ndarray, str]:
+    """The real chunk vectors of a built index, and its model name."""
+    store = IndexStore.load(index_dir, verify=False)
+    return faiss.downcast_index(store.dense.index).reconstruct_n(0, store.dense.ntotal), store.manifest["model"]
 
-    store = IndexStore.load(args.index, verify=False)
-    base = faiss.downcast_index(store.dense.index).reconstruct_n(0, store.dense.ntotal)
-    questions = [json.loads(line)["question"] for line in open(args.questions, encoding="utf-8")]
-    queries = Embedder(store.manifest["model"]).embed(questions)
+
+def run_sizes(base: np.ndarray, queries: np.ndarray, sizes: list[int], nprobes: list[int]) -> list[dict]:
+    """For each size: exact search, then the index a build would choose at that size (each nprobe)."""
     rng = np.random.default_rng(0)
     rows = []
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n in sizes:
         vectors = synthetic(base, n, rng)
         exact = faiss.IndexFlatIP(vectors.shape[1])
         exact.add(vectors)
@@ -92,9 +88,25 @@ def main() -> None:
         rows.append(bench(f"{n:,}", vectors, queries, truth, "Flat", None))
         factory = choose_factory(n)
         if factory != "Flat":
-            for nprobe in (int(p) for p in args.nprobe.split(",")):
+            for nprobe in nprobes:
                 rows.append(bench(f"{n:,}", vectors, queries, truth, factory, nprobe))
         del vectors
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", required=True, help="a built index whose chunk vectors seed the collection")
+    parser.add_argument("--questions", required=True, help="JSONL with a 'question' field per line")
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--nprobe", default="16,32,64", help="IVF probes to try")
+    args = parser.parse_args()
+
+    base, model = seed_vectors(args.index)
+    questions = [json.loads(line)["question"] for line in open(args.questions, encoding="utf-8")]
+    queries = Embedder(model).embed(questions)
+    rows = run_sizes(base, queries, [int(s) for s in args.sizes.split(",")],
+                     [int(p) for p in args.nprobe.split(",")])
     cols = list(rows[0])
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))

@@ -37,6 +37,32 @@ def chunk_texts(path: str, n: int, settings: IndexSettings, seed: int = 0) -> li
     return texts[:n]
 
 
+def compare(texts: list[str], *, settings: IndexSettings, backend: str = "onnx-int8", rounds: int = 2) -> list[dict]:
+    """Encode ``texts`` with plain fp32 sentence-transformers and with ``backend``, alternating;
+    one row per round (chunks/s each way, their ratio, cosine of ours to fp32)."""
+    from sentence_transformers import SentenceTransformer
+
+    baseline = SentenceTransformer(resolve_model(settings.model), device="cpu", local_files_only=True)
+    baseline.max_seq_length = settings.max_seq_length
+    ours = Embedder(settings.model, max_seq_length=settings.max_seq_length, backend=backend)
+    ours.load()
+    baseline.encode(texts[:32])  # warm both up
+    ours.embed(texts[:32])
+    rows = []
+    for r in range(rounds):
+        t = time.perf_counter()
+        ref = baseline.encode(texts, normalize_embeddings=True)
+        t_base = time.perf_counter() - t
+        t = time.perf_counter()
+        got = ours.embed(texts)
+        t_ours = time.perf_counter() - t
+        cos = (np.asarray(ref) * got).sum(1)
+        rows.append({"round": r + 1, "backend": ours.resolved_backend, "fp32_per_s": len(texts) / t_base,
+                     "ours_per_s": len(texts) / t_ours, "ratio": t_base / t_ours,
+                     "cos_mean": float(cos.mean()), "cos_min": float(cos.min())})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("articles", help="a collection file (e.g. the dev collection's articles.jsonl)")
@@ -45,34 +71,16 @@ def main() -> None:
     parser.add_argument("--backend", default="onnx-int8", help="backend to compare with torch fp32")
     args = parser.parse_args()
 
-    from sentence_transformers import SentenceTransformer
-
     settings = IndexSettings()
     texts = chunk_texts(args.articles, args.chunks, settings)
-    baseline = SentenceTransformer(resolve_model(settings.model), device="cpu", local_files_only=True)
-    baseline.max_seq_length = settings.max_seq_length
-    ours = Embedder(settings.model, max_seq_length=settings.max_seq_length, backend=args.backend)
-    ours.load()
-    baseline.encode(texts[:32])  # warm both up
-    ours.embed(texts[:32])
-
-    rows = []
-    for r in range(args.rounds):
-        t = time.perf_counter()
-        ref = baseline.encode(texts, normalize_embeddings=True)
-        t_base = time.perf_counter() - t
-        t = time.perf_counter()
-        got = ours.embed(texts)
-        t_ours = time.perf_counter() - t
-        cos = (np.asarray(ref) * got).sum(1)
-        rows.append((r + 1, len(texts) / t_base, len(texts) / t_ours, t_base / t_ours, cos.mean(), cos.min()))
-
+    rows = compare(texts, settings=settings, backend=args.backend, rounds=args.rounds)
     print(f"\n{len(texts)} chunks from {args.articles}; max_seq_length {settings.max_seq_length}; "
-          f"backend {ours.resolved_backend}\n")
+          f"backend {rows[0]['backend']}\n")
     print("| round | torch fp32 chunks/s | default chunks/s | ratio | cosine mean | cosine min |")
     print("|---|---|---|---|---|---|")
-    for r, base, mine, ratio, cmean, cmin in rows:
-        print(f"| {r} | {base:.1f} | {mine:.1f} | {ratio:.2f}x | {cmean:.4f} | {cmin:.4f} |")
+    for r in rows:
+        print(f"| {r['round']} | {r['fp32_per_s']:.1f} | {r['ours_per_s']:.1f} | {r['ratio']:.2f}x "
+              f"| {r['cos_mean']:.4f} | {r['cos_min']:.4f} |")
 
 
 if __name__ == "__main__":

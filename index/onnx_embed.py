@@ -14,8 +14,10 @@ small product across threads.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import queue
 import shutil
@@ -63,6 +65,21 @@ def pooling_of(st) -> tuple[str, bool]:  # noqa: ANN001 - a SentenceTransformer
     return mode, "Normalize" in kinds
 
 
+@contextlib.contextmanager
+def _quiet_root_logger():  # noqa: ANN202
+    """ORT's quantiser warns through the root logger; on a handler-less root that call would
+    install a stderr handler for the rest of the process (then bm25s' debug lines print too)."""
+    root = logging.getLogger()
+    guard = None if root.handlers else logging.NullHandler()
+    if guard:
+        root.addHandler(guard)
+    try:
+        yield
+    finally:
+        if guard:
+            root.removeHandler(guard)
+
+
 def export_int8(st, model_dir: Path, out_dir: Path) -> Path:  # noqa: ANN001 - a SentenceTransformer
     """Export ``st``'s transformer to an optimised int8 ONNX file in ``out_dir`` (atomically)."""
     import onnx
@@ -89,7 +106,7 @@ def export_int8(st, model_dir: Path, out_dir: Path) -> Path:  # noqa: ANN001 - a
                               return_tensors="pt")
         names = ["input_ids", "attention_mask", "token_type_ids"]
         args = tuple(sample.get(n, torch.zeros_like(sample["input_ids"])) for n in names)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_root_logger():
             warnings.simplefilter("ignore")
             # The TorchScript exporter handles padded batches exactly (cosine 1.0 to torch).
             torch.onnx.export(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -50,9 +52,13 @@ def test_pooling_of_accepts_mean_and_cls_and_refuses_others() -> None:
 @pytest.mark.slow
 def test_int8_export_matches_fp32_and_is_cached(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("NEWSDESK_CACHE_DIR", str(tmp_path))
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # as in a plain `newsdesk` process
     fp32 = Embedder(backend="torch").embed(TEXTS)
     int8 = Embedder(backend="onnx-int8")
     got = int8.embed(TEXTS)
+    # The export must not leave a stderr handler on the root logger (library debug lines would print).
+    assert root.handlers == []
     assert got.shape == fp32.shape and got.dtype == np.float32
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
     cosine = (got * fp32).sum(1)
