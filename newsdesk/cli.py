@@ -24,6 +24,9 @@ def _add_config_args(p: argparse.ArgumentParser, *, index_required: bool = False
 def _add_retrieval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, help="passages to retrieve (default 10)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
+    p.add_argument("--fusion", choices=["convex", "rrf"], help="how hybrid joins dense and BM25 (default convex)")
+    p.add_argument("--rerank", type=int, metavar="N",
+                   help="candidate articles reranked with whole-article evidence (default 50; 0 = off)")
     p.add_argument("--llm-base-url", default=os.environ.get("NEWSDESK_LLM_BASE_URL"),
                    help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (env NEWSDESK_LLM_BASE_URL)")
     p.add_argument("--llm-model", default=os.environ.get("NEWSDESK_LLM_MODEL"),
@@ -44,7 +47,7 @@ def _config(args: argparse.Namespace):
     chosen = {name: getattr(args, name) for name in ("model", "backend") if getattr(args, name, None)}
     settings = IndexSettings(**chosen)
     changes = {}
-    for name in ("k", "retrieval", "llm_base_url", "llm_model"):
+    for name in ("k", "retrieval", "fusion", "rerank", "llm_base_url", "llm_model"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value

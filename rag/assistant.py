@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -10,8 +9,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
-
-import numpy as np
 
 import index as index_pkg
 from index import store as store_mod
@@ -72,13 +69,7 @@ class _Loaded:
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config) -> None:
         self.store = store
         self.retriever = Retriever(store, embedder, config)
-        indptr = np.asarray(store.bm25.scores["indptr"])
-        df = np.diff(indptr)
-        n = max(len(store), 1)
-        vocab = store.bm25.vocab_dict
-        max_idf = math.log(1 + (n + 0.5) / 0.5)
-        idf_by_id = np.log1p((n - df + 0.5) / (df + 0.5))
-        self.idf_of = lambda t: float(idf_by_id[vocab[t]]) if t in vocab else max_idf
+        self.idf_of = self.retriever.idf
         self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config)
 
 
@@ -220,7 +211,7 @@ class Assistant:
         if llm is not None:
             yield from llm.stream(question, passages, query=query, history=history, fallback=state.answerer)
             return
-        context = state.retriever.neighbours(passages[: self.config.answer_passages])
+        context = state.retriever.neighbours(passages[: self.config.answer_passages], lead=True)
         answer = state.answerer.run(question, passages, query=query, context=context)
         words = answer.text.split(" ")
         step = max(1, len(words) // 12)
@@ -251,12 +242,19 @@ class Assistant:
         state = self._state
         filters = self._filters(as_of, date_from, date_to, sources)
         passages = self._search(state, question, _check_k(k), filters)
+        # The top articles' leads and the chunks next to their passages are read too (at the
+        # article's rank): the passage that matched the question often does not name the answer.
+        rank_of: dict[str, int] = {}
+        for i, p in enumerate(passages):
+            rank_of.setdefault(p.article_id, i)
+        read = passages + state.retriever.neighbours(passages[: self.config.answer_passages], lead=True)
         weights = {t: state.idf_of(t) for t in set(terms(question))}
         choice_terms = [set(terms(c)) for c in choices]
         lowered = [c.lower().strip() for c in choices]
         scores = [0.0] * len(choices)
         best_ev: list[tuple[float, Evidence | None]] = [(0.0, None)] * len(choices)
-        for rank, p in enumerate(passages):
+        for pos, p in enumerate(read):
+            rank = pos if pos < len(passages) else rank_of[p.article_id]
             head = {t: 0.5 for t in terms(p.title)}
             for s, e in sentence_spans(p.text):
                 text = p.text[s:e]
@@ -273,12 +271,12 @@ class Assistant:
                     vote = presence * (0.2 + cov) / (rank + 2)
                     scores[i] += vote
                     if vote > best_ev[i][0]:
-                        best_ev[i] = (vote, Evidence(rank, p.start + s, p.start + e, text, vote))
+                        best_ev[i] = (vote, Evidence(pos, p.start + s, p.start + e, text, vote))
         total = sum(scores)
         norm = [s / total for s in scores] if total > 0 else [1.0 / len(choices)] * len(choices)
         pick = max(range(len(choices)), key=lambda i: norm[i])
         evidence = [best_ev[pick][1]] if best_ev[pick][1] is not None else []
-        _, citations = number_citations(evidence, passages)
+        _, citations = number_citations(evidence, read)
         return Choice(question=question, choice=choices[pick], scores=dict(zip(choices, norm)), citations=citations)
 
     # ---- the collection -----------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Hybrid retrieval: FAISS dense search and BM25, fused, filtered, diversified."""
+"""Hybrid retrieval: FAISS dense search and BM25, fused, filtered, diversified, reranked by article."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import faiss
@@ -12,8 +13,9 @@ from index.store import IndexStore
 from index.tokenize import terms
 from rag.config import Config
 from rag.filters import UNDATED, ArticleFacets, Filters
-from rag.fuse import reciprocal_rank_fusion
+from rag.fuse import convex_fusion, reciprocal_rank_fusion
 from rag.records import Passage
+from rag.rerank import article_coverage, article_similarity, rerank_scores
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,18 @@ class Retriever:
         self.facets = ArticleFacets(store)
         vocab = store.bm25.vocab_dict
         self._vocab = vocab if isinstance(vocab, dict) else {}
+        # BM25 postings (term id -> chunk rows), for IDF and for article coverage in reranking.
+        self._indptr = np.asarray(store.bm25.scores["indptr"])
+        self._indices = np.asarray(store.bm25.scores["indices"])
+        n = max(len(store), 1)
+        df = np.diff(self._indptr)
+        self._idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        self._max_idf = math.log(1 + (n + 0.5) / 0.5)  # a term no chunk holds
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a (stemmed) term over the chunks."""
+        i = self._vocab.get(term)
+        return float(self._idf[i]) if i is not None and i < len(self._idf) else self._max_idf
 
     def dense(self, query: str, n: int, mask: np.ndarray | None) -> list[Hit]:
         if self.store.dense.ntotal == 0:
@@ -64,22 +78,43 @@ class Retriever:
         )
         return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
 
-    def run(self, query: str, *, k: int, filters: Filters = Filters()) -> list[Passage]:
-        """The top ``k`` passages for ``query``, best first, at most ``max_per_article`` per article."""
+    def run(self, query: str, *, k: int, filters: Filters = Filters(), rerank: bool = True) -> list[Passage]:
+        """The top ``k`` passages for ``query``, best first, at most ``max_per_article`` per article.
+
+        ``rerank=False`` skips the article-level reranking even when the config has it on.
+        """
         cfg = self.config
         mask = self.facets.mask(filters)
+        dense = self.dense(query, cfg.candidates, mask) if cfg.retrieval != "bm25" else []
+        sparse = self.sparse(query, cfg.candidates, mask) if cfg.retrieval != "dense" else []
         if cfg.retrieval == "dense":
-            fused = [(h.row, h.score) for h in self.dense(query, cfg.candidates, mask)]
+            fused = [(h.row, h.score) for h in dense]
         elif cfg.retrieval == "bm25":
-            fused = [(h.row, h.score) for h in self.sparse(query, cfg.candidates, mask)]
-        else:
-            dense = self.dense(query, cfg.candidates, mask)
-            sparse = self.sparse(query, cfg.candidates, mask)
+            fused = [(h.row, h.score) for h in sparse]
+        elif cfg.fusion == "rrf":
             fused = reciprocal_rank_fusion([[h.row for h in dense], [h.row for h in sparse]], k=cfg.rrf_k,
                                            weights=[1.0, cfg.bm25_weight])
+        else:
+            fused = convex_fusion([[(h.row, h.score) for h in dense], [(h.row, h.score) for h in sparse]],
+                                  weights=[cfg.dense_weight, 1.0 - cfg.dense_weight])
         if cfg.recency_weight > 0 and filters.as_of is not None:
             fused = self._recency(fused, filters.as_of.toordinal())
-        return self._diversify(fused, k)
+        if not (rerank and cfg.rerank):
+            return [self.passage(r, s) for r, s in self._diversify(fused, k)]
+        top = self._diversify(fused, max(k, cfg.rerank))
+        articles = np.array([int(self.store.chunk_article[r]) for r, _ in top], dtype=np.int64)
+        weights = {t: self.idf(t) for t in set(terms(query))}
+        combined = rerank_scores(
+            np.array([s for _, s in top]),
+            article_similarity([(h.row, h.score) for h in dense], self.store.chunk_article, articles),
+            article_coverage({self._vocab[t]: w for t, w in weights.items() if t in self._vocab},
+                             sum(weights.values()), self._postings, self.store.chunk_article, articles),
+        )
+        order = np.argsort(-combined, kind="stable")[:k]
+        return [self.passage(top[i][0], float(combined[i])) for i in order]
+
+    def _postings(self, term_id: int) -> np.ndarray:
+        return self._indices[self._indptr[term_id]:self._indptr[term_id + 1]]
 
     def _recency(self, ranked: list[tuple[int, float]], as_of: int) -> list[tuple[int, float]]:
         """Scale scores by freshness: ``score * (1 + w * 0.5 ** (age / halflife))``.
@@ -97,22 +132,24 @@ class Retriever:
         rescored = [(r, s * b) for (r, s), b in zip(ranked, boost.tolist())]
         return sorted(rescored, key=lambda rs: -rs[1])
 
-    def _diversify(self, ranked: list[tuple[int, float]], k: int) -> list[Passage]:
+    def _diversify(self, ranked: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+        """The first ``k`` of ``ranked`` with at most ``max_per_article`` chunks per article."""
         per_article: dict[int, int] = {}
-        out: list[Passage] = []
+        out: list[tuple[int, float]] = []
         for row, score in ranked:
             art_row = int(self.store.chunk_article[row])
             if per_article.get(art_row, 0) >= self.config.max_per_article:
                 continue
             per_article[art_row] = per_article.get(art_row, 0) + 1
-            out.append(self.passage(row, score))
+            out.append((row, score))
             if len(out) >= k:
                 break
         return out
 
-    def neighbours(self, passages: list[Passage], *, radius: int = 1) -> list[Passage]:
+    def neighbours(self, passages: list[Passage], *, radius: int = 1, lead: bool = False) -> list[Passage]:
         """Chunks next to the given passages in their articles (an answer often sits one
-        chunk after the one that matched the question), each once, none already given."""
+        chunk after the one that matched the question), each once, none already given.
+        ``lead=True`` adds each article's first chunk too: news puts the key facts first."""
         seen = {p.chunk_id for p in passages}
         out: list[Passage] = []
         for p in passages:
@@ -120,7 +157,8 @@ class Retriever:
             if not article_id or article_id not in self.store.article_row:
                 continue
             rows = self.store.chunk_rows(article_id)
-            for j in range(int(n) - radius, int(n) + radius + 1):
+            wanted = ([0] if lead else []) + list(range(int(n) - radius, int(n) + radius + 1))
+            for j in wanted:
                 if 0 <= j < len(rows) and f"{article_id}#{j}" not in seen:
                     seen.add(f"{article_id}#{j}")
                     out.append(self.passage(int(rows[j]), 0.0))

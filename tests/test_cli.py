@@ -64,3 +64,13 @@ def test_index_build_add_remove(tmp_path, capsys):
 def test_missing_index_is_a_clear_error(tmp_path, capsys):
     assert main(["ask", "anything at all", "--index", str(tmp_path / "none")]) == 1
     assert "No index found" in capsys.readouterr().err
+
+
+def test_retrieval_options_reach_the_config():
+    from newsdesk.cli import _config, build_parser
+
+    args = build_parser().parse_args(["ask", "q", "--fusion", "rrf", "--rerank", "0", "--k", "3"])
+    config = _config(args)
+    assert (config.fusion, config.rerank, config.k) == ("rrf", 0, 3)
+    default = _config(build_parser().parse_args(["ask", "q"]))
+    assert (default.fusion, default.rerank) == ("convex", 50)
