@@ -18,7 +18,7 @@ def _add_config_args(p: argparse.ArgumentParser, *, index_required: bool = False
     p.add_argument("--model", help="embedding model: folder or cached name (default: all-MiniLM-L6-v2, bundled)")
     p.add_argument("--backend", choices=BACKENDS,
                    help="how vectors are computed (default auto: the GPU via PyTorch when present, "
-                        "else int8 ONNX Runtime, ~2x plain PyTorch on a CPU)")
+                        "else int8 ONNX Runtime, ~1.6x plain PyTorch on a CPU)")
 
 
 def _add_retrieval_args(p: argparse.ArgumentParser) -> None:

@@ -122,4 +122,5 @@ VARIANTS: dict[str, dict] = {
     "hybrid+2per-article": {"retrieval": "hybrid", "max_per_article": 2},
     "hybrid-rrf+bm25x1.5": {"retrieval": "hybrid", "fusion": "rrf", "bm25_weight": 1.5, "rerank": 0},
     "hybrid+dense0.3": {"retrieval": "hybrid", "dense_weight": 0.3},
+    "hybrid+1sentence": {"retrieval": "hybrid", "answer_sentences": 1},
 }
