@@ -94,6 +94,7 @@ class ScoredSentence:
     dense: float
     article: float = 1.0
     typed: bool = True
+    numbers: bool = True
 
     @property
     def score(self) -> float:
@@ -103,8 +104,9 @@ class ScoredSentence:
     @property
     def support(self) -> float:
         """How well the evidence backs an answer: a question term missing from the whole
-        article (a year, a name, a number asked about) weakens every sentence of it."""
-        return self.score * self.article**0.5
+        article (a year, a name, a number asked about) weakens every sentence of it, and an
+        article without a number the question names (``IDEF 2019``, ``86 kg``) backs nothing."""
+        return self.score * self.article**0.5 if self.numbers else 0.0
 
 
 def coverage(query_weights: dict[str, float], found: dict[str, float]) -> float:
@@ -150,6 +152,11 @@ class ExtractiveAnswerer:
             found = article_terms.setdefault(p.article_id, {t: TITLE_WEIGHT for t in terms(p.title)})
             found.update({t: 1.0 for t in terms(p.text)})
         article_cov = {aid: coverage(weights, found) for aid, found in article_terms.items()}
+        # Numbers in the question itself (years, sizes, counts) must be in the article read,
+        # its headline or its publication year: otherwise it is about another event.
+        numbers = {t for t in own if t.isdigit()}
+        years = {p.article_id: str(p.date.year) for p in passages if p.date}
+        article_numbers = {aid: numbers <= (found.keys() | {years.get(aid)}) for aid, found in article_terms.items()}
         candidates: list[tuple[Evidence, float, bool]] = []
         seen: set[tuple[str, int]] = set()  # overlapping chunks repeat sentences: score each once
         for i, p in enumerate(passages):
@@ -173,7 +180,8 @@ class ExtractiveAnswerer:
         sims = np.zeros(len(candidates), dtype=np.float32)
         sims[embed_ids] = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
         return [
-            ScoredSentence(ev, lex, float(sim), article_cov[passages[ev.passage].article_id], typed)
+            ScoredSentence(ev, lex, float(sim), article_cov[passages[ev.passage].article_id], typed,
+                           article_numbers[passages[ev.passage].article_id])
             for (ev, lex, typed), sim in zip(candidates, sims)
         ]
 

@@ -34,6 +34,22 @@ def test_abstains_on_topics_never_covered(sample_assistant, question):
     assert "could not find" in answer.text
 
 
+def test_a_number_the_question_names_must_be_in_the_article(sample_assistant):
+    # The IDEF article is about 2025: asked about 2019 it must not answer with the 2025 meeting.
+    assert sample_assistant.ask("Who did Hasanov meet at IDEF 2019?").abstained
+    answered = sample_assistant.ask("Who did Hasanov meet at IDEF 2025?")
+    assert not answered.abstained and answered.citations[0].article_id == IDEF
+
+
+def test_support_is_zero_without_the_question_numbers():
+    from rag.answer import ScoredSentence
+    from rag.cite import Evidence
+
+    ev = Evidence(passage=0, start=0, end=10, text="x" * 30, score=0.0)
+    assert ScoredSentence(ev, 0.9, 0.8, article=1.0).support > 0.5
+    assert ScoredSentence(ev, 0.9, 0.8, article=1.0, numbers=False).support == 0.0
+
+
 def test_every_marker_maps_to_a_citation(sample_assistant):
     answer = sample_assistant.ask("Which company opened a factory in Tampere?")
     import re
