@@ -78,11 +78,8 @@ class Retriever:
         )
         return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
 
-    def run(self, query: str, *, k: int, filters: Filters = Filters(), rerank: bool = True) -> list[Passage]:
-        """The top ``k`` passages for ``query``, best first, at most ``max_per_article`` per article.
-
-        ``rerank=False`` skips the article-level reranking even when the config has it on.
-        """
+    def run(self, query: str, *, k: int, filters: Filters = Filters()) -> list[Passage]:
+        """The top ``k`` passages for ``query``, best first, at most ``max_per_article`` per article."""
         cfg = self.config
         mask = self.facets.mask(filters)
         dense = self.dense(query, cfg.candidates, mask) if cfg.retrieval != "bm25" else []
@@ -99,9 +96,12 @@ class Retriever:
                                   weights=[cfg.dense_weight, 1.0 - cfg.dense_weight])
         if cfg.recency_weight > 0 and filters.as_of is not None:
             fused = self._recency(fused, filters.as_of.toordinal())
-        if not (rerank and cfg.rerank):
+        if not cfg.rerank:
             return [self.passage(r, s) for r, s in self._diversify(fused, k)]
-        top = self._diversify(fused, max(k, cfg.rerank))
+        return self._rerank(query, self._diversify(fused, max(k, cfg.rerank)), dense)[:k]
+
+    def _rerank(self, query: str, top: list[tuple[int, float]], dense: list[Hit]) -> list[Passage]:
+        """``top`` (diversified candidates with their fused scores) reordered by whole-article evidence."""
         articles = np.array([int(self.store.chunk_article[r]) for r, _ in top], dtype=np.int64)
         weights = {t: self.idf(t) for t in set(terms(query))}
         combined = rerank_scores(
@@ -110,8 +110,7 @@ class Retriever:
             article_coverage({self._vocab[t]: w for t, w in weights.items() if t in self._vocab},
                              sum(weights.values()), self._postings, self.store.chunk_article, articles),
         )
-        order = np.argsort(-combined, kind="stable")[:k]
-        return [self.passage(top[i][0], float(combined[i])) for i in order]
+        return [self.passage(top[i][0], float(combined[i])) for i in np.argsort(-combined, kind="stable")]
 
     def _postings(self, term_id: int) -> np.ndarray:
         return self._indices[self._indptr[term_id]:self._indptr[term_id + 1]]
