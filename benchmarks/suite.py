@@ -43,7 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmar
 
 from dense_scale import run_sizes, seed_vectors  # noqa: E402
 from embed_speed import chunk_texts, compare  # noqa: E402
+from ui_load import free_port  # noqa: E402
 
+from eval.metrics import percentile  # noqa: E402
 from index.build import add_articles, build_index, choose_factory, remove_articles  # noqa: E402
 from index.chunk import chunk_spans  # noqa: E402
 from index.embed import Embedder  # noqa: E402
@@ -62,10 +64,6 @@ class Row:
     value: str
     target: str = ""
     met: bool | None = None
-
-
-def _p(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
 
 
 def stage_embed(articles: Path, settings: IndexSettings, chunks: int, rounds: int) -> list[Row]:
@@ -151,15 +149,9 @@ def stage_latency(index_dir: Path, questions: list[dict], settings: IndexSetting
         t = time.perf_counter()
         assistant.ask(q["question"], as_of=_as_of(q))
         times.append((time.perf_counter() - t) * 1000)
-    p95 = _p(times, 95)
+    p95 = percentile(values=times, q=95)
     return [Row("latency", f"Assistant.ask, default pipeline, {len(times)} questions one at a time",
-                f"p50 {_p(times, 50):.0f} / p95 {p95:.0f} ms", "p95 <= 200 ms", p95 <= 200)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+                f"p50 {percentile(values=times, q=50):.0f} / p95 {p95:.0f} ms", "p95 <= 200 ms", p95 <= 200)]
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -172,7 +164,7 @@ def _peak_rss_mb(pid: int) -> float:
 def stage_serve(index_dir: Path, questions: list[dict], settings: IndexSettings) -> list[Row]:
     from gradio_client import Client
 
-    port = _free_port()
+    port = free_port()
     newsdesk = Path(sys.executable).with_name("newsdesk")
     server = subprocess.Popen(
         [str(newsdesk), "serve", "--index", str(index_dir), "--port", str(port), "--backend", settings.backend],
@@ -208,7 +200,7 @@ def stage_serve(index_dir: Path, questions: list[dict], settings: IndexSettings)
             server.kill()
     return [
         Row("serve", f"/ask over HTTP, {len(times)} questions one at a time ({abstained} abstained)",
-            f"p50 {_p(times, 50):.0f} / p95 {_p(times, 95):.0f} ms"),
+            f"p50 {percentile(values=times, q=50):.0f} / p95 {percentile(values=times, q=95):.0f} ms"),
         Row("serve", "newsdesk serve peak resident memory (VmHWM)", f"{rss:,.0f} MB", "<= 1,536 MB", rss <= 1536),
     ]
 

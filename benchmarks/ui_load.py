@@ -117,7 +117,8 @@ def run_load(url: str, *, sessions: int = 20, questions: int = 5) -> LoadResult:
     return result
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -132,7 +133,7 @@ def start_sample_server():  # noqa: ANN201 - (gr.Blocks, url)
     assistant = Assistant.from_index(progress=True)
     assistant.search("warm up", k=1)
     demo = build_app(assistant)
-    return demo, launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    return demo, launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
 
 
 def main(argv: list[str] | None = None) -> int:
