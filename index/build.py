@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bm25s
 import faiss
 import numpy as np
 
+from index import sparse
 from index import store as store_mod
 from index.chunk import chunk_spans, context_prefix
 from index.embed import Embedder
@@ -23,7 +23,6 @@ from index.errors import IndexMismatchError, NoValidArticlesError
 from index.load import LoadReport, load_articles
 from index.records import Article
 from index.settings import IVF_NPROBE, IndexSettings
-from index.tokenize import terms
 
 # Exact search up to this many vectors (a flat scan of 200k x 384 floats takes ~10 ms on two
 # cores); above it an IVF index with 8-bit scalar-quantised vectors (4x less memory than
@@ -181,14 +180,13 @@ def write_collection(
     # Ids in the FAISS index are chunk rows, so a search hit is a row of the chunk store.
     dense, factory = make_dense_index(vectors, np.asarray(dense_rows, dtype=np.int64))
     rows_arr = np.asarray(rows, dtype=np.int32)
-    bm25 = bm25s.BM25()
-    corpus = [terms(articles[r].title + "\n" + articles[r].text[s:e]) for r, s, e in zip(rows, starts, ends)]
-    bm25.index(corpus, show_progress=False)
+    bm25 = sparse.chunk_bm25(articles, rows, starts, ends)
     report.chunks = n_chunks
     report.seconds = time.perf_counter() - t0
     store_mod.write_store(
         index_dir, articles=articles, chunk_article=rows_arr, chunk_start=np.asarray(starts),
-        chunk_end=np.asarray(ends), dense=dense, bm25=bm25, settings=settings, dimension=dimension,
+        chunk_end=np.asarray(ends), dense=dense, bm25=bm25, article_bm25=sparse.article_bm25(articles),
+        settings=settings, dimension=dimension,
         extra={"faiss_factory": factory, "ivf_nprobe": IVF_NPROBE, "build": {
             "seconds": round(report.seconds, 2), "embedded_chunks": report.embedded_chunks,
             "truncated_chunks": report.truncated_chunks,

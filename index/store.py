@@ -10,6 +10,7 @@ Layout::
         chunks.npz            per chunk: article row, start, end (text is sliced from the article)
         dense.faiss           the FAISS index over chunk embeddings (inner product, normalised)
         bm25/                 the bm25s index over headline + chunk terms
+        bm25_articles/        the bm25s index over headline + whole-article terms
 
 A writer builds a new version folder, fsyncs it, then replaces ``CURRENT`` with
 ``os.replace``: a crash at any point leaves the previous version live.
@@ -30,6 +31,7 @@ import bm25s
 import faiss
 import numpy as np
 
+from index import sparse
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.records import Article, Chunk
 from index.settings import FORMAT_VERSION, IVF_NPROBE, IndexSettings
@@ -83,6 +85,7 @@ class IndexStore:
     chunk_end: np.ndarray
     dense: faiss.Index
     bm25: bm25s.BM25
+    article_bm25: bm25s.BM25
 
     def __post_init__(self) -> None:
         self.article_row = {a.id: i for i, a in enumerate(self.articles)}
@@ -169,11 +172,15 @@ class IndexStore:
             if "IVF" in manifest.get("faiss_factory", ""):
                 faiss.extract_index_ivf(dense).nprobe = manifest.get("ivf_nprobe", IVF_NPROBE)
             bm25 = bm25s.BM25.load(str(version / "bm25"))
+            # Indexes written before the article index existed: build it now (seconds).
+            article_index = (bm25s.BM25.load(str(version / "bm25_articles"))
+                             if (version / "bm25_articles").exists() else sparse.article_bm25(articles))
         except Exception as exc:
             raise IndexCorruptError(f"Index at {version} could not be read ({exc}). {rebuild}") from exc
         return cls(
             root=root, manifest=manifest, articles=articles, chunk_article=arrays["article"],
             chunk_start=arrays["start"], chunk_end=arrays["end"], dense=dense, bm25=bm25,
+            article_bm25=article_index,
         )
 
 
@@ -196,7 +203,7 @@ def check_compatible(manifest: dict, settings: IndexSettings, root: Path) -> Non
 
 def write_store(
     root: str | Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
-    chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, settings: IndexSettings,
+    chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
     dimension: int, extra: dict | None = None,
 ) -> Path:
     """Write a new version of the index at ``root`` and make it live atomically."""
@@ -212,6 +219,7 @@ def write_store(
              start=chunk_start.astype(np.int64), end=chunk_end.astype(np.int64))
     faiss.write_index(dense, str(tmp / "dense.faiss"))
     bm25.save(str(tmp / "bm25"))
+    article_bm25.save(str(tmp / "bm25_articles"))
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": settings.model,

@@ -27,6 +27,8 @@ def _add_retrieval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fusion", choices=["convex", "rrf"], help="how hybrid joins dense and BM25 (default convex)")
     p.add_argument("--rerank", type=int, metavar="N",
                    help="candidate articles reranked with whole-article evidence (default 50; 0 = off)")
+    p.add_argument("--article-bm25", type=int, metavar="N",
+                   help="best articles by whole-article BM25 added to the reranked candidates (default 10; 0 = off)")
     p.add_argument("--llm-base-url", default=os.environ.get("NEWSDESK_LLM_BASE_URL"),
                    help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (env NEWSDESK_LLM_BASE_URL)")
     p.add_argument("--llm-model", default=os.environ.get("NEWSDESK_LLM_MODEL"),
@@ -47,7 +49,7 @@ def _config(args: argparse.Namespace):
     chosen = {name: getattr(args, name) for name in ("model", "backend") if getattr(args, name, None)}
     settings = IndexSettings(**chosen)
     changes = {}
-    for name in ("k", "retrieval", "fusion", "rerank", "llm_base_url", "llm_model"):
+    for name in ("k", "retrieval", "fusion", "rerank", "article_bm25", "llm_base_url", "llm_model"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value

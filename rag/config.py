@@ -35,8 +35,11 @@ class Config:
         rrf_k: reciprocal-rank-fusion constant.
         bm25_weight: weight of the BM25 list in RRF (the dense list weighs 1).
         rerank: candidate articles re-scored with whole-article evidence (best chunk
-            similarity, question-term coverage) before the top ``k`` are taken; 0 turns
-            reranking off (see :mod:`rag.rerank`).
+            similarity, question-term coverage, whole-article BM25) before the top ``k`` are
+            taken; 0 turns reranking off (see :mod:`rag.rerank`).
+        article_bm25: when reranking, this many of the best articles by whole-article BM25
+            join the candidates (stories whose evidence is spread over several chunks), and
+            that score becomes a rerank signal; 0 turns both off.
         max_per_article: at most this many passages of one article in the results, so
             overlapping chunks of one story do not crowd out other stories.
         recency_weight: weight of the freshness prior (0 turns it off); freshness decays
@@ -65,6 +68,7 @@ class Config:
     rrf_k: int = RRF_K
     bm25_weight: float = 1.0
     rerank: int = 50
+    article_bm25: int = 10
     max_per_article: int = 1
     recency_weight: float = 0.0
     recency_halflife_days: float = 30.0
@@ -86,8 +90,10 @@ class Config:
             raise ValueError(f"fusion must be one of {get_args(Fusion)}, got {self.fusion!r}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ValueError(f"dense_weight must be in [0, 1], got {self.dense_weight!r}")
-        if not isinstance(self.rerank, int) or self.rerank < 0:
-            raise ValueError(f"rerank must be a non-negative integer, got {self.rerank!r}")
+        for name in ("rerank", "article_bm25"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         for name in ("k", "candidates", "rrf_k", "max_per_article", "answer_passages", "answer_sentences"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -115,6 +121,7 @@ VARIANTS: dict[str, dict] = {
     "dense": {"retrieval": "dense", "rerank": 0},
     "hybrid": {"retrieval": "hybrid"},
     "hybrid-rerank": {"retrieval": "hybrid", "rerank": 0},
+    "hybrid-articlebm25": {"retrieval": "hybrid", "article_bm25": 0},
     "hybrid-rrf": {"retrieval": "hybrid", "fusion": "rrf", "candidates": 100, "rerank": 0},
     "hybrid+window": {"retrieval": "hybrid", "date_window": True},
     "hybrid+recency": {"retrieval": "hybrid", "recency_weight": 0.5},

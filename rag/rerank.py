@@ -1,15 +1,17 @@
 """Article-level reranking: re-score the top candidates with evidence from their whole article.
 
 A news question is about a story, and the passage that matched best is only one view of it.
-Two more signals come from the article as a whole, both already at hand, so nothing is
-embedded or re-read:
+More signals come from the article as a whole, all already at hand, so nothing is embedded
+or re-read:
 
 - similarity: the best dense score any chunk of the article got for the question;
 - coverage: the share of the question's IDF-weighted terms found anywhere in the article
-  (from the BM25 postings, which index headline + chunk text).
+  (from the BM25 postings, which index headline + chunk text);
+- article BM25 (``Config.article_bm25``): the whole article scored as one document, so
+  evidence spread over several chunks adds up (``index.sparse``).
 
-Each signal is min-max scaled over the candidates and the three are added with equal weights.
-On the RealTimeQA dev set this raised article recall@10 and MRR@10 (README, "Evaluation").
+Each signal is min-max scaled over the candidates and they are added with equal weights.
+On the RealTimeQA dev set each raised article recall@10 and MRR@10 (README, "Evaluation").
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def article_coverage(query_weights: Mapping[int, float], total_weight: float, po
     return cov / total_weight
 
 
-def rerank_scores(scores: np.ndarray, similarity: np.ndarray, coverage: np.ndarray) -> np.ndarray:
-    """The reranked score of each candidate (0..3): the equal-weight sum of the three scaled
-    signals. Sort with a stable sort so that ties keep the retrieval order."""
-    return minmax(scores) + minmax(similarity) + minmax(coverage)
+def rerank_scores(*signals: np.ndarray) -> np.ndarray:
+    """The reranked score of each candidate (0..number of signals): the equal-weight sum of the
+    min-max scaled signals. Sort with a stable sort so that ties keep the retrieval order."""
+    return np.sum([minmax(s) for s in signals], axis=0)

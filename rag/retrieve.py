@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from index import sparse
 from index.embed import Embedder
 from index.store import IndexStore
 from index.tokenize import terms
@@ -98,19 +99,45 @@ class Retriever:
             fused = self._recency(fused, filters.as_of.toordinal())
         if not cfg.rerank:
             return [self.passage(r, s) for r, s in self._diversify(fused, k)]
-        return self._rerank(query, self._diversify(fused, max(k, cfg.rerank)), dense)[:k]
+        return self._rerank(query, self._diversify(fused, max(k, cfg.rerank)), dense, mask)[:k]
 
-    def _rerank(self, query: str, top: list[tuple[int, float]], dense: list[Hit]) -> list[Passage]:
-        """``top`` (diversified candidates with their fused scores) reordered by whole-article evidence."""
+    def _rerank(self, query: str, top: list[tuple[int, float]], dense: list[Hit],
+                mask: np.ndarray | None) -> list[Passage]:
+        """``top`` (diversified candidates with their fused scores), joined by the best articles by
+        whole-article BM25, reordered by whole-article evidence."""
+        by_article = sparse.scores(self.store.article_bm25, query) if self.config.article_bm25 else None
+        if by_article is not None:
+            top = top + self._article_candidates(query, by_article, top, mask)
         articles = np.array([int(self.store.chunk_article[r]) for r, _ in top], dtype=np.int64)
         weights = {t: self.idf(t) for t in set(terms(query))}
-        combined = rerank_scores(
+        signals = [
             np.array([s for _, s in top]),
             article_similarity([(h.row, h.score) for h in dense], self.store.chunk_article, articles),
             article_coverage({self._vocab[t]: w for t, w in weights.items() if t in self._vocab},
                              sum(weights.values()), self._postings, self.store.chunk_article, articles),
-        )
+        ]
+        if by_article is not None:
+            signals.append(by_article[articles])
+        combined = rerank_scores(*signals)
         return [self.passage(top[i][0], float(combined[i])) for i in np.argsort(-combined, kind="stable")]
+
+    def _article_candidates(self, query: str, by_article: np.ndarray, top: list[tuple[int, float]],
+                            mask: np.ndarray | None) -> list[tuple[int, float]]:
+        """Up to ``article_bm25`` more candidates: the best articles by whole-article BM25 that
+        ``top`` lacks, each as its best chunk by chunk BM25, with fused score 0 (below all)."""
+        have = {int(self.store.chunk_article[r]) for r, _ in top}
+        chunk_scores: np.ndarray | None = None
+        out: list[tuple[int, float]] = []
+        for a in np.argsort(-by_article, kind="stable"):
+            if len(out) >= self.config.article_bm25 or by_article[a] <= 0:
+                break
+            rows = np.arange(*np.searchsorted(self.store.chunk_article, [a, a + 1]))
+            if int(a) in have or len(rows) == 0 or (mask is not None and not mask[rows[0]]):
+                continue  # already a candidate, no chunks, or filtered out (filters are per article)
+            if chunk_scores is None:
+                chunk_scores = sparse.scores(self.store.bm25, query)
+            out.append((int(rows[np.argmax(chunk_scores[rows])]), 0.0))
+        return out
 
     def _postings(self, term_id: int) -> np.ndarray:
         return self._indices[self._indptr[term_id]:self._indptr[term_id + 1]]

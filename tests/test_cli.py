@@ -69,8 +69,9 @@ def test_missing_index_is_a_clear_error(tmp_path, capsys):
 def test_retrieval_options_reach_the_config():
     from newsdesk.cli import _config, build_parser
 
-    args = build_parser().parse_args(["ask", "q", "--fusion", "rrf", "--rerank", "0", "--k", "3"])
+    args = build_parser().parse_args(["ask", "q", "--fusion", "rrf", "--rerank", "0", "--k", "3",
+                                      "--article-bm25", "4"])
     config = _config(args)
-    assert (config.fusion, config.rerank, config.k) == ("rrf", 0, 3)
+    assert (config.fusion, config.rerank, config.k, config.article_bm25) == ("rrf", 0, 3, 4)
     default = _config(build_parser().parse_args(["ask", "q"]))
-    assert (default.fusion, default.rerank) == ("convex", 50)
+    assert (default.fusion, default.rerank, default.article_bm25) == ("convex", 50, 10)

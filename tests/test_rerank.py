@@ -1,4 +1,8 @@
-"""Article-level reranking: the three signals, and the reranked search on the real sample."""
+"""Article-level reranking: the signals, the whole-article BM25 candidates, and the reranked
+search on the real sample."""
+
+from dataclasses import replace
+from datetime import date
 
 import numpy as np
 import pytest
@@ -35,6 +39,50 @@ def test_article_coverage_counts_terms_anywhere_in_the_article():
 def test_rerank_scores_add_the_scaled_signals():
     combined = rerank_scores(np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.array([0.0, 1.0]))
     assert combined.tolist() == [1.0, 2.0]
+    four = rerank_scores(np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([3.0, 1.0]))
+    assert four.tolist() == [2.0, 2.0]
+
+
+def _retriever(tmp_path, hash_embedder, **config):
+    from index.build import write_collection
+    from index.settings import IndexSettings
+    from index.store import IndexStore
+    from rag.retrieve import Retriever
+    from tests.conftest import make_articles
+
+    settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+    articles = [replace(a, date=date(2025, 1, i + 1)) for i, a in enumerate(make_articles(6))]
+    write_collection(tmp_path / "idx", articles, settings=settings, embedder=hash_embedder, progress=False)
+    store = IndexStore.load(tmp_path / "idx", settings=settings)
+    return Retriever(store, hash_embedder, Config(index=settings, **config))
+
+
+def test_whole_article_bm25_adds_candidates_the_chunk_lists_missed(tmp_path, hash_embedder):
+    from index.sparse import scores
+
+    query = "story number marathon record"
+    narrow = dict(candidates=1, rerank=3, max_per_article=1)
+    without = _retriever(tmp_path, hash_embedder, article_bm25=0, **narrow).run(query, k=6)
+    r = _retriever(tmp_path / "b", hash_embedder, article_bm25=3, **narrow)
+    found = r.run(query, k=6)
+    assert len({p.article_id for p in without}) <= 2  # one chunk from each list
+    assert len({p.article_id for p in found}) == len({p.article_id for p in without}) + 3
+    by_article = scores(r.store.article_bm25, query)
+    added = {p.article_id for p in found} - {p.article_id for p in without}
+    best = {r.store.articles[i].id for i in np.argsort(-by_article)[:3 + len(without)]}
+    assert added <= best  # the added stories are the best by whole-article BM25
+    assert found == sorted(found, key=lambda p: -p.score)
+    for p in found:  # each added article comes as a real passage of its own text
+        art = r.store.articles[r.store.article_row[p.article_id]]
+        assert art.text[p.start:p.end] == p.text
+
+
+def test_whole_article_candidates_obey_the_filters(tmp_path, hash_embedder):
+    from rag.filters import Filters
+
+    r = _retriever(tmp_path, hash_embedder, candidates=1, rerank=3, article_bm25=5)
+    found = r.run("story number", k=6, filters=Filters(date_from=date(2025, 1, 3), date_to=date(2025, 1, 4)))
+    assert {p.article_id for p in found} == {"a2", "a3"}  # dated Jan 3 and 4
 
 
 def test_config_validates_fusion_and_rerank():
@@ -44,6 +92,8 @@ def test_config_validates_fusion_and_rerank():
         Config(dense_weight=1.5)
     with pytest.raises(ValueError, match="rerank"):
         Config(rerank=-1)
+    with pytest.raises(ValueError, match="article_bm25"):
+        Config(article_bm25=-2)
 
 
 @pytest.mark.slow
@@ -53,8 +103,9 @@ def test_reranked_search_on_the_sample(sample_assistant):
     plain = sample_assistant.with_config(rerank=0).search(question, k=10)
     assert reranked[0].article_id == IDEF and plain[0].article_id == IDEF
     assert reranked == sorted(reranked, key=lambda p: -p.score)
-    # Reranking reorders the same candidates; it adds no article from outside them.
+    # Without whole-article BM25, reranking reorders the same candidates and adds none.
+    chunk_only = sample_assistant.with_config(article_bm25=0).search(question, k=10)
     wider = {p.article_id for p in sample_assistant.with_config(rerank=0).search(question, k=50)}
-    assert {p.article_id for p in reranked} <= wider
+    assert {p.article_id for p in chunk_only} <= wider
     rrf = sample_assistant.with_config(fusion="rrf", rerank=0).search(question, k=5)
     assert rrf[0].article_id == IDEF

@@ -79,3 +79,24 @@ def test_new_version_replaces_old_and_prunes(tmp_path, hash_embedder):
     versions = sorted(p.name for p in root.iterdir() if p.name.startswith("v-"))
     assert len(versions) == 2 and first.name not in versions  # live + previous only
     assert len(IndexStore.load(root).articles) == 5
+
+
+def test_article_bm25_is_stored_and_rebuilt_for_older_indexes(tmp_path, hash_embedder):
+    from index.sparse import scores
+
+    root = build(tmp_path, hash_embedder)
+    store = IndexStore.load(root, settings=SETTINGS)
+    version = store_mod.current_version(root)
+    assert (version / "bm25_articles").is_dir()
+    assert any(name.startswith("bm25_articles/") for name in store.manifest["checksums"])
+    expected = scores(store.article_bm25, "marathon record")
+    assert expected.shape == (5,) and expected.max() > 0
+    # An index written before the article index existed: no folder, no checksums for it.
+    import shutil
+
+    shutil.rmtree(version / "bm25_articles")
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["checksums"] = {k: v for k, v in manifest["checksums"].items() if not k.startswith("bm25_articles/")}
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    again = IndexStore.load(root, settings=SETTINGS)
+    assert np.allclose(scores(again.article_bm25, "marathon record"), expected)
