@@ -21,19 +21,23 @@ class Evidence:
 def number_citations(evidence: list[Evidence], passages: list[Passage]) -> tuple[dict[int, int], list[Citation]]:
     """Give each cited passage a number in order of first use.
 
-    Returns a map passage index -> citation number, and the citations (one per passage,
-    quoting its first cited sentence).
+    Returns a map passage index -> citation number, and the citations (one per passage). A
+    citation quotes every sentence cited from its passage: from the start of the first to the
+    end of the last, so the quote shown holds each fact its marker stands for.
     """
     numbers: dict[int, int] = {}
-    citations: list[Citation] = []
+    spans: dict[int, list[Evidence]] = {}
     for ev in evidence:
-        if ev.passage in numbers:
-            continue
-        numbers[ev.passage] = len(numbers) + 1
-        p = passages[ev.passage]
+        numbers.setdefault(ev.passage, len(numbers) + 1)
+        spans.setdefault(ev.passage, []).append(ev)
+    citations: list[Citation] = []
+    for index, cited in spans.items():
+        p = passages[index]
+        start, end = min(ev.start for ev in cited), max(ev.end for ev in cited)
+        quote = cited[0].text if len(cited) == 1 else p.text[start - p.start:end - p.start]
         citations.append(Citation(
-            number=numbers[ev.passage], article_id=p.article_id, title=p.title, url=p.url, source=p.source,
-            date=p.date, quote=ev.text, score=round(ev.score, 4), quote_start=ev.start, quote_end=ev.end,
-            passage_text=p.text, passage_start=p.start,
+            number=numbers[index], article_id=p.article_id, title=p.title, url=p.url, source=p.source,
+            date=p.date, quote=quote, score=round(max(ev.score for ev in cited), 4), quote_start=start,
+            quote_end=end, passage_text=p.text, passage_start=p.start,
         ))
     return numbers, citations
