@@ -20,16 +20,17 @@ from index.tokenize import terms
 def chunk_bm25(articles: Sequence[Article], rows: Sequence[int], starts: Sequence[int],
                ends: Sequence[int]) -> bm25s.BM25:
     """BM25 over each chunk's headline + text (chunk ``i`` is ``articles[rows[i]].text[starts[i]:ends[i]]``)."""
-    bm25 = bm25s.BM25()
-    bm25.index([terms(articles[r].title + "\n" + articles[r].text[s:e]) for r, s, e in zip(rows, starts, ends)],
-               show_progress=False)
-    return bm25
+    return _index([terms(articles[r].title + "\n" + articles[r].text[s:e]) for r, s, e in zip(rows, starts, ends)])
 
 
 def article_bm25(articles: Sequence[Article]) -> bm25s.BM25:
     """BM25 over each article's headline + full text, one document per article."""
+    return _index([terms(a.title + "\n" + a.text) for a in articles])
+
+
+def _index(docs: list[list[str]]) -> bm25s.BM25:
     bm25 = bm25s.BM25()
-    bm25.index([terms(a.title + "\n" + a.text) for a in articles], show_progress=False)
+    bm25.index(docs, show_progress=False)
     return bm25
 
 
