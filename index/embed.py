@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import cached_property
 from pathlib import Path
 
@@ -64,6 +65,9 @@ class Embedder:
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
         self.backend = backend
+        # The model's fast tokenizer sets and resets padding/truncation on every call: calls
+        # from several threads (queries, and a build counting word pieces) must not overlap.
+        self._tokenizer_lock = threading.Lock()
 
     @cached_property
     def resolved_backend(self) -> str:
@@ -80,7 +84,7 @@ class Embedder:
     def _onnx(self):  # noqa: ANN202 - OnnxInt8Encoder
         from index.onnx_embed import OnnxInt8Encoder
 
-        return OnnxInt8Encoder(self.model, resolve_model(self.name))
+        return OnnxInt8Encoder(self.model, resolve_model(self.name), tokenizer_lock=self._tokenizer_lock)
 
     @cached_property
     def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily (torch is slow to import)
@@ -117,14 +121,16 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self.resolved_backend == "onnx-int8":
             return self._onnx.encode(list(texts), progress=progress)
-        vectors = self.model.encode(
-            list(texts), batch_size=self.batch_size, show_progress_bar=progress,
-            convert_to_numpy=True, normalize_embeddings=True,
-        )
+        with self._tokenizer_lock:  # sentence-transformers tokenises inside encode: one call at a time
+            vectors = self.model.encode(
+                list(texts), batch_size=self.batch_size, show_progress_bar=progress,
+                convert_to_numpy=True, normalize_embeddings=True,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def count_wordpieces(self, texts: list[str]) -> list[int]:
         """Word pieces per text including [CLS]/[SEP], untruncated: what the model would need."""
         tok = self.model.tokenizer
-        enc = tok(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        with self._tokenizer_lock:
+            enc = tok(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in enc]

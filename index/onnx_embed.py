@@ -22,6 +22,7 @@ import os
 import queue
 import shutil
 import tempfile
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -141,14 +142,20 @@ class OnnxInt8Encoder:
         model_dir: the folder it was loaded from (hashed to find the cached export).
         threads: sessions run side by side, one thread each; default: all cores.
         batch_size: texts per forward pass; small batches sorted by length pad little.
+        tokenizer_lock: held around every call of ``st.tokenizer``. A fast tokenizer keeps its
+            padding and truncation as shared state that each call sets and then resets, so
+            calls from several threads must not overlap (unpadded batches come out otherwise).
+            Share it with anything else that calls the same tokenizer.
     """
 
     def __init__(self, st, model_dir: str | Path, *, threads: int | None = None,  # noqa: ANN001
-                 batch_size: int = 8, export_dir: Path | None = None) -> None:
+                 batch_size: int = 8, export_dir: Path | None = None,
+                 tokenizer_lock: threading.Lock | None = None) -> None:
         import onnxruntime as ort
 
         self.pooling, self.normalize = pooling_of(st)
         self.tokenizer = st.tokenizer
+        self.tokenizer_lock = tokenizer_lock or threading.Lock()
         self.max_seq_length = st.max_seq_length
         self.dimension = int(st.get_embedding_dimension())
         self.batch_size = batch_size
@@ -167,8 +174,9 @@ class OnnxInt8Encoder:
         self._inputs = {i.name for i in self._sessions[0].get_inputs()}
 
     def _batch(self, session, texts: list[str]) -> np.ndarray:  # noqa: ANN001
-        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
-                             return_tensors="np")
+        with self.tokenizer_lock:
+            enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
+                                 return_tensors="np")
         feed = {k: np.asarray(v, dtype=np.int64) for k, v in enc.items() if k in self._inputs}
         if "token_type_ids" in self._inputs and "token_type_ids" not in feed:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])

@@ -85,3 +85,43 @@ def test_int8_ranks_like_fp32(tmp_path, monkeypatch) -> None:
         e = Embedder(backend=backend)
         scores = e.embed(docs) @ e.embed(query)[0]
         assert int(np.argmax(scores)) == 0, backend
+
+
+@pytest.mark.slow
+def test_concurrent_embeds_and_word_piece_counts_do_not_corrupt_each_other(tmp_path, monkeypatch) -> None:
+    """A build counting word pieces while queries embed (an upload in the UI) shares the model's
+    tokenizer, whose padding settings are per call: every embed must still get padded batches."""
+    import threading
+
+    monkeypatch.setenv("NEWSDESK_CACHE_DIR", str(tmp_path))
+    embedder = Embedder(backend="onnx-int8")
+    texts = ["Who did Hasanov meet at IDEF 2025?", "a much longer text about a defence fair " * 12]
+    expected = embedder.embed(texts)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def embed_many() -> None:
+        try:
+            for _ in range(40):
+                assert np.allclose(embedder.embed(texts), expected, atol=1e-5)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assert below
+            errors.append(exc)
+
+    def count_until_done() -> None:
+        while not done.is_set():
+            try:
+                assert embedder.count_wordpieces(["short", "a much longer text " * 40])[0] == 3
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+                return
+
+    embedders = [threading.Thread(target=embed_many) for _ in range(4)]
+    counter = threading.Thread(target=count_until_done)
+    counter.start()
+    for t in embedders:
+        t.start()
+    for t in embedders:
+        t.join()
+    done.set()
+    counter.join()
+    assert not errors, errors[:3]
