@@ -111,7 +111,10 @@ class IndexStore:
 
     def chunk_rows(self, article_id: str) -> np.ndarray:
         """Chunk rows of one article (chunks are stored grouped by article, in order)."""
-        row = self.article_row[article_id]
+        return self.chunk_rows_of(self.article_row[article_id])
+
+    def chunk_rows_of(self, row: int) -> np.ndarray:
+        """Chunk rows of the article at ``row`` of ``articles``."""
         lo = np.searchsorted(self.chunk_article, row, side="left")
         hi = np.searchsorted(self.chunk_article, row, side="right")
         return np.arange(lo, hi)

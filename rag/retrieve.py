@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from index import sparse
 from index.embed import Embedder
+from index.sparse import scores as bm25_scores
 from index.store import IndexStore
 from index.tokenize import terms
 from rag.config import Config
@@ -105,7 +105,7 @@ class Retriever:
                 mask: np.ndarray | None) -> list[Passage]:
         """``top`` (diversified candidates with their fused scores), joined by the best articles by
         whole-article BM25, reordered by whole-article evidence."""
-        by_article = sparse.scores(self.store.article_bm25, query) if self.config.article_bm25 else None
+        by_article = bm25_scores(self.store.article_bm25, query) if self.config.article_bm25 else None
         if by_article is not None:
             top = top + self._article_candidates(query, by_article, top, mask)
         articles = np.array([int(self.store.chunk_article[r]) for r, _ in top], dtype=np.int64)
@@ -131,11 +131,11 @@ class Retriever:
         for a in np.argsort(-by_article, kind="stable"):
             if len(out) >= self.config.article_bm25 or by_article[a] <= 0:
                 break
-            rows = np.arange(*np.searchsorted(self.store.chunk_article, [a, a + 1]))
+            rows = self.store.chunk_rows_of(int(a))
             if int(a) in have or len(rows) == 0 or (mask is not None and not mask[rows[0]]):
                 continue  # already a candidate, no chunks, or filtered out (filters are per article)
             if chunk_scores is None:
-                chunk_scores = sparse.scores(self.store.bm25, query)
+                chunk_scores = bm25_scores(self.store.bm25, query)
             out.append((int(rows[np.argmax(chunk_scores[rows])]), 0.0))
         return out
 
