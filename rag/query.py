@@ -13,6 +13,10 @@ _ANAPHORA = frozenset("they them their he him his she her it its that this those
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 # Short follow-ups ("and when?") carry too few words of their own to search with.
 _FEW_CONTENT_WORDS = 2
+# At most this many names are carried over from the previous answer (a long answer names many).
+_ANSWER_NAMES = 4
+_MARKER = re.compile(r"\[\d+\]")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w'’-]+|^[A-ZÀ-Þ][\w'’-]+(?=\s+[A-ZÀ-Þ])")
 
 Turn = tuple[str, str]
 
@@ -27,21 +31,33 @@ def needs_context(question: str) -> bool:
     return any(w in _ANAPHORA for w in words) or len(_content_words(question)) <= _FEW_CONTENT_WORDS
 
 
+def _names(text: str) -> list[str]:
+    """Capitalised words of ``text`` that do not open a sentence (names, places, organisations)."""
+    return [m.group() for m in _NAME.finditer(text) if m.group().lower() not in STOPWORDS]
+
+
 def condense(question: str, history: Sequence[Turn] | None) -> str:
     """A standalone search query for ``question`` given earlier (question, answer) turns.
 
-    Without a language model, the earlier questions' content words are appended (most
-    recent first) when the question needs context; otherwise it stands as asked.
+    Without a language model, when the question needs context, the last answer's new names
+    (at most four) and then the earlier questions' content words (most recent first) are
+    appended; otherwise it stands as asked.
     """
     question = question.strip()
     if not history or not needs_context(question):
         return question
     own = {w.lower() for w in _content_words(question)}
     extra: list[str] = []
-    for prev_q, _ in reversed(list(history)[-2:]):
-        for w in _content_words(prev_q):
-            if w.lower() not in own and w.lower() not in {e.lower() for e in extra}:
-                extra.append(w)
+    turns = list(history)[-2:]
+    # The last answer's new names (not already in its question) are what "he", "she", "it"
+    # most often point at.
+    asked = {w.lower() for w in _WORD.findall(turns[-1][0])}
+    words = [w for w in _names(_MARKER.sub("", turns[-1][1])) if w.lower() not in asked][:_ANSWER_NAMES]
+    for prev_q, _ in reversed(turns):
+        words += _content_words(prev_q)
+    for w in words:
+        if w.lower() not in own and w.lower() not in {e.lower() for e in extra}:
+            extra.append(w)
     return f"{question} {' '.join(extra)}".strip() if extra else question
 
 

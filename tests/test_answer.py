@@ -50,6 +50,33 @@ def test_support_is_zero_without_the_question_numbers():
     assert ScoredSentence(ev, 0.9, 0.8, article=1.0, numbers=False).support == 0.0
 
 
+def test_a_question_spread_over_two_linked_articles_is_answered(sample_assistant):
+    # "The company Lars Brekke co-founded" is Norvik (one article); its plant outside Norway is
+    # in another. The two share names (Norvik, Solberg...), so each is read with the other.
+    answer = sample_assistant.ask("Where is the company that Lars Brekke co-founded building its first plant "
+                                  "outside Norway?")
+    assert not answer.abstained and "Tampere" in answer.text
+
+
+def test_articles_are_linked_by_two_shared_names_the_question_does_not_give():
+    from rag.answer import BRIDGE_WEIGHT, _bridge
+
+    found = {"a": {"ceo": 1.0}, "b": {"factori": 1.0}, "c": {"rate": 1.0}}
+    names = {"a": {"norvik", "solberg", "portug"}, "b": {"norvik", "solberg"}, "c": {"portug"}}
+    bridged = _bridge(found, names)
+    assert bridged["a"] == {"ceo": 1.0, "factori": BRIDGE_WEIGHT}
+    assert bridged["b"] == {"factori": 1.0, "ceo": BRIDGE_WEIGHT}
+    assert bridged["c"] == {"rate": 1.0}  # one shared name ("Portugal") is not a link
+
+
+def test_weekdays_and_months_are_not_the_name_asked_for():
+    from rag.answer import holds_type
+
+    asked = {"who", "designed", "the", "museum"}
+    assert not holds_type("The museum opened its doors on Saturday in March.", "name", asked)
+    assert holds_type("The museum was designed by Lindqvist & Bro.", "name", asked)
+
+
 def test_every_marker_maps_to_a_citation(sample_assistant):
     answer = sample_assistant.ask("Which company opened a factory in Tampere?")
     import re
@@ -102,6 +129,14 @@ def test_condense_and_relative_dates():
     assert condense("What did they discuss?", [("Who did Hasanov meet at IDEF 2025?", "x")]) == \
         "What did they discuss? Hasanov meet IDEF 2025"
     assert condense("Who won?", None) == "Who won?"
+    # "she" is most often someone the last answer named: its new names are carried over first.
+    history = [("Who became chief executive of Norvik Robotics?", "Ingrid Solberg [1]")]
+    assert condense("Who did she replace?", history) == \
+        "Who did she replace? Ingrid Solberg became chief executive Norvik Robotics"
+    long_answer = ("During the visit, Colonel General Hasanov held a meeting with Haluk Görgün, Chairman of "
+                   "the Defense Industry Committee. [1]")
+    assert condense("What is his position?", [("Who did Hasanov meet at IDEF 2025?", long_answer)]) == \
+        "What is his position? Colonel General Haluk Görgün Hasanov meet IDEF 2025"
     assert relative_window("What happened this week?", date(2025, 7, 25)) == (date(2025, 7, 18), date(2025, 7, 25))
     assert relative_window("What happened yesterday?", date(2025, 7, 25)) == (date(2025, 7, 24), date(2025, 7, 24))
     assert relative_window("Who won the cup?", date(2025, 7, 25)) is None
