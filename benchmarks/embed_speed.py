@@ -81,6 +81,10 @@ def main() -> None:
     for r in rows:
         print(f"| {r['round']} | {r['fp32_per_s']:.1f} | {r['ours_per_s']:.1f} | {r['ratio']:.2f}x "
               f"| {r['cos_mean']:.4f} | {r['cos_min']:.4f} |")
+    base_s = sum(len(texts) / r["fp32_per_s"] for r in rows)
+    ours_s = sum(len(texts) / r["ours_per_s"] for r in rows)
+    print(f"| all | {len(rows) * len(texts) / base_s:.1f} | {len(rows) * len(texts) / ours_s:.1f} "
+          f"| {base_s / ours_s:.2f}x | | |")
 
 
 if __name__ == "__main__":

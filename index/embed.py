@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from index.errors import ModelNotAvailableError
 from index.settings import BACKENDS, DEFAULT_MODEL
+
+QUERY_CACHE_SIZE = 256
 
 # Never reach for the network: a missing model must fail fast, not hang on a download.
 for _var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
@@ -68,6 +70,8 @@ class Embedder:
         # The model's fast tokenizer sets and resets padding/truncation on every call: calls
         # from several threads (queries, and a build counting word pieces) must not overlap.
         self._tokenizer_lock = threading.Lock()
+        # A question is embedded for the search and again by the answerer: recent ones are kept.
+        self._query_cache = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._embed_query)
 
     @cached_property
     def resolved_backend(self) -> str:
@@ -127,6 +131,16 @@ class Embedder:
                 convert_to_numpy=True, normalize_embeddings=True,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query's vector, shape ``(dimension,)``, read-only; the last
+        ``QUERY_CACHE_SIZE`` queries are cached."""
+        return self._query_cache(text)
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        vector = self.embed([text])[0]
+        vector.flags.writeable = False  # shared by every caller of the cache
+        return vector
 
     def count_wordpieces(self, texts: list[str]) -> list[int]:
         """Word pieces per text including [CLS]/[SEP], untruncated: what the model would need."""

@@ -218,9 +218,9 @@ class ExtractiveAnswerer:
         # promising ones are worth it. The rest keep a similarity of 0.
         order = sorted(range(len(candidates)), key=lambda i: -(candidates[i][1] + TYPE_WEIGHT * candidates[i][2]))
         embed_ids = order[:MAX_EMBEDDED_SENTENCES]
-        vectors = self.embedder.embed([query] + [candidates[i][0].text for i in embed_ids])
+        vectors = self.embedder.embed([candidates[i][0].text for i in embed_ids])
         sims = np.zeros(len(candidates), dtype=np.float32)
-        sims[embed_ids] = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+        sims[embed_ids] = np.clip(vectors @ self.embedder.embed_query(query), 0.0, 1.0)
         return [
             ScoredSentence(ev, lex, float(sim), article_cov[passages[ev.passage].article_id], typed,
                            article_numbers[passages[ev.passage].article_id])

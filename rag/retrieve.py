@@ -59,7 +59,7 @@ class Retriever:
     def dense(self, query: str, n: int, mask: np.ndarray | None) -> list[Hit]:
         if self.store.dense.ntotal == 0:
             return []
-        qv = self.embedder.embed([query])
+        qv = self.embedder.embed_query(query)[None, :]
         params = None
         if mask is not None:
             if not mask.any():

@@ -35,6 +35,9 @@ class HashEmbedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
 
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
     def count_wordpieces(self, texts: list[str]) -> list[int]:
         return [len(t.split()) + 2 for t in texts]
 

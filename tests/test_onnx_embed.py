@@ -155,3 +155,18 @@ def test_batches_are_grouped_by_word_piece_count(tmp_path, monkeypatch) -> None:
     assert flat == sorted(flat, reverse=True) and len(flat) == len(texts)
     alone = np.stack([embedder.embed([t])[0] for t in texts])
     assert (alone * vectors).sum(1).min() > 0.97  # each vector lands in its own row
+
+
+@pytest.mark.slow
+def test_queries_are_embedded_once_and_shared_read_only(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSDESK_CACHE_DIR", str(tmp_path))
+    embedder = Embedder(backend="onnx-int8")
+    calls: list[list[str]] = []
+    real = embedder.embed
+    monkeypatch.setattr(embedder, "embed", lambda texts, **kw: calls.append(list(texts)) or real(texts, **kw))
+    first = embedder.embed_query("Who did Hasanov meet at IDEF 2025?")
+    again = embedder.embed_query("Who did Hasanov meet at IDEF 2025?")
+    assert again is first and len(calls) == 1  # the search and the answerer share one embedding
+    assert np.allclose(first, real(["Who did Hasanov meet at IDEF 2025?"])[0], atol=1e-6)
+    with pytest.raises(ValueError):
+        first[0] = 1.0  # a caller cannot change what the next one gets
