@@ -160,7 +160,7 @@ class OnnxInt8Encoder:
         st: the loaded SentenceTransformer (tokenizer, pooling and export source).
         model_dir: the folder it was loaded from (hashed to find the cached export).
         threads: sessions run side by side, one thread each; default: all cores.
-        batch_size: texts per forward pass; small batches sorted by length pad little.
+        batch_size: texts per forward pass; batches of texts with the same word-piece count pad (almost) nothing.
         tokenizer_lock: held around every call of ``st.tokenizer``. A fast tokenizer keeps its
             padding and truncation as shared state that each call sets and then resets, so
             calls from several threads must not overlap (unpadded batches come out otherwise).
