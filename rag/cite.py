@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rag.records import Citation, Passage
+
+# "[3]", "[1, 2]", "[2-4]": the markers an answer cites passages with.
+_MARKER = re.compile(r"\s*\[\s*\d+(?:\s*[,;–-]\s*\d+)*\s*\]")
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without its [n] citation markers (a later turn no longer sees those passages)."""
+    return _MARKER.sub("", text).strip()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from index.chunk import count_tokens, encoding, sentence_spans
+from rag.cite import strip_markers
 from rag.llm_client import Message
 from rag.query import Turn
 from rag.records import Passage
@@ -33,7 +34,6 @@ _DELIMITER_LOOKALIKE = re.compile(
     r"<(?=\s*/?\s*(?:passages?|question|history|system|user|assistant|instructions?)\b)|<(?=\|)|\|>",
     re.IGNORECASE,
 )
-_MARKER = re.compile(r"\s*\[\s*\d+(?:\s*[,;–-]\s*\d+)*\s*\]")
 _SPACES = re.compile(r"\s+")
 
 SYSTEM_PROMPT = f"""You answer questions about news articles using only the numbered passages you are given.
@@ -116,11 +116,6 @@ def fit_passages(passages: Sequence[Passage], budget: int = DEFAULT_CONTEXT_TOKE
             kept.append(trim_passage(passage, room))
         break
     return kept
-
-
-def strip_markers(text: str) -> str:
-    """``text`` without its [n] citation markers (earlier answers cite passages the model no longer sees)."""
-    return _MARKER.sub("", text).strip()
 
 
 def _history_messages(history: Sequence[Turn] | None) -> list[Message]:

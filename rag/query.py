@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from index.tokenize import STOPWORDS
+from rag.cite import strip_markers
 
 # Words that point back at an earlier turn ("what did *they* discuss?").
 _ANAPHORA = frozenset("they them their he him his she her it its that this those these there then".split())
@@ -15,7 +16,6 @@ _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 _FEW_CONTENT_WORDS = 2
 # At most this many names are carried over from the previous answer (a long answer names many).
 _ANSWER_NAMES = 4
-_MARKER = re.compile(r"\[\d+\]")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w'’-]+|^[A-ZÀ-Þ][\w'’-]+(?=\s+[A-ZÀ-Þ])")
 
 Turn = tuple[str, str]
@@ -52,7 +52,7 @@ def condense(question: str, history: Sequence[Turn] | None) -> str:
     # The last answer's new names (not already in its question) are what "he", "she", "it"
     # most often point at.
     asked = {w.lower() for w in _WORD.findall(turns[-1][0])}
-    words = [w for w in _names(_MARKER.sub("", turns[-1][1])) if w.lower() not in asked][:_ANSWER_NAMES]
+    words = [w for w in _names(strip_markers(turns[-1][1])) if w.lower() not in asked][:_ANSWER_NAMES]
     for prev_q, _ in reversed(turns):
         words += _content_words(prev_q)
     for w in words:
