@@ -1,4 +1,4 @@
-"""Int8 ONNX Runtime encoder: about 1.9x plain PyTorch fp32 on a 2-core AVX2 CPU, same vectors to ~0.99 cosine.
+"""Int8 ONNX Runtime encoder: about 2x plain PyTorch fp32 on a 2-core AVX2 CPU, same vectors to ~0.99 cosine.
 
 The model is exported locally from the sentence-transformers folder (nothing is downloaded)
 with plain ("eager") attention, fused with ONNX Runtime's BERT optimizer (one ``Attention``
