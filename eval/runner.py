@@ -108,7 +108,9 @@ def main(args: argparse.Namespace) -> int:
     state = "reused" if info.up_to_date else "built"
     print(f"Index {info.index_dir} {state}: {info.chunks:,} chunks"
           + (f", build {info.build_seconds:.1f} s" if info.build_seconds is not None else ""))
-    base = Assistant.from_index(info.index_dir, config=Config(index=settings), progress=False)
+    # A cross-encoder joins every variant; ``hybrid-crossencoder`` runs without it.
+    changes = {n: getattr(args, n) for n in ("cross_encoder", "cross_encoder_top") if getattr(args, n, None)}
+    base = Assistant.from_index(info.index_dir, config=Config(index=settings, **changes), progress=False)
     runs = [run_variant(base.with_config(**VARIANTS[n]), questions, name=n, changes=VARIANTS[n], index=info)
             for n in names]
 

@@ -52,7 +52,7 @@ class Embedder:
         batch_size: texts per forward pass.
         max_seq_length: word pieces read per text; the rest is dropped by the model.
         backend: ``auto`` (the GPU through PyTorch when there is one, else ``onnx-int8``),
-            ``onnx-int8`` (see ``index/onnx_embed.py``: ~1.6x faster on a CPU, cosine ~0.99 to
+            ``onnx-int8`` (see ``index/onnx_embed.py``: about 2x faster on a CPU, cosine ~0.99 to
             fp32) or ``torch`` (plain sentence-transformers fp32).
     """
 

@@ -18,7 +18,7 @@ def _add_config_args(p: argparse.ArgumentParser, *, index_required: bool = False
     p.add_argument("--model", help="embedding model: folder or cached name (default: all-MiniLM-L6-v2, bundled)")
     p.add_argument("--backend", choices=BACKENDS,
                    help="how vectors are computed (default auto: the GPU via PyTorch when present, "
-                        "else int8 ONNX Runtime, ~1.6x plain PyTorch on a CPU)")
+                        "else int8 ONNX Runtime, about 2x plain PyTorch on a CPU)")
 
 
 def _add_retrieval_args(p: argparse.ArgumentParser) -> None:
@@ -29,10 +29,18 @@ def _add_retrieval_args(p: argparse.ArgumentParser) -> None:
                    help="candidate articles reranked with whole-article evidence (default 50; 0 = off)")
     p.add_argument("--article-bm25", type=int, metavar="N",
                    help="best articles by whole-article BM25 added to the reranked candidates (default 10; 0 = off)")
+    _add_cross_encoder_args(p)
     p.add_argument("--llm-base-url", default=os.environ.get("NEWSDESK_LLM_BASE_URL"),
                    help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (env NEWSDESK_LLM_BASE_URL)")
     p.add_argument("--llm-model", default=os.environ.get("NEWSDESK_LLM_MODEL"),
                    help="model name at that endpoint (env NEWSDESK_LLM_MODEL)")
+
+
+def _add_cross_encoder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cross-encoder", metavar="MODEL",
+                   help="cross-encoder folder or cached name that re-orders the top passages last (default: none)")
+    p.add_argument("--cross-encoder-top", type=int, metavar="N",
+                   help="passages the cross-encoder reads per question (default 20)")
 
 
 def _add_filter_args(p: argparse.ArgumentParser) -> None:
@@ -49,7 +57,8 @@ def _config(args: argparse.Namespace):
     chosen = {name: getattr(args, name) for name in ("model", "backend") if getattr(args, name, None)}
     settings = IndexSettings(**chosen)
     changes = {}
-    for name in ("k", "retrieval", "fusion", "rerank", "article_bm25", "llm_base_url", "llm_model"):
+    for name in ("k", "retrieval", "fusion", "rerank", "article_bm25", "cross_encoder", "cross_encoder_top",
+                 "llm_base_url", "llm_model"):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
@@ -214,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval = sub.add_parser("eval", help="evaluate on a question set", description=_eval_description())
     p_eval.add_argument("--dataset", required=True, help="'sample' or a folder with articles.jsonl + questions.jsonl")
     _add_config_args(p_eval)
+    _add_cross_encoder_args(p_eval)
     p_eval.add_argument("--out", metavar="DIR", default="eval-out", help="report folder (default eval-out)")
     p_eval.add_argument("--compare", metavar="NAME,...", default="hybrid", help="variants to run side by side")
     p_eval.add_argument("--limit", type=int, help="only the first N questions")

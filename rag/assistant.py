@@ -24,6 +24,7 @@ from index.tokenize import terms
 from rag.answer import ExtractiveAnswerer, coverage
 from rag.cite import Evidence, number_citations
 from rag.config import Config
+from rag.cross_encoder import CrossEncoderReranker
 from rag.filters import Filters, to_date
 from rag.llm_client import resolve_endpoint
 from rag.query import Turn, condense, relative_window
@@ -66,9 +67,10 @@ class Stats:
 class _Loaded:
     """Everything built from one index version; swapped as a whole when the index changes."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, config: Config) -> None:
+    def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
+                 cross_encoder: CrossEncoderReranker | None = None) -> None:
         self.store = store
-        self.retriever = Retriever(store, embedder, config)
+        self.retriever = Retriever(store, embedder, config, cross_encoder)
         self.idf_of = self.retriever.idf
         self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config)
 
@@ -85,13 +87,15 @@ class Assistant:
         >>> print(assistant.ask("Who did Hasanov meet at IDEF 2025?").text)
     """
 
-    def __init__(self, store: IndexStore, *, config: Config | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(self, store: IndexStore, *, config: Config | None = None, embedder: Embedder | None = None,
+                 cross_encoder: CrossEncoderReranker | None = None) -> None:
         self.config = config or Config(index=store.settings)
         s = self.config.index
         self.embedder = embedder or Embedder(s.model, device=s.device, batch_size=s.batch_size,
                                              max_seq_length=s.max_seq_length, backend=s.backend)
+        self.cross_encoder = cross_encoder or _cross_encoder(self.config, s.device)
         self._lock = threading.Lock()
-        self._state = _Loaded(store, self.embedder, self.config)
+        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -120,8 +124,11 @@ class Assistant:
         if other.config.index != self.config.index:
             raise ValueError("with_config cannot change index settings; open the index again instead")
         other.embedder = self.embedder
+        same_model = self.cross_encoder and self.cross_encoder.name == other.config.cross_encoder
+        other.cross_encoder = self.cross_encoder if same_model else _cross_encoder(other.config,
+                                                                                   other.config.index.device)
         other._lock = threading.Lock()
-        other._state = _Loaded(self._state.store, self.embedder, other.config)
+        other._state = _Loaded(self._state.store, self.embedder, other.config, other.cross_encoder)
         return other
 
     @property
@@ -323,7 +330,7 @@ class Assistant:
             shutil.copytree(version, dest / version.name)
             shutil.copy2(self.index_dir / store_mod.POINTER, dest / store_mod.POINTER)
         store = IndexStore.load(dest, settings=self.config.index)
-        return Assistant(store, config=self.config, embedder=self.embedder)
+        return Assistant(store, config=self.config, embedder=self.embedder, cross_encoder=self.cross_encoder)
 
     def remove_articles(self, ids: Iterable[str]) -> BuildReport:
         """Remove articles by id; the index is swapped atomically."""
@@ -334,13 +341,23 @@ class Assistant:
 
     def _reload(self) -> None:
         store = IndexStore.load(self.index_dir, settings=self.config.index)
-        self._state = _Loaded(store, self.embedder, self.config)
+        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder)
 
 
 def _check_k(k: int) -> int:
     if not isinstance(k, int) or not 1 <= k <= 100:
         raise ValueError(f"k must be between 1 and 100, got {k!r}")
     return k
+
+
+def _cross_encoder(config: Config, device: str | None) -> CrossEncoderReranker | None:
+    """The configured cross-encoder, loaded now: a bad path fails when the assistant is made,
+    not at its first question."""
+    if config.cross_encoder is None:
+        return None
+    reranker = CrossEncoderReranker(config.cross_encoder, device=device)
+    reranker.load()
+    return reranker
 
 
 def _check_question(question: str) -> None:

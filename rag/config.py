@@ -40,6 +40,10 @@ class Config:
         article_bm25: when reranking, this many of the best articles by whole-article BM25
             join the candidates (stories whose evidence is spread over several chunks), and
             that score becomes a rerank signal; 0 turns both off.
+        cross_encoder: a cross-encoder model (local folder or cached name) that re-orders the
+            top ``cross_encoder_top`` passages last; None (default) turns the stage off. None
+            ships with Newsdesk; see :mod:`rag.cross_encoder`.
+        cross_encoder_top: passages the cross-encoder reads per question (cost grows with it).
         max_per_article: at most this many passages of one article in the results, so
             overlapping chunks of one story do not crowd out other stories.
         recency_weight: weight of the freshness prior (0 turns it off); freshness decays
@@ -69,6 +73,8 @@ class Config:
     bm25_weight: float = 1.0
     rerank: int = 50
     article_bm25: int = 10
+    cross_encoder: str | None = None
+    cross_encoder_top: int = 20
     max_per_article: int = 1
     recency_weight: float = 0.0
     recency_halflife_days: float = 30.0
@@ -94,7 +100,10 @@ class Config:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        for name in ("k", "candidates", "rrf_k", "max_per_article", "answer_passages", "answer_sentences"):
+        if self.cross_encoder is not None and (not isinstance(self.cross_encoder, str) or not self.cross_encoder):
+            raise ValueError(f"cross_encoder must be a model folder or name, got {self.cross_encoder!r}")
+        for name in ("k", "candidates", "rrf_k", "max_per_article", "answer_passages", "answer_sentences",
+                     "cross_encoder_top"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -122,6 +131,8 @@ VARIANTS: dict[str, dict] = {
     "hybrid": {"retrieval": "hybrid"},
     "hybrid-rerank": {"retrieval": "hybrid", "rerank": 0},
     "hybrid-articlebm25": {"retrieval": "hybrid", "article_bm25": 0},
+    # Without the cross-encoder that ``newsdesk eval --cross-encoder`` adds to every variant.
+    "hybrid-crossencoder": {"retrieval": "hybrid", "cross_encoder": None},
     "hybrid-rrf": {"retrieval": "hybrid", "fusion": "rrf", "candidates": 100, "rerank": 0},
     "hybrid+window": {"retrieval": "hybrid", "date_window": True},
     "hybrid+recency": {"retrieval": "hybrid", "recency_weight": 0.5},

@@ -13,6 +13,7 @@ from index.sparse import scores as bm25_scores
 from index.store import IndexStore
 from index.tokenize import terms
 from rag.config import Config
+from rag.cross_encoder import CrossEncoderReranker
 from rag.filters import UNDATED, ArticleFacets, Filters
 from rag.fuse import convex_fusion, reciprocal_rank_fusion
 from rag.records import Passage
@@ -34,12 +35,15 @@ class Retriever:
         store: the loaded index.
         embedder: the model the index was built with (embeds the query).
         config: retrieval settings (mode, candidates, fusion, diversity).
+        cross_encoder: the optional last stage, re-ordering the top ``config.cross_encoder_top``.
     """
 
-    def __init__(self, store: IndexStore, embedder: Embedder, config: Config) -> None:
+    def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
+                 cross_encoder: CrossEncoderReranker | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.config = config
+        self.cross_encoder = cross_encoder
         self.facets = ArticleFacets(store)
         vocab = store.bm25.vocab_dict
         self._vocab = vocab if isinstance(vocab, dict) else {}
@@ -97,9 +101,15 @@ class Retriever:
                                   weights=[cfg.dense_weight, 1.0 - cfg.dense_weight])
         if cfg.recency_weight > 0 and filters.as_of is not None:
             fused = self._recency(fused, filters.as_of.toordinal())
+        # The cross-encoder re-orders a deeper list than is shown, so it can bring passages up.
+        depth = max(k, cfg.cross_encoder_top) if self.cross_encoder else k
         if not cfg.rerank:
-            return [self.passage(r, s) for r, s in self._diversify(fused, k)]
-        return self._rerank(query, self._diversify(fused, max(k, cfg.rerank)), dense, mask)[:k]
+            passages = [self.passage(r, s) for r, s in self._diversify(fused, depth)]
+        else:
+            passages = self._rerank(query, self._diversify(fused, max(depth, cfg.rerank)), dense, mask)
+        if self.cross_encoder:
+            passages = self.cross_encoder.run(query, passages, top=cfg.cross_encoder_top)
+        return passages[:k]
 
     def _rerank(self, query: str, top: list[tuple[int, float]], dense: list[Hit],
                 mask: np.ndarray | None) -> list[Passage]:
