@@ -9,7 +9,7 @@ choices. A metric no question applies to is ``None``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from eval import metrics as m
@@ -31,6 +31,7 @@ METRIC_KEYS = (
     *QUESTION_KEYS, "search_latency_p50_ms", "search_latency_p95_ms", "latency_p50_ms", "latency_p95_ms",
     "index_build_seconds", "chunks_per_second",
 )
+UNDATED = "undated"  # the by-month group of questions without ``as_of``
 _MARKER = re.compile(r"\s*\[\d+\]")
 
 
@@ -152,12 +153,21 @@ def aggregate(rows: Sequence[QuestionResult], *, build_seconds: float | None = N
 
 def by_kind(rows: Sequence[QuestionResult], keys: Sequence[str]) -> dict[str, dict[str, float | None]]:
     """Per question kind: the number of questions (``n``) and the mean of each of ``keys``."""
-    kinds = sorted({r.kind for r in rows})
-    return {
-        kind: {"n": float(sum(r.kind == kind for r in rows)),
-               **{key: _mean([r.scores.get(key) for r in rows if r.kind == kind]) for key in keys}}
-        for kind in kinds
-    }
+    return _by_group(rows, keys, lambda r: r.kind)
+
+
+def by_month(rows: Sequence[QuestionResult], keys: Sequence[str]) -> dict[str, dict[str, float | None]]:
+    """As :func:`by_kind`, per month asked: ``YYYY-MM`` of ``as_of``, :data:`UNDATED` without one."""
+    return _by_group(rows, keys, lambda r: r.as_of[:7] if r.as_of else UNDATED)
+
+
+def _by_group(rows: Sequence[QuestionResult], keys: Sequence[str],
+              group: Callable[[QuestionResult], str]) -> dict[str, dict[str, float | None]]:
+    groups: dict[str, list[QuestionResult]] = {}
+    for r in rows:
+        groups.setdefault(group(r), []).append(r)
+    return {name: {"n": float(len(members)), **{key: _mean([r.scores.get(key) for r in members]) for key in keys}}
+            for name, members in sorted(groups.items())}
 
 
 def _mean(values: Sequence[float | None]) -> float | None:

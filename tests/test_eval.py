@@ -12,9 +12,9 @@ from eval import gate
 from eval.collection import default_index_dir
 from eval.data import SAMPLE_QUESTIONS, load_dataset
 from eval.questions import Question, QuestionFormatError, load_questions
-from eval.report import KEY_COLUMNS, write_report
+from eval.report import KEY_COLUMNS, MONTH_COLUMNS, write_report
 from eval.runner import parse_variants
-from eval.scoring import METRIC_KEYS, QUESTION_KEYS, QuestionResult, RunResult, aggregate, score_question
+from eval.scoring import METRIC_KEYS, QUESTION_KEYS, QuestionResult, RunResult, aggregate, by_month, score_question
 from index.settings import IndexSettings
 from newsdesk import cli
 from rag.assistant import SAMPLE_ARTICLES
@@ -218,9 +218,10 @@ def test_score_question_abstentions():
     assert s["citation_precision"] is None and s["article_hit@10"] is None and s["answer_in_context@10"] == 0.0
 
 
-def row(qid: str, scores: dict, search_ms: float, latency_ms: float, kind: str = "who") -> QuestionResult:
+def row(qid: str, scores: dict, search_ms: float, latency_ms: float, kind: str = "who",
+        as_of: str | None = None) -> QuestionResult:
     return QuestionResult(
-        id=qid, kind=kind, question=f"{qid}?", as_of=None, expected=("x",), relevant_ids=("a",),
+        id=qid, kind=kind, question=f"{qid}?", as_of=as_of, expected=("x",), relevant_ids=("a",),
         retrieved_ids=("a", "b"), answer="x [1]", abstained=False, citations=1, choice=None,
         search_ms=search_ms, latency_ms=latency_ms, choose_ms=None,
         scores={**dict.fromkeys(QUESTION_KEYS), **scores},
@@ -315,6 +316,59 @@ def test_write_report(tmp_path):
     for png in ("recall_at_k.png", "latency.png"):
         data = (tmp_path / "out" / png).read_bytes()
         assert data.startswith(b"\x89PNG") and png in report
+
+
+def dated_run(*dates: str | None) -> RunResult:
+    """Four questions asked on ``dates``; grouping by kind (who: q1, q3) differs from grouping by month."""
+    scores = [
+        {"article_hit@10": 1.0, "article_recall@10": 1.0, "article_mrr@10": 1.0, "answer_in_context@10": 1.0,
+         "answer_accuracy": 1.0},
+        {"article_hit@10": 1.0, "article_recall@10": 0.5, "article_mrr@10": 0.25, "answer_in_context@10": 0.0,
+         "answer_accuracy": 0.0},
+        {"article_hit@10": 0.0, "article_recall@10": 0.0, "article_mrr@10": 0.0, "answer_in_context@10": 1.0,
+         "answer_accuracy": 1.0},
+        {"abstention_recall": 1.0},
+    ]
+    kinds = ("who", "what", "who", "unanswerable")
+    rows = [row(f"q{i}", s, 5, 50, kind=kind, as_of=d)
+            for i, (s, kind, d) in enumerate(zip(scores, kinds, dates, strict=True), 1)]
+    return RunResult(name="hybrid", changes={}, metrics=aggregate(rows), questions=rows)
+
+
+def test_report_breaks_down_by_month_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr("eval.report.MIN_MONTH_QUESTIONS", 1)
+    run = dated_run("2023-02-03", "2023-01-20", "2023-01-05", None)
+    months = by_month(run.questions, MONTH_COLUMNS)
+    assert list(months) == ["2023-01", "2023-02", "undated"]
+    # 2023-01 holds q2 and q3: accuracy (0 + 1) / 2, MRR (0.25 + 0) / 2.
+    assert months["2023-01"]["n"] == 2
+    assert (months["2023-01"]["answer_accuracy"], months["2023-01"]["article_mrr@10"]) == (0.5, 0.125)
+
+    write_report(tmp_path, header={"dataset": {"name": "fake"}}, runs=[run])
+    report = (tmp_path / "report.md").read_text()
+    section = report.split("## By month asked: hybrid\n\n")[1].split("\n\n")[0].splitlines()
+    assert section == [
+        "| month | n | " + " | ".join(MONTH_COLUMNS) + " |",
+        "|" + "|".join("---" for _ in range(len(MONTH_COLUMNS) + 2)) + "|",
+        "| 2023-01 | 2 | 0.500 | 0.500 | – | – | – | 0.250 | 0.125 | 0.500 |",
+        "| 2023-02 | 1 | 1.000 | 1.000 | – | – | – | 1.000 | 1.000 | 1.000 |",
+        "| undated | 1 | – | – | – | 1.000 | – | – | – | – |",
+    ]
+    assert report.index("## By question kind: hybrid") < report.index("## By month asked: hybrid")
+    assert "by_month" not in json.loads((tmp_path / "results.json").read_text())["runs"]["hybrid"]
+
+
+def test_report_leaves_out_the_month_table_for_a_single_month(tmp_path):
+    write_report(tmp_path, header={}, runs=[dated_run("2023-01-05", "2023-01-20", "2023-01-31", None)])
+    report = (tmp_path / "report.md").read_text()
+    assert "## By question kind: hybrid" in report
+    assert "By month asked" not in report
+
+
+def test_report_leaves_out_the_month_table_when_months_are_too_small(tmp_path):
+    # Three months of one or two questions each (like the sample's few dated questions) say nothing.
+    write_report(tmp_path, header={}, runs=[dated_run("2023-01-05", "2023-02-20", "2023-03-31", "2023-03-01")])
+    assert "By month asked" not in (tmp_path / "report.md").read_text()
 
 
 # ---- the command line -------------------------------------------------------------------
