@@ -23,9 +23,8 @@ from eval.data import load_dataset, question_summary
 from eval.questions import Question
 from eval.report import summary_table, write_report
 from eval.scoring import SEARCH_K, QuestionResult, RunResult, aggregate, recall_curve, score_question
-from index.settings import IndexSettings
 from rag import Assistant, Config
-from rag.config import VARIANTS
+from rag.config import VARIANTS, config_from_options
 
 
 def parse_variants(compare: str) -> list[str]:
@@ -103,14 +102,14 @@ def main(args: argparse.Namespace) -> int:
     questions = dataset.questions[: args.limit] if args.limit else dataset.questions
     print(question_summary(dataset) + (f"; running the first {len(questions)}" if args.limit else ""))
 
-    settings = IndexSettings(**{n: getattr(args, n) for n in ("model", "backend") if getattr(args, n, None)})
-    info = prepare_index(dataset, settings=settings, index_dir=args.index)
+    # A cross-encoder joins every variant; ``hybrid-crossencoder`` runs without it.
+    config = config_from_options({n: getattr(args, n, None)
+                                  for n in ("model", "backend", "cross_encoder", "cross_encoder_top")})
+    info = prepare_index(dataset, settings=config.index, index_dir=args.index)
     state = "reused" if info.up_to_date else "built"
     print(f"Index {info.index_dir} {state}: {info.chunks:,} chunks"
           + (f", build {info.build_seconds:.1f} s" if info.build_seconds is not None else ""))
-    # A cross-encoder joins every variant; ``hybrid-crossencoder`` runs without it.
-    changes = {n: getattr(args, n) for n in ("cross_encoder", "cross_encoder_top") if getattr(args, n, None)}
-    base = Assistant.from_index(info.index_dir, config=Config(index=settings, **changes), progress=False)
+    base = Assistant.from_index(info.index_dir, config=config, progress=False)
     runs = [run_variant(base.with_config(**VARIANTS[n]), questions, name=n, changes=VARIANTS[n], index=info)
             for n in names]
 

@@ -51,18 +51,9 @@ def _add_filter_args(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from index.settings import IndexSettings
-    from rag.config import Config
+    from rag.config import config_from_options
 
-    chosen = {name: getattr(args, name) for name in ("model", "backend") if getattr(args, name, None)}
-    settings = IndexSettings(**chosen)
-    changes = {}
-    for name in ("k", "retrieval", "fusion", "rerank", "article_bm25", "cross_encoder", "cross_encoder_top",
-                 "llm_base_url", "llm_model"):
-        value = getattr(args, name, None)
-        if value is not None:
-            changes[name] = value
-    return Config(index=settings, **changes)
+    return config_from_options(vars(args))
 
 
 def assistant_from_args(args: argparse.Namespace):

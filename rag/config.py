@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -122,6 +123,16 @@ class Config:
     def replace(self, **changes) -> Config:
         """A copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)
+
+
+def config_from_options(options: Mapping[str, object]) -> Config:
+    """A Config from command-line style options (``vars(args)``): ``model`` and ``backend`` go to
+    the index settings, every other option named like a Config field sets it, and None keeps the
+    default. ``index`` (a folder on the command line) and unrelated options are ignored."""
+    given = {name: value for name, value in options.items() if value is not None}
+    settings = IndexSettings(**{name: given[name] for name in ("model", "backend") if name in given})
+    fields = {f.name for f in dataclasses.fields(Config)} - {"index"}
+    return Config(index=settings, **{name: value for name, value in given.items() if name in fields})
 
 
 # Named pipeline variants for ``newsdesk eval --compare``: each is a set of Config changes.

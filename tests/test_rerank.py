@@ -96,6 +96,17 @@ def test_config_validates_fusion_and_rerank():
         Config(article_bm25=-2)
 
 
+def test_config_from_command_line_options():
+    from rag.config import config_from_options
+
+    config = config_from_options({"index": "/some/folder", "model": "my-model", "backend": None, "k": 5,
+                                  "rerank": 0, "cross_encoder": "ce", "question": "Who?", "fusion": None})
+    assert config.index.model == "my-model" and config.index.backend == "auto"  # None keeps the default
+    assert (config.k, config.rerank, config.cross_encoder, config.fusion) == (5, 0, "ce", "convex")
+    with pytest.raises(ValueError, match="k must be"):
+        config_from_options({"k": 0})
+
+
 @pytest.mark.slow
 def test_reranked_search_on_the_sample(sample_assistant):
     question = "Who did Hasanov meet at IDEF 2025?"
