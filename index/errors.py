@@ -6,7 +6,7 @@ class NewsdeskError(Exception):
 
 
 class ModelNotAvailableError(NewsdeskError):
-    """The embedding model could not be loaded offline."""
+    """A model (the embedding model or a cross-encoder) could not be loaded offline."""
 
 
 class IndexMismatchError(NewsdeskError):
