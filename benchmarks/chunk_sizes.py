@@ -21,9 +21,6 @@ from index.build import build_index
 from index.settings import IndexSettings
 from rag import Assistant, Config
 
-COLUMNS = ("article_recall@10", "article_mrr@10", "answer_in_context@10", "answer_accuracy", "mc_accuracy",
-           "latency_p95_ms")
-
 
 def parse_setting(text: str) -> IndexSettings:
     """``"160/32/8"`` -> ``IndexSettings(chunk_tokens=160, chunk_overlap=32, dense_chunks_per_article=8)``."""
@@ -40,18 +37,15 @@ def main() -> None:
 
     dataset = load_dataset(args.dataset)
     runs = []
-    for text in args.settings.split(","):
-        settings = parse_setting(text.strip())
-        folder = Path(args.work) / text.strip().replace("/", "-")
+    for text in (t.strip() for t in args.settings.split(",")):
+        settings = parse_setting(text)
+        folder = Path(args.work) / text.replace("/", "-")
         report = build_index([Path(args.dataset) / "articles.jsonl"], folder, settings=settings)
         print(f"{text}: {report.chunks:,} chunks, {report.embedded_chunks:,} embedded, "
               f"{report.truncated_chunks:,} longer than the model reads, build {report.seconds:.0f} s", flush=True)
         assistant = Assistant.from_index(folder, config=Config(index=settings), progress=False)
-        runs.append(run_variant(assistant, dataset.questions, name=text.strip(), changes={}))
+        runs.append(run_variant(assistant, dataset.questions, name=text, changes={}))
     print(summary_table(runs))
-    print("\n" + " | ".join(("setting", *COLUMNS)))
-    for r in runs:
-        print(" | ".join((r.name, *(f"{r.metrics[k]:.3f}" for k in COLUMNS))))
 
 
 if __name__ == "__main__":
