@@ -21,6 +21,7 @@ from index.chunk import chunk_spans, context_prefix
 from index.embed import Embedder
 from index.errors import IndexMismatchError, NoValidArticlesError
 from index.load import LoadReport, load_articles
+from index.lock import write_lock
 from index.records import Article
 from index.settings import IVF_NPROBE, IndexSettings
 
@@ -102,11 +103,25 @@ def _previous(index_dir: Path, settings: IndexSettings) -> store_mod.IndexStore 
 def write_collection(
     index_dir: str | Path, articles: list[Article], *, settings: IndexSettings | None = None,
     embedder: Embedder | None = None, progress: bool = True, previous: store_mod.IndexStore | None = None,
+    wait: bool = True,
 ) -> BuildReport:
-    """Make the index at ``index_dir`` hold exactly ``articles``, embedding only what changed."""
+    """Make the index at ``index_dir`` hold exactly ``articles``, embedding only what changed.
+
+    Holds the index's writer lock from reading the live version to switching to the new one,
+    so a concurrent writer's version is never built over; ``wait=False`` raises
+    IndexLockedError instead of waiting for another writer.
+    """
+    with write_lock(index_dir, wait=wait):
+        return _write_collection(Path(index_dir), articles, settings=settings, embedder=embedder,
+                                 progress=progress, previous=previous)
+
+
+def _write_collection(
+    index_dir: Path, articles: list[Article], *, settings: IndexSettings | None,
+    embedder: Embedder | None, progress: bool, previous: store_mod.IndexStore | None,
+) -> BuildReport:
     t0 = time.perf_counter()
     settings = settings or IndexSettings()
-    index_dir = Path(index_dir)
     if previous is None:
         previous = _previous(index_dir, settings)
     report = BuildReport(index_dir=str(index_dir))
@@ -206,7 +221,7 @@ def _vectors_by_row(dense: faiss.Index) -> dict[int, np.ndarray]:
 
 def build_index(
     paths: Iterable[str | Path], index_dir: str | Path, *, settings: IndexSettings | None = None,
-    embedder: Embedder | None = None, progress: bool = True, field_map: dict | None = None,
+    embedder: Embedder | None = None, progress: bool = True, field_map: dict | None = None, wait: bool = True,
 ) -> BuildReport:
     """Index exactly the articles found in ``paths`` (articles no longer there are removed).
 
@@ -216,32 +231,37 @@ def build_index(
     loaded = load_articles(paths, field_map=field_map)
     if not loaded.articles:
         raise NoValidArticlesError("No valid articles found.\n" + loaded.summary())
-    report = write_collection(index_dir, loaded.articles, settings=settings, embedder=embedder, progress=progress)
+    report = write_collection(index_dir, loaded.articles, settings=settings, embedder=embedder, progress=progress,
+                              wait=wait)
     report.load = loaded
     return report
 
 
 def add_articles(
     index_dir: str | Path, articles: list[Article], *, settings: IndexSettings | None = None,
-    embedder: Embedder | None = None, progress: bool = True,
+    embedder: Embedder | None = None, progress: bool = True, wait: bool = True,
 ) -> BuildReport:
-    """Add (or replace, by id) ``articles`` in the index at ``index_dir``."""
+    """Add (or replace, by id) ``articles`` in the index at ``index_dir``, on top of its latest
+    version (read under the writer lock, so another writer's articles are kept)."""
     settings = settings or IndexSettings()
-    previous = _previous(Path(index_dir), settings)
-    current = {a.id: a for a in previous.articles} if previous else {}
-    current.update({a.id: a for a in articles})
-    return write_collection(index_dir, list(current.values()), settings=settings, embedder=embedder,
-                            progress=progress, previous=previous)
+    with write_lock(index_dir, wait=wait):
+        previous = _previous(Path(index_dir), settings)
+        current = {a.id: a for a in previous.articles} if previous else {}
+        current.update({a.id: a for a in articles})
+        return write_collection(index_dir, list(current.values()), settings=settings, embedder=embedder,
+                                progress=progress, previous=previous)
 
 
 def remove_articles(
     index_dir: str | Path, ids: Iterable[str], *, settings: IndexSettings | None = None,
-    embedder: Embedder | None = None,
+    embedder: Embedder | None = None, wait: bool = True,
 ) -> BuildReport:
-    """Remove the articles with these ids; unknown ids are ignored."""
+    """Remove the articles with these ids (from the latest version, under the writer lock);
+    unknown ids are ignored."""
     settings = settings or IndexSettings()
-    previous = store_mod.IndexStore.load(index_dir, settings=settings)
     drop = set(ids)
-    keep = [a for a in previous.articles if a.id not in drop]
-    return write_collection(index_dir, keep, settings=settings, embedder=embedder, progress=False,
-                            previous=previous)
+    with write_lock(index_dir, wait=wait):
+        previous = store_mod.IndexStore.load(index_dir, settings=settings)
+        keep = [a for a in previous.articles if a.id not in drop]
+        return write_collection(index_dir, keep, settings=settings, embedder=embedder, progress=False,
+                                previous=previous)

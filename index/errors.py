@@ -17,5 +17,9 @@ class IndexCorruptError(NewsdeskError):
     """Index files are missing, truncated or fail their checksum."""
 
 
+class IndexLockedError(NewsdeskError):
+    """Another writer holds the index's lock and the caller asked not to wait."""
+
+
 class NoValidArticlesError(NewsdeskError):
     """An input held no article that could be indexed."""

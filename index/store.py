@@ -13,7 +13,9 @@ Layout::
         bm25_articles/        the bm25s index over headline + whole-article terms
 
 A writer builds a new version folder, fsyncs it, then replaces ``CURRENT`` with
-``os.replace``: a crash at any point leaves the previous version live.
+``os.replace``: a crash at any point leaves the previous version live. Writers hold the
+index's lock (:mod:`index.lock`) for the whole read-modify-write, so two never interleave,
+and only a lock holder deletes anything.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 
 from index import sparse
 from index.errors import IndexCorruptError, IndexMismatchError
+from index.lock import write_lock
 from index.records import Article, Chunk
 from index.settings import FORMAT_VERSION, IVF_NPROBE, IndexSettings
 
@@ -86,6 +89,7 @@ class IndexStore:
     dense: faiss.Index
     bm25: bm25s.BM25
     article_bm25: bm25s.BM25
+    version: str = ""  # the version folder's name, to tell when the index on disk moved on
 
     def __post_init__(self) -> None:
         self.article_row = {a.id: i for i, a in enumerate(self.articles)}
@@ -145,8 +149,21 @@ class IndexStore:
             IndexMismatchError: built with another model, chunking or format version.
         """
         root = Path(root)
+        for _attempt in range(3):
+            version = current_version(root)
+            try:
+                return cls._load_version(root, version, settings=settings, verify=verify)
+            except IndexCorruptError:
+                # A writer switched versions while we read (and pruned the one we were reading):
+                # read the new one. Damage that stays put is raised.
+                if version is None or current_version(root) == version:
+                    raise
+        raise IndexCorruptError(f"Index at {root} kept changing while it was read; try again.")
+
+    @classmethod
+    def _load_version(cls, root: Path, version: Path | None, *, settings: IndexSettings | None,
+                      verify: bool) -> IndexStore:
         rebuild = f"Rebuild it with: newsdesk index build PATH... --index {root}"
-        version = current_version(root)
         if version is None:
             raise IndexCorruptError(f"No index found at {root} (no {POINTER} file). {rebuild}")
         try:
@@ -183,7 +200,7 @@ class IndexStore:
         return cls(
             root=root, manifest=manifest, articles=articles, chunk_article=arrays["article"],
             chunk_start=arrays["start"], chunk_end=arrays["end"], dense=dense, bm25=bm25,
-            article_bm25=article_index,
+            article_bm25=article_index, version=version.name,
         )
 
 
@@ -207,11 +224,22 @@ def check_compatible(manifest: dict, settings: IndexSettings, root: Path) -> Non
 def write_store(
     root: str | Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
     chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
-    dimension: int, extra: dict | None = None,
+    dimension: int, extra: dict | None = None, wait: bool = True,
 ) -> Path:
-    """Write a new version of the index at ``root`` and make it live atomically."""
+    """Write a new version of the index at ``root`` and make it live atomically (under the
+    index's writer lock; ``wait=False`` raises IndexLockedError when another writer holds it)."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    with write_lock(root, wait=wait):
+        return _write_version(root, articles=articles, chunk_article=chunk_article, chunk_start=chunk_start,
+                              chunk_end=chunk_end, dense=dense, bm25=bm25, article_bm25=article_bm25,
+                              settings=settings, dimension=dimension, extra=extra)
+
+
+def _write_version(
+    root: Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
+    chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
+    dimension: int, extra: dict | None,
+) -> Path:
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".tmp-{name}"
     tmp.mkdir()
@@ -260,7 +288,13 @@ def _fsync_dir(folder: Path) -> None:
 
 def _prune(root: Path, keep: set[str]) -> None:
     """Remove old versions and leftovers of crashed writes; keep the live and previous one
-    (a reader that loaded the previous version a moment ago can still open its files)."""
+    (a reader that loaded the previous version a moment ago can still open its files, and it
+    is the version ``restore`` goes back to).
+
+    Called only with the writer lock held: every writer holds it from before it makes its
+    ``.tmp-`` folder until after its switch, so any ``.tmp-`` folder seen here belongs to a
+    writer that died, never to a live one.
+    """
     for p in root.iterdir():
         if p.name in keep or p.name == POINTER:
             continue

@@ -100,8 +100,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not sep or not ours or not theirs:
             raise ValueError(f"--field must be OURS=THEIRS (e.g. text=story_body), got {kv!r}")
         field_map[ours] = theirs
+    wait = not args.no_wait
     if args.action == "build":
-        report = build_index(args.paths, args.index, settings=settings, progress=not args.quiet, field_map=field_map)
+        report = build_index(args.paths, args.index, settings=settings, progress=not args.quiet, field_map=field_map,
+                             wait=wait)
         print(report.summary())
     elif args.action == "add":
         from index.build import add_articles
@@ -111,9 +113,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not loaded.articles:
             print("Nothing valid to add; the index is unchanged.", file=sys.stderr)
             return 1
-        print(add_articles(args.index, loaded.articles, settings=settings, progress=not args.quiet).summary())
+        print(add_articles(args.index, loaded.articles, settings=settings, progress=not args.quiet,
+                           wait=wait).summary())
     elif args.action == "remove":
-        print(remove_articles(args.index, args.paths, settings=settings).summary())
+        print(remove_articles(args.index, args.paths, settings=settings, wait=wait).summary())
     return 0
 
 
@@ -187,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--field", action="append", metavar="OURS=THEIRS",
                        help="map a field name of your files, e.g. --field text=story_body (repeatable)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--no-wait", action="store_true",
+                       help="fail at once when another writer is updating the index (default: wait for it)")
         p.set_defaults(func=cmd_index)
 
     p_ask = sub.add_parser("ask", help="ask one question")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ from index.build import BuildReport, add_articles, build_index, remove_articles
 from index.cache import cache_dir
 from index.chunk import sentence_spans
 from index.embed import Embedder
-from index.errors import IndexCorruptError
+from index.errors import IndexCorruptError, NewsdeskError
 from index.load import LoadReport, load_articles
 from index.records import Article
 from index.store import IndexStore
@@ -95,6 +96,7 @@ class Assistant:
                                              max_seq_length=s.max_seq_length, backend=s.backend)
         self.cross_encoder = cross_encoder or _cross_encoder(self.config, s.device)
         self._lock = threading.Lock()
+        self._unloadable: str | None = None  # a version on disk that failed to load: not retried
         self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder)
 
     # ---- construction -------------------------------------------------------------------
@@ -128,6 +130,7 @@ class Assistant:
         other.cross_encoder = self.cross_encoder if same_model else _cross_encoder(other.config,
                                                                                    other.config.index.device)
         other._lock = threading.Lock()
+        other._unloadable = None
         other._state = _Loaded(self._state.store, self.embedder, other.config, other.cross_encoder)
         return other
 
@@ -161,7 +164,7 @@ class Assistant:
         _check_question(query)
         k = _check_k(self.config.k if k is None else k)
         filters = self._filters(as_of, date_from, date_to, sources)
-        return self._search(self._state, query, k, filters)
+        return self._search(self._fresh(), query, k, filters)
 
     def _search(self, state: _Loaded, query: str, k: int, filters: Filters) -> list[Passage]:
         window = relative_window(query, filters.as_of) if filters.as_of and self.config.date_window else None
@@ -210,7 +213,7 @@ class Assistant:
         base_url, model, _ = resolve_endpoint(self.config)  # the config's, else NEWSDESK_LLM_* variables
         if backend == "llm" and not (base_url and model):
             raise ValueError("backend 'llm' needs llm_base_url and llm_model (config or NEWSDESK_LLM_* variables)")
-        state = self._state
+        state = self._fresh()
         llm = self._llm() if backend != "extractive" and base_url and model else None
         query = llm.condense(question, history) if llm and history else condense(question, history)
         filters = self._filters(as_of, date_from, date_to, sources)
@@ -246,7 +249,7 @@ class Assistant:
         choices = [c for c in choices]
         if not choices or any(not isinstance(c, str) or not c.strip() for c in choices):
             raise ValueError(f"choices must be non-empty strings, got {choices!r}")
-        state = self._state
+        state = self._fresh()
         filters = self._filters(as_of, date_from, date_to, sources)
         passages = self._search(state, question, _check_k(k), filters)
         # The top articles' leads and the chunks next to their passages are read too (at the
@@ -288,7 +291,7 @@ class Assistant:
 
     # ---- the collection -----------------------------------------------------------------
     def stats(self) -> Stats:
-        store = self._state.store
+        store = self._fresh().store
         dates = [a.date for a in store.articles if a.date]
         return Stats(
             articles=len(store.articles), chunks=len(store), date_from=min(dates) if dates else None,
@@ -298,9 +301,13 @@ class Assistant:
         )
 
     def add_articles(
-        self, items: Iterable[str | Path | Article], *, progress: bool = False
+        self, items: Iterable[str | Path | Article], *, progress: bool = False, wait: bool = True
     ) -> tuple[LoadReport, BuildReport | None]:
         """Add articles (objects, or files/folders to load) and make them searchable at once.
+
+        The write goes through the index's writer lock and builds on the latest version on
+        disk, so articles another process added meanwhile are kept; ``wait=False`` raises
+        IndexLockedError instead of waiting for another writer.
 
         Returns the load report (bad records with file, line, reason) and the build report,
         which is None when nothing valid was found (the index is then left unchanged).
@@ -314,7 +321,7 @@ class Assistant:
             return report, None
         with self._lock:
             build = add_articles(self.index_dir, articles, settings=self.config.index, embedder=self.embedder,
-                                 progress=progress)
+                                 progress=progress, wait=wait)
             self._reload()
         return report, build
 
@@ -332,16 +339,41 @@ class Assistant:
         store = IndexStore.load(dest, settings=self.config.index)
         return Assistant(store, config=self.config, embedder=self.embedder, cross_encoder=self.cross_encoder)
 
-    def remove_articles(self, ids: Iterable[str]) -> BuildReport:
-        """Remove articles by id; the index is swapped atomically."""
+    def remove_articles(self, ids: Iterable[str], *, wait: bool = True) -> BuildReport:
+        """Remove articles by id (from the latest version on disk, under the writer lock); the
+        index is swapped atomically."""
         with self._lock:
-            build = remove_articles(self.index_dir, ids, settings=self.config.index, embedder=self.embedder)
+            build = remove_articles(self.index_dir, ids, settings=self.config.index, embedder=self.embedder,
+                                    wait=wait)
             self._reload()
         return build
 
     def _reload(self) -> None:
         store = IndexStore.load(self.index_dir, settings=self.config.index)
         self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder)
+
+    def _fresh(self) -> _Loaded:
+        """The loaded index, reloaded first when the index on disk moved on (another process
+        wrote it). Costs one read of ``CURRENT`` per call; while this assistant is writing, or
+        when the new version cannot be loaded, the loaded one keeps answering."""
+        state = self._state
+        try:
+            live = store_mod.current_version(state.store.root)
+        except NewsdeskError:
+            return state
+        if live is None or live.name in (state.store.version, self._unloadable):
+            return state
+        if self._lock.acquire(blocking=False):  # busy: our own write reloads when it is done
+            try:
+                if self._state is state:
+                    self._reload()
+            except NewsdeskError as exc:
+                self._unloadable = live.name
+                print(f"Warning: keeping the loaded index; its new version {live} failed to load: {exc}",
+                      file=sys.stderr)
+            finally:
+                self._lock.release()
+        return self._state
 
 
 def _check_k(k: int) -> int:

@@ -72,3 +72,19 @@ def sample_assistant(tmp_path_factory):
         os.environ.pop("NEWSDESK_CACHE_DIR", None)
     else:
         os.environ["NEWSDESK_CACHE_DIR"] = old
+
+
+
+# Lines a test wants shown in the run's output without -s (e.g. how many concurrent-writer
+# trials passed); printed in pytest's terminal summary.
+_SUMMARY = pytest.StashKey[list]()
+
+
+@pytest.fixture
+def summary(request) -> list[str]:  # noqa: ANN001 - pytest's request type
+    return request.config.stash.setdefault(_SUMMARY, [])
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's reporter type
+    for line in terminalreporter.config.stash.get(_SUMMARY, []):
+        terminalreporter.write_line(line)

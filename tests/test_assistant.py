@@ -1,0 +1,89 @@
+"""``Assistant`` on an index that other processes write to: it reloads, and its own uploads
+go through the same writer lock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from index.build import write_collection
+from index.settings import IndexSettings
+from index.store import IndexStore
+from rag import Assistant
+from rag.config import Config
+from tests.conftest import HashEmbedder, make_articles
+
+SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+# `newsdesk index add` in another process (with the test embedder): waits for a start file,
+# then adds one article, embedding slowly as a real model does.
+OTHER_WRITER = textwrap.dedent("""
+    import os, sys, time
+    from index.build import add_articles
+    from index.records import Article
+    from index.settings import IndexSettings
+    from tests.conftest import HashEmbedder
+
+    class Slow(HashEmbedder):
+        def embed(self, texts, *, progress=False):
+            time.sleep(float(sys.argv[3]))
+            return super().embed(texts)
+
+    root, go = sys.argv[1], sys.argv[2]
+    while go != "-" and not os.path.exists(go):
+        time.sleep(0.01)
+    article = Article(id="cli-1", title="Zephyrine tram line opens", text="The Zephyrine tram line opened today.")
+    add_articles(root, [article], settings=IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8),
+                 embedder=Slow(), progress=False)
+""")
+
+
+def assistant_over(tmp_path: Path) -> Assistant:
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(5), settings=SETTINGS, embedder=HashEmbedder(), progress=False)
+    config = Config(index=SETTINGS, rerank=0)
+    return Assistant(IndexStore.load(root, settings=SETTINGS), config=config, embedder=HashEmbedder())
+
+
+def other_writer(root: Path, go: str = "-", delay: float = 0.0) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", OTHER_WRITER, str(root), go, str(delay)], env=ENV, cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_a_serving_assistant_reloads_when_another_process_writes(tmp_path):
+    assistant = assistant_over(tmp_path)
+    assert assistant.stats().articles == 5
+    child = other_writer(assistant.index_dir)
+    assert child.wait(timeout=120) == 0, child.stderr.read()
+    assert assistant.stats().articles == 6
+    assert assistant.search("Zephyrine tram line", k=1)[0].article_id == "cli-1"
+
+
+def test_an_upload_and_another_process_add_both_survive(tmp_path):
+    from ui.session import Session, Workspace
+
+    for trial in range(2):
+        assistant = assistant_over(tmp_path / f"t{trial}")
+        workspace = Workspace(assistant, private_uploads=False)  # `serve --index DIR`: uploads go to DIR
+        go = tmp_path / f"go{trial}"
+        child = other_writer(assistant.index_dir, str(go), delay=0.4)
+        time.sleep(1.5)  # the other writer imported and waiting
+        upload = tmp_path / f"upload{trial}.jsonl"
+        upload.write_text('{"id": "ui-1", "title": "Harbour kiosk", "text": "A kiosk opened at the harbour."}\n')
+        go.touch()
+        if trial:  # the other process first (it holds the lock while it embeds), then the upload
+            time.sleep(0.2)
+        _, build = workspace.add_articles(Session(), [upload])
+        assert build is not None and build.added == 1
+        assert child.wait(timeout=120) == 0, child.stderr.read()
+        on_disk = set(IndexStore.load(assistant.index_dir, settings=SETTINGS).article_row)
+        assert {"ui-1", "cli-1"} <= on_disk, f"trial {trial}: {sorted(on_disk)}"
+        assert assistant.stats().articles == 7
+        assert assistant.search("Zephyrine tram line", k=1)[0].article_id == "cli-1"
+
