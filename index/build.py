@@ -30,6 +30,7 @@ from index.settings import IVF_NPROBE, IndexSettings
 # float32). Parameters chosen with benchmarks/dense_scale.py (see README "Speed and scale").
 EXACT_MAX_VECTORS = 200_000
 IVF_TRAIN_SAMPLE = 100_000
+MAX_IDS_SHOWN = 5  # replaced ids listed in a build summary; the rest are counted
 
 
 def choose_factory(n_vectors: int) -> str:
@@ -66,6 +67,7 @@ class BuildReport:
     changed: int = 0
     removed: int = 0
     unchanged: int = 0
+    replaced_ids: list[str] = field(default_factory=list)  # the ``changed`` ones: same id, other content
     embedded_chunks: int = 0
     reused_chunks: int = 0
     truncated_chunks: int = 0
@@ -81,14 +83,26 @@ class BuildReport:
         state = "already up to date" if self.up_to_date else "written"
         lines.append(
             f"Index {self.index_dir} {state}: {self.articles:,} articles, {self.chunks:,} chunks "
-            f"({self.added} added, {self.changed} changed, {self.removed} removed, {self.unchanged} unchanged; "
+            f"({self.added} added, {self.changed} replaced, {self.removed} removed, {self.unchanged} unchanged; "
             f"{self.embedded_chunks:,} chunks embedded, {self.reused_chunks:,} reused) in {self.seconds:.1f} s"
         )
+        if self.replaced_ids:
+            lines.append(self.replaced_line())
         if self.embedded_chunks and self.embed_seconds:
             lines.append(f"Embedding: {self.embedded_chunks / self.embed_seconds:,.0f} chunks/s")
         if self.truncated_chunks:
             lines.append(f"Note: {self.truncated_chunks} chunks exceed the model's input and were cut.")
         return "\n".join(lines)
+
+    def replaced_line(self) -> str:
+        """Which articles were replaced (same id, other content), or "" when none was."""
+        if not self.replaced_ids:
+            return ""
+        shown = ", ".join(self.replaced_ids[:MAX_IDS_SHOWN])
+        extra = len(self.replaced_ids) - MAX_IDS_SHOWN
+        more = f" and {extra:,} more" if extra > 0 else ""
+        n = len(self.replaced_ids)
+        return f"Replaced {n} article{'s' if n != 1 else ''} that had the same id but other content: {shown}{more}"
 
 
 def _previous(index_dir: Path, settings: IndexSettings) -> store_mod.IndexStore | None:
@@ -135,6 +149,7 @@ def _write_collection(
             report.added += 1
         elif before.content_hash != a.content_hash:
             report.changed += 1
+            report.replaced_ids.append(a.id)
         else:
             report.unchanged += 1
     report.articles = len(articles)

@@ -37,9 +37,11 @@ Rules, each chosen so that nothing valid is lost and nothing is dropped silently
 - Duplicate ids: the last occurrence wins, as a later export usually holds the newer
   version; each earlier one is reported as "duplicate id X, replaced by line N".
 - Ids: the given id, else derived from the url, else from the text
-  (:func:`~index.records.stable_id`). Text, Markdown and HTML files get ``"f"`` + the
-  SHA-1 of their path relative to the folder given, so editing a file keeps its id and
-  changes its content hash.
+  (:func:`~index.records.stable_id`). Text, Markdown and HTML files get ``"f"`` + a SHA-1
+  of their path relative to the folder given and of their bytes: two different documents
+  never share an id, even with the same name from different places (uploads are often all
+  ``index.html``), while loading the same file again gives the same id. An edited file is
+  a new article; ``newsdesk index build`` over its folder removes the old version.
 - A missing source is the url's host without ``www.``; a missing or unparseable date
   is found with :func:`~index.dates.find_date`.
 """
@@ -381,7 +383,7 @@ class _Loader:
         elif suffix == ".csv":
             self.read_csv(path, text, bad)
         else:
-            self.read_document(path, text, bad, root=root)
+            self.read_document(path, text, bad, root=root, digest=hashlib.sha1(raw).hexdigest())
 
     def read_jsonl(self, path: Path, text: str, bad: list[int]) -> None:
         """One record per line that is not blank."""
@@ -507,8 +509,9 @@ class _Loader:
         # A short row leaves the missing trailing fields out, as csv.DictReader would leave them empty.
         self.add_object(dict(zip(header, row, strict=False)), path, first)
 
-    def read_document(self, path: Path, text: str, bad: list[int], *, root: Path) -> None:
-        """One article per text, Markdown or HTML file, its id taken from the path below ``root``."""
+    def read_document(self, path: Path, text: str, bad: list[int], *, root: Path, digest: str) -> None:
+        """One article per text, Markdown or HTML file, its id taken from the path below ``root``
+        and the file's SHA-1 ``digest``."""
         self.report.records += 1
         if bad:
             shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
@@ -518,7 +521,7 @@ class _Loader:
             rel = path.relative_to(root).as_posix()
         except ValueError:
             rel = path.name
-        file_id = "f" + hashlib.sha1(rel.encode("utf-8", "surrogateescape")).hexdigest()[:15]
+        file_id = "f" + hashlib.sha1(f"{rel}\n{digest}".encode("utf-8", "surrogateescape")).hexdigest()[:15]
         if path.suffix.lower() in (".html", ".htm"):
             record = _html_record(text)
             if record is None:

@@ -100,3 +100,24 @@ def test_large_collections_get_an_ivf_index_that_round_trips(tmp_path, hash_embe
     q = hash_embedder.embed(["story number 3 museum reopens doors"])
     _, ids = IndexStore.load(root).dense.search(q, 3)
     assert (ids[0] >= 0).all()
+
+
+def test_an_add_never_replaces_an_article_without_saying_so(tmp_path, hash_embedder):
+    from index.load import load_articles
+
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(2), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    # Two uploads named report.txt from different folders are two articles, not one replacing the other.
+    for folder, text in (("a", "Harbour report\nThe harbour reopened."), ("b", "Council report\nThe council met.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "report.txt").write_text(text)
+        report = add_articles(root, load_articles([tmp_path / folder / "report.txt"]).articles, settings=SETTINGS,
+                              embedder=hash_embedder, progress=False)
+        assert (report.added, report.changed) == (1, 0)
+    assert {a.title for a in IndexStore.load(root).articles} >= {"Harbour report", "Council report"}
+    # A record that reuses an id replaces that article, and the report says which.
+    report = add_articles(root, [replace(make_articles(2)[1], text="Another story entirely.", content_hash="")],
+                          settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert report.changed == 1 and report.replaced_ids == ["a1"]
+    assert "1 replaced" in report.summary()
+    assert "Replaced 1 article that had the same id but other content: a1" in report.summary()

@@ -57,8 +57,9 @@ KEPT = {
 
 
 def file_id(name: str) -> str:
-    """The id a text/Markdown/HTML file gets: from its path below the folder loaded."""
-    return "f" + hashlib.sha1(name.encode()).hexdigest()[:15]
+    """The id a text/Markdown/HTML file gets: from its path below the folder loaded and its bytes."""
+    digest = hashlib.sha1((HOSTILE / name).read_bytes()).hexdigest()
+    return "f" + hashlib.sha1(f"{name}\n{digest}".encode()).hexdigest()[:15]
 
 
 VALID_IDS = {

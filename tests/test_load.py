@@ -431,16 +431,31 @@ def test_ids_are_stable_across_loads_and_hash_follows_content(tmp_path: Path) ->
     assert [a.id for a in first.articles] == [a.id for a in second.articles]
     assert [a.content_hash for a in first.articles] == [a.content_hash for a in second.articles]
 
-    # Editing a text file keeps its id (from its relative path) and changes its content hash.
+    # An edited text file is another document: a new id (a build over the folder drops the old one).
     write(tmp_path / "sub" / "b.txt", "Headline B\nStory B, corrected.")
     edited = load_articles([tmp_path]).articles[-1]
-    assert edited.id == first.articles[-1].id
+    assert edited.id != first.articles[-1].id
     assert edited.content_hash != first.articles[-1].content_hash
 
     # The id depends on the path relative to the folder given, not on where the folder lives.
     moved = Path(shutil.copytree(tmp_path, tmp_path.parent / (tmp_path.name + "-moved")))
     ids = [a.id for a in load_articles([tmp_path]).articles]
     assert [a.id for a in load_articles([moved]).articles] == ids
+
+
+def test_documents_with_one_name_from_different_places_get_different_ids(tmp_path: Path) -> None:
+    # Uploads arrive one file at a time, so only the name is known: a/report.txt and b/report.txt
+    # are both "report.txt". Saved web pages are often all index.html.
+    a = write(tmp_path / "a" / "report.txt", "Harbour report\nThe harbour reopened.")
+    b = write(tmp_path / "b" / "report.txt", "Council report\nThe council met.")
+    pages = [write(tmp_path / d / "index.html", f"<html><body><article><h1>Page {d}</h1><p>{'Story of page ' + d + '. ' * 30}</p>"
+                   "</article></body></html>")
+             for d in ("x", "y")]
+    ids = [load_articles([p]).articles[0].id for p in (a, b, *pages)]
+    assert len(set(ids)) == 4
+    # The same document loaded again, from anywhere, keeps its id (re-adding it changes nothing).
+    again = write(tmp_path / "c" / "report.txt", "Harbour report\nThe harbour reopened.")
+    assert load_articles([again]).articles[0].id == ids[0]
 
 
 # --- report ------------------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def test_03_uploaded_article_is_searchable_at_once(chat: Chat, tmp_path: Path) -
     path.write_text(json.dumps(LIGHTHOUSE) + "\n" + '{"title": "a record without text"}\n', encoding="utf-8")
     chat.upload(path)
     status = chat.page.locator("#nd-upload-status")
-    expect(status.locator(".nd-upload-ok")).to_contain_text("Indexed 1 new or changed article")
+    expect(status.locator(".nd-upload-ok")).to_contain_text("Indexed 1 new article")
     expect(status).to_contain_text("brannoch.jsonl:2")  # the bad record, by file name and line
     expect(chat.page.locator("#nd-stats")).to_contain_text("33 articles")
     expect(chat.page.locator("#nd-stats")).to_contain_text("private copy")

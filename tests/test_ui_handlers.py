@@ -88,7 +88,7 @@ def test_upload_goes_into_a_private_copy(handlers: Handlers, sample_assistant, t
     txt = tmp_path / "quill.txt"
     txt.write_text("Quillfeather Lighthouse painted violet\n\n" + NEW_ARTICLE["text"], encoding="utf-8")
     status, stats_md, _, cleared, session = handlers.upload([str(txt)], None)
-    assert "Indexed 1 new or changed article" in status and cleared is None
+    assert "Indexed 1 new article" in status and cleared is None
     assert session.assistant is not None and session.workdir.is_dir()
     assert f"**{before + 1}** articles" in stats_md and "private copy" in stats_md
     assert sample_assistant.stats().articles == before, "the shared sample is never written to"
@@ -112,7 +112,7 @@ def test_first_upload_with_nothing_valid_makes_no_copy(handlers: Handlers, tmp_p
 def test_bad_records_are_reported_and_valid_ones_still_go_in(handlers: Handlers, tmp_path: Path) -> None:
     mixed = write_jsonl(tmp_path / "mixed.jsonl", NEW_ARTICLE, "{broken", {"title": "no text"})
     status, _, _, _, session = handlers.upload([str(mixed)], None)
-    assert "Indexed 1 new or changed article" in status
+    assert "Indexed 1 new article" in status
     assert "2 skipped" in status and "mixed.jsonl:2" in status and "mixed.jsonl:3" in status
 
 
@@ -172,3 +172,29 @@ def test_app_is_offline(sample_assistant) -> None:
     assert theme()._stylesheets == [], "no web fonts to fetch"
     names = {d.api_name for d in demo.fns.values() if d.api_name}
     assert {"chat", "ask", "upload"} <= names
+
+
+def test_an_upload_says_when_it_replaces_an_article(tmp_path: Path) -> None:
+    from index.build import write_collection
+    from index.settings import IndexSettings
+    from index.store import IndexStore
+    from rag import Assistant
+    from rag.config import Config
+    from tests.conftest import HashEmbedder, make_articles
+
+    settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+    write_collection(tmp_path / "idx", make_articles(3), settings=settings, embedder=HashEmbedder(), progress=False)
+    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=settings, rerank=0),
+                          embedder=HashEmbedder())
+    handlers = Handlers(Workspace(assistant, private_uploads=False))
+    for folder, text in (("a", "Harbour report\nThe harbour reopened."), ("b", "Council report\nThe council met.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "report.txt").write_text(text)
+        status, *_ = handlers.upload([str(tmp_path / folder / "report.txt")], None)
+        assert "Indexed 1 new article in" in status and "replaced" not in status
+    assert assistant.stats().articles == 5  # b/report.txt did not replace a/report.txt
+    same_id = write_jsonl(tmp_path / "fix.jsonl", {"id": "a1", "title": "Story 1, corrected", "text": "Fixed text."})
+    status, *_ = handlers.upload([str(same_id)], None)
+    assert "Indexed 0 new articles; replaced 1 existing article with the same id" in status
+    assert "Replaced 1 article that had the same id but other content: a1" in status
+    assert assistant.stats().articles == 5

@@ -165,12 +165,13 @@ class Handlers:
             report, build = self.workspace.add_articles(session, paths, progress=True)
         except (ValueError, NewsdeskError) as exc:
             raise gr.Error(f"Upload failed: {exc}") from exc
-        summary = render.short_paths(report.summary(), [str(p.parent) for p in paths])
+        text = report.summary() + (f"\n{build.replaced_line()}" if build is not None and build.replaced_ids else "")
+        summary = render.short_paths(text, [str(p.parent) for p in paths])
         if refused:
             summary = "Not read: " + "; ".join(refused) + "\n" + summary
         assistant = self.workspace.assistant_for(session)
         status = render.upload_report_html(
-            summary, added=(build.added + build.changed) if build is not None else None,
+            summary, added=build.added if build is not None else None, replaced=build.changed if build else 0,
             total=assistant.stats().articles if build is not None else None,
             seconds=time.perf_counter() - started)
         choices = self.source_choices(session)

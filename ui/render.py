@@ -226,15 +226,16 @@ def stats_markdown(stats: Stats, *, private_copy: bool | None = None) -> str:
 
 
 def upload_report_html(summary: str, *, added: int | None = None, total: int | None = None,
-                       seconds: float | None = None, error: str | None = None) -> str:
+                       seconds: float | None = None, error: str | None = None, replaced: int = 0) -> str:
     """What an upload did: a headline sentence, then the load report (escaped, pre-formatted).
 
     Args:
         summary: :meth:`LoadReport.summary` text (file paths already shortened to names).
-        added: articles added or changed; None when nothing valid was found.
+        added: new articles; None when nothing valid was found.
         total: articles in the collection afterwards.
         seconds: time the indexing took.
         error: a problem that stopped the upload (too large, wrong type).
+        replaced: articles already in the collection with the same id, now replaced (never silently).
     """
     if error:
         head = f'<p class="nd-upload-error">{escape(error)}</p>'
@@ -243,7 +244,9 @@ def upload_report_html(summary: str, *, added: int | None = None, total: int | N
     else:
         took = f" in {seconds:.1f} s" if seconds is not None else ""
         now = f"; the collection now holds {total:,} articles" if total is not None else ""
-        head = (f'<p class="nd-upload-ok">Indexed {added:,} new or changed article{"s" if added != 1 else ""}'
+        swapped = (f"; replaced {replaced:,} existing article{'s' if replaced != 1 else ''} with the same id "
+                   "(listed below)" if replaced else "")
+        head = (f'<p class="nd-upload-ok">Indexed {added:,} new article{"s" if added != 1 else ""}{swapped}'
                 f"{took}{now}. They are searchable now.</p>")
     body = f'<pre class="nd-report">{html.escape(summary)}</pre>' if summary else ""
     return f'<div class="nd-upload">{head}{body}</div>'
