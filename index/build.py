@@ -19,7 +19,7 @@ from index import sparse
 from index import store as store_mod
 from index.chunk import chunk_spans, context_prefix
 from index.embed import Embedder
-from index.errors import IndexMismatchError, NoValidArticlesError
+from index.errors import IndexCorruptError, IndexMismatchError, NoValidArticlesError
 from index.load import LoadReport, load_articles
 from index.lock import write_lock
 from index.records import Article
@@ -74,12 +74,15 @@ class BuildReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     up_to_date: bool = False
+    damaged: str = ""  # the damage found in the index this build replaced, if any
     load: LoadReport | None = field(default=None, repr=False)
 
     def summary(self) -> str:
         lines = []
         if self.load is not None:
             lines.append(self.load.summary())
+        if self.damaged:
+            lines.append(f"Note: the index was damaged ({self.damaged}); it was built anew from the given files.")
         state = "already up to date" if self.up_to_date else "written"
         lines.append(
             f"Index {self.index_dir} {state}: {self.articles:,} articles, {self.chunks:,} chunks "
@@ -105,13 +108,26 @@ class BuildReport:
         return f"Replaced {n} article{'s' if n != 1 else ''} that had the same id but other content: {shown}{more}"
 
 
-def _previous(index_dir: Path, settings: IndexSettings) -> store_mod.IndexStore | None:
+def _previous(index_dir: Path, settings: IndexSettings, *,
+              damaged: list[str] | None = None) -> store_mod.IndexStore | None:
+    """The live index to build on, or None to build from scratch.
+
+    Args:
+        damaged: given by a full build (which needs nothing from the old index): damage is
+            then appended here and the build goes ahead; without it, damage is raised, as an
+            add on top of a damaged index would silently drop what it held.
+    """
     if not store_mod.exists(index_dir):
         return None
     try:
         return store_mod.IndexStore.load(index_dir, settings=settings)
     except IndexMismatchError:
         return None  # built with other settings: an explicit build replaces it whole
+    except IndexCorruptError as exc:
+        if damaged is None:
+            raise
+        damaged.append(exc.problem)
+        return None
 
 
 def write_collection(
@@ -136,9 +152,10 @@ def _write_collection(
 ) -> BuildReport:
     t0 = time.perf_counter()
     settings = settings or IndexSettings()
+    damaged: list[str] = []
     if previous is None:
-        previous = _previous(index_dir, settings)
-    report = BuildReport(index_dir=str(index_dir))
+        previous = _previous(index_dir, settings, damaged=damaged)
+    report = BuildReport(index_dir=str(index_dir), damaged=damaged[0] if damaged else "")
     old = {a.id: a for a in previous.articles} if previous else {}
     articles = sorted({a.id: a for a in articles}.values(), key=lambda a: a.id)
     new_ids = {a.id for a in articles}

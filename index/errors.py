@@ -14,7 +14,14 @@ class IndexMismatchError(NewsdeskError):
 
 
 class IndexCorruptError(NewsdeskError):
-    """Index files are missing, truncated or fail their checksum."""
+    """Index files are missing, truncated or fail their checksum.
+
+    ``problem`` is what is wrong, without the advice on what to do that the message adds.
+    """
+
+    def __init__(self, message: str, *, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
 
 
 class IndexLockedError(NewsdeskError):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -42,6 +43,9 @@ from index.settings import FORMAT_VERSION, IVF_NPROBE, IndexSettings
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 _DATA_FILES = ("articles.jsonl", "chunks.npz", "dense.faiss")
+# What ``CURRENT`` may hold: the name of a version folder right inside the index, nothing else
+# (no separators, no "..": the pointer is never followed out of the index folder).
+_VERSION_NAME = re.compile(r"v-[0-9A-Za-z-]{1,64}")
 
 
 def _sha256(path: Path) -> str:
@@ -65,15 +69,130 @@ def _files(version: Path) -> list[Path]:
 
 
 def current_version(root: Path) -> Path | None:
-    """The live version folder of the index at ``root``, or None when there is none."""
+    """The live version folder of the index at ``root``, or None when there is none.
+
+    Raises:
+        IndexCorruptError: ``CURRENT`` is unreadable or names anything but a version folder.
+    """
     pointer = root / POINTER
     if not pointer.exists():
         return None
-    return root / pointer.read_text().strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"Index pointer {pointer} is unreadable ({exc}).") from exc
+    if not _VERSION_NAME.fullmatch(name):
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise IndexCorruptError(f"Index pointer {pointer} names {shown!r}, which is not a version folder "
+                                "of this index.")
+    return root / name
+
+
+def _live_name(root: Path) -> str:
+    """The live version's name, or "" when there is none or ``CURRENT`` is damaged."""
+    try:
+        version = current_version(root)
+    except IndexCorruptError:
+        return ""
+    return version.name if version is not None else ""
+
+
+def intact_versions(root: str | Path, *, exclude: str = "") -> list[Path]:
+    """Version folders at ``root`` other than ``exclude`` that pass every check, newest first."""
+    root = Path(root)
+    found = []
+    for p in root.iterdir() if root.is_dir() else ():
+        if p.name == exclude or not p.is_dir() or not _VERSION_NAME.fullmatch(p.name):
+            continue
+        try:
+            manifest = _read_manifest(p)
+            _verify(p, manifest)
+        except IndexCorruptError:
+            continue
+        found.append((manifest.get("built_at", ""), p.stat().st_mtime_ns, p))
+    return [p for *_, p in sorted(found, key=lambda t: t[:2], reverse=True)]
+
+
+def _advice(root: Path) -> str:
+    """What to do about a damaged index: restore the intact previous version when there is one."""
+    rebuild = f"newsdesk index build PATH... --index {root}"
+    earlier = intact_versions(root, exclude=_live_name(root))
+    if earlier:
+        return (f"The previous version {earlier[0].name} is intact: restore it with "
+                f"newsdesk index restore --index {root}, or rebuild with: {rebuild}")
+    return f"Rebuild it with: {rebuild}"
+
+
+def _read_manifest(version: Path) -> dict:
+    """The manifest of ``version``, checked for the fields every index has.
+
+    Raises:
+        IndexCorruptError: unreadable, not an object, or lacking ``chunking``, ``model`` or
+            ``checksums``, or with a checksum missing for a file the index needs or holds.
+    """
+    path = version / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"Index manifest {path} is unreadable ({exc}).") from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"Index manifest {path} is not a JSON object.")
+    if "format_version" in manifest and manifest["format_version"] != FORMAT_VERSION:
+        return manifest  # another format: refused as a mismatch by the caller, not as damage
+    wrong = [key for key, kind in (("format_version", int), ("model", str), ("chunking", dict),
+                                   ("checksums", dict)) if not isinstance(manifest.get(key), kind)]
+    if wrong:
+        raise IndexCorruptError(f"Index manifest {path} lacks {', '.join(wrong)}.")
+    checksums = manifest["checksums"]
+    needed = [*_DATA_FILES, *(str(p.relative_to(version)) for p in _files(version))]
+    unlisted = sorted({name for name in needed if name not in checksums})
+    if not any(name.startswith("bm25/") for name in checksums):
+        unlisted.append("bm25/")
+    if unlisted:
+        shown = ", ".join(unlisted[:5]) + (f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else "")
+        raise IndexCorruptError(f"Index manifest {path} has no checksum for {shown}; "
+                                "every file of an index must have one.")
+    if not all(isinstance(d, str) for d in checksums.values()):
+        raise IndexCorruptError(f"Index manifest {path} has checksums that are not strings.")
+    return manifest
+
+
+def _verify(version: Path, manifest: dict) -> None:
+    """Check every file of ``version`` against the manifest's SHA-256."""
+    for name, digest in manifest["checksums"].items():
+        path = version / name
+        if not _inside(path, version) or not path.is_file():
+            raise IndexCorruptError(f"Index file {path} is missing.")
+        if _sha256(path) != digest:
+            raise IndexCorruptError(f"Index file {path} is corrupt (checksum mismatch).")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep)
+
+
+def restore(root: str | Path, *, wait: bool = True) -> str:
+    """Make the newest intact version other than the live one live again; returns its name.
+
+    Raises:
+        IndexCorruptError: no intact earlier version is on disk.
+        IndexLockedError: ``wait`` is False and another writer holds the lock.
+    """
+    root = Path(root)
+    with write_lock(root, wait=wait):
+        earlier = intact_versions(root, exclude=_live_name(root))
+        if not earlier:
+            raise IndexCorruptError(f"No intact earlier version to restore at {root}. "
+                                    f"Rebuild it with: newsdesk index build PATH... --index {root}")
+        _switch(root, earlier[0].name)
+        return earlier[0].name
 
 
 def exists(root: str | Path) -> bool:
-    return current_version(Path(root)) is not None
+    """Whether an index is at ``root``: a ``CURRENT`` file or a version folder (intact or not)."""
+    root = Path(root)
+    return (root / POINTER).exists() or (root.is_dir() and any(
+        p.is_dir() and _VERSION_NAME.fullmatch(p.name) for p in root.iterdir()))
 
 
 @dataclass
@@ -149,27 +268,27 @@ class IndexStore:
             IndexMismatchError: built with another model, chunking or format version.
         """
         root = Path(root)
-        for _attempt in range(3):
-            version = current_version(root)
-            try:
-                return cls._load_version(root, version, settings=settings, verify=verify)
-            except IndexCorruptError:
-                # A writer switched versions while we read (and pruned the one we were reading):
-                # read the new one. Damage that stays put is raised.
-                if version is None or current_version(root) == version:
-                    raise
-        raise IndexCorruptError(f"Index at {root} kept changing while it was read; try again.")
+        try:
+            for _attempt in range(3):
+                version = current_version(root)
+                try:
+                    return cls._load_version(root, version, settings=settings, verify=verify)
+                except IndexCorruptError:
+                    # A writer switched versions while we read (and pruned the one we were
+                    # reading): read the new one. Damage that stays put is raised.
+                    if version is None or current_version(root) == version:
+                        raise
+            raise IndexCorruptError(f"Index at {root} kept changing while it was read; try again.")
+        except IndexCorruptError as exc:
+            raise IndexCorruptError(f"{exc} {_advice(root)}", problem=str(exc)) from exc.__cause__
 
     @classmethod
     def _load_version(cls, root: Path, version: Path | None, *, settings: IndexSettings | None,
                       verify: bool) -> IndexStore:
         rebuild = f"Rebuild it with: newsdesk index build PATH... --index {root}"
         if version is None:
-            raise IndexCorruptError(f"No index found at {root} (no {POINTER} file). {rebuild}")
-        try:
-            manifest = json.loads((version / MANIFEST).read_text())
-        except (OSError, ValueError) as exc:
-            raise IndexCorruptError(f"Index manifest at {version} is unreadable ({exc}). {rebuild}") from exc
+            raise IndexCorruptError(f"No index found at {root} (no {POINTER} file).")
+        manifest = _read_manifest(version)
         if manifest.get("format_version") != FORMAT_VERSION:
             raise IndexMismatchError(
                 f"Index at {root} has format version {manifest.get('format_version')!r}; this Newsdesk "
@@ -178,12 +297,7 @@ class IndexStore:
         if settings is not None:
             check_compatible(manifest, settings, root)
         if verify:
-            for name, digest in manifest["checksums"].items():
-                path = version / name
-                if not path.exists():
-                    raise IndexCorruptError(f"Index file {path} is missing. {rebuild}")
-                if _sha256(path) != digest:
-                    raise IndexCorruptError(f"Index file {path} is corrupt (checksum mismatch). {rebuild}")
+            _verify(version, manifest)
         try:
             with open(version / "articles.jsonl", encoding="utf-8") as f:
                 articles = [Article.from_dict(json.loads(line)) for line in f]
@@ -196,7 +310,7 @@ class IndexStore:
             article_index = (bm25s.BM25.load(str(version / "bm25_articles"))
                              if (version / "bm25_articles").exists() else sparse.article_bm25(articles))
         except Exception as exc:
-            raise IndexCorruptError(f"Index at {version} could not be read ({exc}). {rebuild}") from exc
+            raise IndexCorruptError(f"Index at {version} could not be read ({exc}).") from exc
         return cls(
             root=root, manifest=manifest, articles=articles, chunk_article=arrays["article"],
             chunk_start=arrays["start"], chunk_end=arrays["end"], dense=dense, bm25=bm25,
@@ -267,15 +381,20 @@ def _write_version(
     _fsync_tree(tmp)
     version = root / name
     os.replace(tmp, version)
+    previous = _live_name(root)
+    _switch(root, name)
+    _prune(root, keep={name, previous})
+    return version
+
+
+def _switch(root: Path, name: str) -> None:
+    """Point ``CURRENT`` at the version folder ``name`` with one atomic rename."""
     pointer_tmp = root / f".{POINTER}.{uuid.uuid4().hex[:6]}"
     pointer_tmp.write_text(name + "\n")
     with open(pointer_tmp, "rb") as f:
         os.fsync(f.fileno())
-    previous = current_version(root)
     os.replace(pointer_tmp, root / POINTER)
     _fsync_dir(root)
-    _prune(root, keep={name, previous.name if previous else ""})
-    return version
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -93,6 +93,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     from index.build import build_index, remove_articles
     from index.load import load_articles
 
+    if args.action == "restore":
+        from index.store import restore
+
+        print(f"Index {args.index} restored to version {restore(args.index, wait=not args.no_wait)}.")
+        return 0
     settings = _config(args).index
     field_map = {}
     for kv in args.field or []:
@@ -193,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-wait", action="store_true",
                        help="fail at once when another writer is updating the index (default: wait for it)")
         p.set_defaults(func=cmd_index)
+    p = p_index_sub.add_parser("restore", help="make the newest intact earlier version of the index live again")
+    p.add_argument("--index", metavar="DIR", required=True, help="index folder")
+    p.add_argument("--no-wait", action="store_true", help="fail at once when another writer is updating the index")
+    p.set_defaults(func=cmd_index)
 
     p_ask = sub.add_parser("ask", help="ask one question")
     p_ask.add_argument("question")

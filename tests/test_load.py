@@ -448,9 +448,8 @@ def test_documents_with_one_name_from_different_places_get_different_ids(tmp_pat
     # are both "report.txt". Saved web pages are often all index.html.
     a = write(tmp_path / "a" / "report.txt", "Harbour report\nThe harbour reopened.")
     b = write(tmp_path / "b" / "report.txt", "Council report\nThe council met.")
-    pages = [write(tmp_path / d / "index.html", f"<html><body><article><h1>Page {d}</h1><p>{'Story of page ' + d + '. ' * 30}</p>"
-                   "</article></body></html>")
-             for d in ("x", "y")]
+    body = "<html><body><article><h1>Page {0}</h1><p>{1}</p></article></body></html>"
+    pages = [write(tmp_path / d / "index.html", body.format(d, f"The story of page {d}. " * 30)) for d in ("x", "y")]
     ids = [load_articles([p]).articles[0].id for p in (a, b, *pages)]
     assert len(set(ids)) == 4
     # The same document loaded again, from anywhere, keeps its id (re-adding it changes nothing).

@@ -100,3 +100,97 @@ def test_article_bm25_is_stored_and_rebuilt_for_older_indexes(tmp_path, hash_emb
     (version / "manifest.json").write_text(json.dumps(manifest))
     again = IndexStore.load(root, settings=SETTINGS)
     assert np.allclose(scores(again.article_bm25, "marathon record"), expected)
+
+
+# --- damage: what is detected, and the way back ------------------------------------------------
+
+
+def corrupt_articles(root) -> None:
+    with open(store_mod.current_version(root) / "articles.jsonl", "r+b") as f:
+        f.write(b"XX")
+
+
+def edit_manifest(root, change) -> None:
+    path = store_mod.current_version(root) / "manifest.json"
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+
+
+def drop(key):
+    return lambda m: {k: v for k, v in m.items() if k != key}
+
+
+MANIFEST_DAMAGE = {
+    "a list": lambda m: [],
+    "no checksums": drop("checksums"),
+    "no chunking": drop("chunking"),
+    "empty checksums": lambda m: {**m, "checksums": {}},
+    "one file without a checksum": lambda m: {**m, "checksums": {k: v for k, v in m["checksums"].items()
+                                                                 if k != "articles.jsonl"}},
+    "a bm25 file without a checksum": lambda m: {**m, "checksums": {k: v for k, v in m["checksums"].items()
+                                                                    if not k.startswith("bm25/")}},
+}
+
+
+@pytest.mark.parametrize("damage", MANIFEST_DAMAGE)
+def test_a_manifest_lacking_fields_or_checksums_is_damage(tmp_path, hash_embedder, damage):
+    root = build(tmp_path, hash_embedder)
+    corrupt_articles(root)  # with the checksums gone, this must not load silently
+    edit_manifest(root, MANIFEST_DAMAGE[damage])
+    for verify in (True, False):
+        with pytest.raises(IndexCorruptError, match=r"manifest .* (lacks|has no checksum|is not a JSON object)"):
+            IndexStore.load(root, settings=SETTINGS, verify=verify)
+
+
+@pytest.mark.parametrize("pointer", ["../../../etc", "/etc", "v-x/../../../etc", "..", "", "v-\x00"])
+def test_current_must_name_a_version_folder_inside_the_index(tmp_path, hash_embedder, pointer):
+    root = build(tmp_path, hash_embedder)
+    (root / "CURRENT").write_text(pointer + "\n")
+    with pytest.raises(IndexCorruptError, match="not a version folder of this index"):
+        IndexStore.load(root)
+
+
+def test_the_damage_error_names_the_intact_previous_version_and_restore_brings_it_back(tmp_path, hash_embedder,
+                                                                                        capsys):
+    from newsdesk.cli import main
+
+    root = build(tmp_path, hash_embedder, n=3)
+    first = store_mod.current_version(root).name
+    write_collection(root, make_articles(5), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    corrupt_articles(root)
+    with pytest.raises(IndexCorruptError) as caught:
+        IndexStore.load(root, settings=SETTINGS)
+    assert f"The previous version {first} is intact: restore it with newsdesk index restore --index {root}" \
+        in str(caught.value)
+    assert main(["index", "restore", "--index", str(root)]) == 0
+    assert f"restored to version {first}" in capsys.readouterr().out
+    assert len(IndexStore.load(root, settings=SETTINGS).articles) == 3
+    # The damaged version is not offered again; the next write clears it away.
+    with pytest.raises(IndexCorruptError, match="No intact earlier version"):
+        store_mod.restore(root)
+    write_collection(root, make_articles(4), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("v-"))[0] == first
+    assert len(store_mod.intact_versions(root)) == 2
+
+
+DAMAGE = {
+    "corrupt file": corrupt_articles,
+    "manifest a list": lambda root: edit_manifest(root, lambda m: []),
+    "no manifest": lambda root: (store_mod.current_version(root) / "manifest.json").unlink(),
+    "pointer outside": lambda root: (root / "CURRENT").write_text("../../../etc\n"),
+    "no pointer": lambda root: (root / "CURRENT").unlink(),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_build_over_a_damaged_index_succeeds_and_an_add_refuses(tmp_path, hash_embedder, damage):
+    from index.build import add_articles, build_index
+
+    root = build(tmp_path, hash_embedder, n=3)
+    DAMAGE[damage](root)
+    with pytest.raises(IndexCorruptError, match="newsdesk index build"):
+        add_articles(root, make_articles(4)[3:], settings=SETTINGS, embedder=hash_embedder, progress=False)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(a.to_dict()) + "\n" for a in make_articles(4)))
+    report = build_index([src], root, settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert "Note: the index was damaged" in report.summary()
+    assert len(IndexStore.load(root, settings=SETTINGS).articles) == 4
