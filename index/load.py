@@ -33,7 +33,10 @@ Rules, each chosen so that nothing valid is lost and nothing is dropped silently
   looked for in the url and text), text over ``max_chars`` (cut at a paragraph or
   sentence boundary), invalid UTF-8 in a one-article file (replaced with U+FFFD).
 - Whole-file problems (``line=None``): missing path, unsupported extension, empty
-  file, binary content (NUL bytes in the first 8 KB), unreadable file.
+  file, binary content (NUL bytes in the first 8 KB), unreadable file, anything but a
+  regular file (a FIFO, a device, or a link to one: never opened for reading, so
+  ``/dev/zero`` or a pipe cannot stall or exhaust the loader), a file over
+  ``max_file_bytes``.
 - Duplicate ids: the last occurrence wins, as a later export usually holds the newer
   version; each earlier one is reported as "duplicate id X, replaced by line N".
 - Ids: the given id, else derived from the url, else from the text
@@ -56,6 +59,7 @@ import itertools
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -89,6 +93,9 @@ CSV_FIELD_LIMIT = 2**31 - 1
 MIN_KEEP_FRACTION = 0.5
 # Epoch numbers above this are milliseconds (1e11 seconds is the year 5138).
 EPOCH_MS_THRESHOLD = 1e11
+# Each file is read into memory whole (about 5x its size once decoded and parsed): 1 GiB keeps
+# that within a machine's memory; split larger exports.
+MAX_FILE_BYTES = 1 << 30
 
 _LEADING_DATE = re.compile(r"\s*date\s+(\d{4}-\d{2}-\d{2})\b\s*(.*)", re.IGNORECASE | re.DOTALL)
 _ISO_DATE = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})(?![\d])")
@@ -185,6 +192,7 @@ def load_articles(
     field_map: Mapping[str, str] | None = None,
     clean: bool = True,
     max_chars: int = 2_000_000,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> LoadReport:
     """Load articles from files and folders, reporting every record that was not loaded.
 
@@ -199,6 +207,8 @@ def load_articles(
             :func:`~index.clean.clean_line` to its title, source and author.
         max_chars: Longest text kept; longer texts are cut at a paragraph or sentence
             boundary and reported.
+        max_file_bytes: Largest file read (each is read into memory whole); larger ones are
+            reported and skipped.
 
     Returns:
         The articles, the problems and the counts.
@@ -211,7 +221,9 @@ def load_articles(
         paths = [paths]
     if max_chars < 1:
         raise ValueError(f"max_chars must be positive, got {max_chars!r}")
-    loader = _Loader(_field_names(field_map), clean=clean, max_chars=max_chars)
+    if max_file_bytes < 1:
+        raise ValueError(f"max_file_bytes must be positive, got {max_file_bytes!r}")
+    loader = _Loader(_field_names(field_map), clean=clean, max_chars=max_chars, max_file_bytes=max_file_bytes)
     for path in paths:
         loader.add_path(Path(path))
     return loader.finish()
@@ -280,6 +292,45 @@ def _decode(raw: bytes) -> tuple[str, list[int]]:
     return text.removeprefix("\ufeff"), bad
 
 
+class _Refused(Exception):
+    """A file that is not read: not a regular file, or over the size limit."""
+
+
+def _kind_of(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def _size(n: int) -> str:
+    return f"{n:,} bytes" if n < 1 << 20 else f"{n / (1 << 20):,.1f} MB"
+
+
+def _read_regular(path: Path, max_bytes: int) -> bytes:
+    """The bytes of ``path`` if it is (or links to) a regular file of at most ``max_bytes``.
+
+    The type is checked on the opened file (no swap between check and read), and the open
+    does not block, so a FIFO is refused instead of waiting forever for a writer.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Refused(f"not a regular file ({_kind_of(info.st_mode)}); not read")
+        if info.st_size > max_bytes:
+            raise _Refused(f"file is {_size(info.st_size)}; the limit is {_size(max_bytes)} per file (split it)")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > max_bytes:  # it grew while we read
+        raise _Refused(f"file is over {_size(max_bytes)}; the limit is {_size(max_bytes)} per file (split it)")
+    return raw
+
+
 def _truncate(text: str, max_chars: int) -> str:
     """Cut ``text`` to at most ``max_chars`` at a paragraph, else sentence, else word boundary."""
     floor = int(max_chars * MIN_KEEP_FRACTION)
@@ -334,10 +385,12 @@ def _as_author(value: object) -> str:
 class _Loader:
     """Accumulates one :func:`load_articles` call: articles, problems, and the id index."""
 
-    def __init__(self, names: dict[str, tuple[str, ...]], *, clean: bool, max_chars: int) -> None:
+    def __init__(self, names: dict[str, tuple[str, ...]], *, clean: bool, max_chars: int,
+                 max_file_bytes: int) -> None:
         self.names = names
         self.clean = clean
         self.max_chars = max_chars
+        self.max_file_bytes = max_file_bytes
         self.report = LoadReport()
         # id -> (position in report.articles, path, line) of the occurrence that currently wins.
         self.by_id: dict[str, tuple[int, str, int | None]] = {}
@@ -364,7 +417,10 @@ class _Loader:
             return
         self.report.files += 1
         try:
-            raw = path.read_bytes()
+            raw = _read_regular(path, self.max_file_bytes)
+        except _Refused as exc:
+            self.problem(path, None, str(exc))
+            return
         except OSError as exc:
             self.problem(path, None, f"cannot read: {exc.strerror or exc}")
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from datetime import date
@@ -541,3 +542,43 @@ def test_id_of_wrong_type_is_replaced_by_a_derived_one(tmp_path: Path) -> None:
     report = load_articles([path])
     assert [a.id for a in report.articles] == ["7", stable_id(text="Listed.")]
     assert reasons(report) == [("a.jsonl", 2, "id is a list; derived one from the url or text")]
+
+
+# --- what is read at all ---------------------------------------------------------------------------
+
+
+def test_only_regular_files_are_read_and_none_can_stall_the_loader(tmp_path: Path) -> None:
+    import signal
+
+    write(tmp_path / "good.jsonl", jsonl({"id": "ok", "text": "A fine article."}))
+    os.symlink("/dev/zero", tmp_path / "zero.jsonl")
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    write(tmp_path / "real.txt", "Headline\nA text reached through a link is still a regular file.")
+    os.symlink(tmp_path / "real.txt", tmp_path / "link.md")
+
+    def stalled(*_: object) -> None:
+        raise TimeoutError("the loader blocked on a FIFO or read /dev/zero without end")
+
+    old = signal.signal(signal.SIGALRM, stalled)
+    signal.alarm(20)
+    try:
+        report = load_articles([tmp_path])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    reasons = {Path(p.path).name: p.reason for p in report.problems}
+    assert reasons["zero.jsonl"] == "not a regular file (a character device); not read"
+    assert reasons["pipe.jsonl"] == "not a regular file (a FIFO); not read"
+    assert {a.title for a in report.articles} >= {"Headline"} and "ok" in {a.id for a in report.articles}
+    assert len(report.articles) == 3  # good.jsonl, real.txt and the link to it
+
+
+def test_files_over_the_size_limit_are_reported_with_the_limit(tmp_path: Path) -> None:
+    big = write(tmp_path / "big.jsonl", jsonl(*({"text": f"Article {i} " * 20} for i in range(10))))
+    report = load_articles([big], max_file_bytes=1000)
+    assert report.articles == []
+    [problem] = report.problems
+    assert problem.reason == f"file is {big.stat().st_size:,} bytes; the limit is 1,000 bytes per file (split it)"
+    assert len(load_articles([big]).articles) == 10  # the default limit (1 GiB) reads it
+    with pytest.raises(ValueError, match="max_file_bytes"):
+        load_articles([big], max_file_bytes=0)
