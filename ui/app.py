@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import signal
 import sys
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import gradio as gr
 
 from rag import Assistant
 from ui import render
 from ui.handlers import MAX_UPLOAD_MB, UPLOAD_TYPES, Handlers
-from ui.session import Workspace, close_session
+from ui.session import Workspace, close_session, remove_dead_copies
 from ui.style import CSS, theme
 
 # Answers are CPU-bound (embedding + scoring); four at a time keeps a 4+ core machine busy
@@ -35,7 +36,7 @@ SAMPLE_EXAMPLES = (
 
 
 def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: Sequence[str] = (),
-              title: str = "Newsdesk") -> gr.Blocks:
+              title: str = "Newsdesk", workspace: Workspace | None = None) -> gr.Blocks:
     """The chat UI over ``assistant``.
 
     Args:
@@ -45,11 +46,13 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
             index itself, visible to every user.
         examples: example questions shown under the input box.
         title: the page title.
+        workspace: where uploads go (default: a new one over ``assistant`` and ``private_uploads``);
+            its private copies are deleted when the app is garbage-collected or the process exits.
 
     Returns:
         The :class:`gr.Blocks`; start it with :func:`launch`.
     """
-    workspace = Workspace(assistant, private_uploads=private_uploads)
+    workspace = workspace or Workspace(assistant, private_uploads=private_uploads)
     handlers = Handlers(workspace)
     config = assistant.config
     llm_ready = bool(config.llm_base_url and config.llm_model)
@@ -188,8 +191,28 @@ def serve(args: argparse.Namespace) -> int:
     print(f"Collection: {s.articles:,} articles, {s.chunks:,} passages, model {s.model}.", file=sys.stderr)
     if not _is_loopback(args.host) and auth is None:
         print(f"Warning: serving on {args.host} without --auth; anyone who can reach it can use it.", file=sys.stderr)
-    demo = build_app(assistant, private_uploads=on_sample, examples=SAMPLE_EXAMPLES if on_sample else ())
+    for leftover in remove_dead_copies():
+        print(f"Removed {leftover}, left behind by a server that was killed.", file=sys.stderr)
+    workspace = Workspace(assistant, private_uploads=on_sample)
+    demo = build_app(assistant, examples=SAMPLE_EXAMPLES if on_sample else (), workspace=workspace)
     url = launch(demo, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True)
-    print(f"Newsdesk is serving on {url} (Ctrl-C stops it).", file=sys.stderr, flush=True)
-    demo.block_thread()  # returns on Ctrl-C, after closing the server
+    serve_until_stopped(demo, workspace, ready=lambda: print(f"Newsdesk is serving on {url} (Ctrl-C stops it).",
+                                                             file=sys.stderr, flush=True))
     return 0
+
+
+def serve_until_stopped(demo: gr.Blocks, workspace: Workspace, *, ready: Callable[[], None] = lambda: None) -> None:
+    """Block until Ctrl-C or SIGTERM (what ``kill``, systemd and docker send), then close the
+    server and delete the sessions' private copies either way. ``ready`` runs once SIGTERM is
+    handled (it announces the server: a stop right after that must clean up too)."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # block_thread closes the server on it, as on Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        ready()
+        demo.block_thread()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        workspace.close()

@@ -3,6 +3,8 @@ app-wide :class:`Workspace` that decides where uploads go."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import tempfile
 import threading
@@ -15,6 +17,10 @@ from rag import Answer, Assistant
 
 Turn = tuple[str, str]
 Message = dict[str, str]
+# Private copies live in <tmp>/newsdesk-ui-*/; each such folder's ALIVE file is locked (flock)
+# by its server for as long as that server runs, so an unlocked one was left by a dead server.
+COPIES_PREFIX = "newsdesk-ui-"
+ALIVE = ".alive"
 
 
 def private_copy(assistant: Assistant, dest: Path) -> Assistant:
@@ -87,6 +93,7 @@ class Workspace:
         self.shared = shared
         self.private_uploads = private_uploads
         self._root = root
+        self._alive: int | None = None  # the locked ALIVE file of a root this workspace made
         self._root_lock = threading.Lock()
 
     def assistant_for(self, session: Session | None) -> Assistant:
@@ -96,7 +103,8 @@ class Workspace:
     def _new_dir(self) -> Path:
         with self._root_lock:
             if self._root is None:
-                self._root = Path(tempfile.mkdtemp(prefix="newsdesk-ui-"))
+                self._root = Path(tempfile.mkdtemp(prefix=COPIES_PREFIX))
+                self._alive = _claim(self._root)
             self._root.mkdir(parents=True, exist_ok=True)
         return self._root / f"session-{uuid.uuid4().hex[:12]}"
 
@@ -129,5 +137,42 @@ class Workspace:
 
     def close(self) -> None:
         """Delete every private copy made by this workspace."""
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
+        with self._root_lock:
+            if self._root is not None:
+                shutil.rmtree(self._root, ignore_errors=True)
+            if self._alive is not None:
+                os.close(self._alive)  # releases the lock
+                self._alive = None
+
+
+def _claim(root: Path) -> int:
+    """Lock ``root``'s ALIVE file for this process's lifetime; the pid is written once the lock
+    is held, so an empty file means "being set up", never "abandoned"."""
+    fd = os.open(root / ALIVE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def remove_dead_copies(folder: Path | None = None) -> list[Path]:
+    """Delete the private-copy folders that servers which died (SIGKILL, power loss) left in
+    ``folder`` (default: the temporary folder); returns them. A folder whose ALIVE file is
+    locked belongs to a running server; one without an ALIVE file is left alone."""
+    removed = []
+    for root in sorted(Path(folder or tempfile.gettempdir()).glob(COPIES_PREFIX + "*")):
+        try:
+            if root.is_symlink() or not root.is_dir():
+                continue
+            fd = os.open(root / ALIVE, os.O_RDWR)
+        except OSError:  # no ALIVE file, or another user's folder
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.read(fd, 32).strip():
+                shutil.rmtree(root, ignore_errors=True)
+                removed.append(root)
+        except BlockingIOError:
+            pass  # its server is running
+        finally:
+            os.close(fd)
+    return removed
