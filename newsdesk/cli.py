@@ -222,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retrieval_args(p_serve)
     p_serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p_serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p_serve.add_argument("--auth", metavar="USER:PASS", help="require this login")
+    p_serve.add_argument("--auth", metavar="USER:PASS",
+                         help="require this login (visible to local users in ps: prefer --auth-file or NEWSDESK_AUTH)")
+    p_serve.add_argument("--auth-file", metavar="FILE", help="require the login USER:PASS on the first line of FILE")
     p_serve.set_defaults(func=cmd_serve)
 
     p_eval = sub.add_parser("eval", help="evaluate on a question set", description=_eval_description())

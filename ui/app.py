@@ -19,6 +19,8 @@ import gradio as gr
 
 from rag import Assistant
 from ui import render
+from ui.auth import Login, OwnOriginOnly, read_credentials
+from ui.auth import parse_auth as parse_auth  # re-exported: ui.app.parse_auth predates ui.auth
 from ui.handlers import MAX_UPLOAD_MB, UPLOAD_TYPES, Handlers
 from ui.session import Workspace, close_session, remove_dead_copies
 from ui.style import CSS, theme
@@ -137,33 +139,28 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
         demo: from :func:`build_app`.
         host: address to bind; 127.0.0.1 keeps it to this machine.
         port: port to bind (None: the first free one from 7860).
-        auth: (user, password) to require a login.
+        auth: (user, password) to require a login (exact user name; each wrong try waits a second).
         prevent_thread_lock: return at once and serve from a background thread (tests).
         quiet: print nothing.
         concurrency: answers computed at once; more requests wait in the queue.
     """
+    from starlette.middleware import Middleware
+
     demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
+    login = Login(*auth) if auth else None
     _, local_url, _ = demo.launch(
-        server_name=host, server_port=port, share=False, auth=auth, prevent_thread_lock=prevent_thread_lock,
+        server_name=host, server_port=port, share=False, auth=login.check if login else None,
+        app_kwargs={"middleware": [Middleware(OwnOriginOnly, login=login)]}, prevent_thread_lock=prevent_thread_lock,
         quiet=quiet, show_error=True, max_file_size=f"{MAX_UPLOAD_MB}mb", theme=theme(), css=CSS,
         footer_links=["api", "settings"], run_history=False, enable_monitoring=False, mcp_server=False,
         ssr_mode=False, pwa=False, inbrowser=False,
     )
+    # Gradio's own CORS layer is outermost and answers any localhost origin; put the origin and
+    # login checks in front of it too (the copy inside, passed above, covers requests that came
+    # in before this line ran).
+    app = demo.server_app
+    app.middleware_stack = OwnOriginOnly(app.middleware_stack or app.build_middleware_stack(), login=login)
     return local_url
-
-
-def parse_auth(value: str | None) -> tuple[str, str] | None:
-    """``USER:PASS`` as a (user, password) pair; None stays None.
-
-    Raises:
-        ValueError: no colon, or an empty user or password.
-    """
-    if value is None:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise ValueError(f"--auth must be USER:PASS with both parts non-empty, got {value!r}")
-    return user, password
 
 
 def _is_loopback(host: str) -> bool:
@@ -180,7 +177,7 @@ def serve(args: argparse.Namespace) -> int:
     progress in the terminal), warm up the model, and serve the chat until interrupted."""
     from newsdesk.cli import assistant_from_args
 
-    auth = parse_auth(getattr(args, "auth", None))
+    auth = read_credentials(getattr(args, "auth", None), getattr(args, "auth_file", None))
     on_sample = getattr(args, "index", None) is None
     print("Opening the " + ("bundled sample collection (its index is built on first start)…" if on_sample
                             else f"index at {args.index}…"), file=sys.stderr, flush=True)
@@ -190,7 +187,8 @@ def serve(args: argparse.Namespace) -> int:
     s = assistant.stats()
     print(f"Collection: {s.articles:,} articles, {s.chunks:,} passages, model {s.model}.", file=sys.stderr)
     if not _is_loopback(args.host) and auth is None:
-        print(f"Warning: serving on {args.host} without --auth; anyone who can reach it can use it.", file=sys.stderr)
+        print(f"Warning: serving on {args.host} without a login (--auth-file); anyone who can reach it can use it.",
+              file=sys.stderr)
     for leftover in remove_dead_copies():
         print(f"Removed {leftover}, left behind by a server that was killed.", file=sys.stderr)
     workspace = Workspace(assistant, private_uploads=on_sample)

@@ -1,0 +1,101 @@
+"""Login and origin checks of a served app (a real server on a tiny index, plain HTTP)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from index.build import write_collection
+from index.settings import IndexSettings
+from index.store import IndexStore
+from rag import Assistant
+from rag.config import Config
+from tests.conftest import HashEmbedder, make_articles
+
+SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+USER, PASSWORD = "ed", "s3cret pass"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from ui.app import build_app, launch
+
+    root = tmp_path_factory.mktemp("auth") / "idx"
+    write_collection(root, make_articles(3), settings=SETTINGS, embedder=HashEmbedder(), progress=False)
+    assistant = Assistant(IndexStore.load(root), config=Config(index=SETTINGS, rerank=0), embedder=HashEmbedder())
+    demo = build_app(assistant, private_uploads=False)
+    url = launch(demo, port=_free_port(), auth=(USER, PASSWORD), prevent_thread_lock=True, quiet=True)
+    yield url.rstrip("/")
+    demo.close()
+
+
+def login(url: str, user: str, password: str, **headers: str) -> httpx.Response:
+    return httpx.post(f"{url}/login", data={"username": user, "password": password}, headers=headers, timeout=60)
+
+
+def test_the_right_login_works_and_a_padded_user_name_does_not(server):
+    assert login(server, USER, PASSWORD).status_code == 200
+    for user in (f"{USER} ", f" {USER}", f"{USER}\t"):
+        assert login(server, user, PASSWORD).status_code >= 400, repr(user)
+
+
+def test_repeated_wrong_passwords_are_slowed_down_even_in_parallel(server):
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda i: login(server, USER, f"guess{i}").status_code, range(4)))
+    took = time.perf_counter() - started
+    assert all(code >= 400 for code in codes)
+    assert took >= 3.5, f"4 wrong passwords were answered in {took:.2f} s"  # one second each, one at a time
+    started = time.perf_counter()
+    assert login(server, USER, PASSWORD).status_code == 200
+    assert time.perf_counter() - started < 2.5  # the right password is not made to wait
+
+
+def test_only_the_pages_own_origin_gets_answers(server):
+    own = server.removeprefix("http://")
+    cookies = login(server, USER, PASSWORD).cookies
+    for origin in ("http://localhost:1", "http://127.0.0.1:1", "null", "http://evil.example"):
+        response = httpx.get(f"{server}/config", headers={"Origin": origin}, cookies=cookies, timeout=60)
+        assert response.status_code == 403, origin
+        assert "access-control-allow-origin" not in response.headers
+        assert login(server, USER, PASSWORD, Origin=origin).status_code == 403, origin
+        preflight = httpx.options(f"{server}/gradio_api/queue/join", timeout=60, headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in preflight.headers, origin
+    same = httpx.get(f"{server}/config", headers={"Origin": f"http://{own}"}, cookies=cookies, timeout=60)
+    assert same.status_code == 200
+    assert httpx.get(f"{server}/config", cookies=cookies, timeout=60).status_code == 200  # no Origin: not a browser
+
+
+def test_credentials_come_from_a_file_or_the_environment_before_the_command_line(tmp_path, capsys):
+    from ui.auth import AUTH_ENV, read_credentials
+
+    secret = tmp_path / "login"
+    secret.write_text("ann:from file\n")
+    secret.chmod(0o600)
+    assert read_credentials("cli:pw", str(secret), env={AUTH_ENV: "env:pw"}) == ("ann", "from file")
+    assert read_credentials("cli:pw", None, env={AUTH_ENV: "env:pw"}) == ("env", "pw")
+    assert capsys.readouterr().err == ""
+    assert read_credentials("cli:pw", None, env={}) == ("cli", "pw")
+    assert "--auth is visible to every local user" in capsys.readouterr().err
+    assert read_credentials(None, None, env={}) is None
+    secret.chmod(0o644)
+    read_credentials(None, str(secret), env={})
+    assert "can be read by other users" in capsys.readouterr().err
+    for bad in ("ann :pw", " ann:pw"):
+        with pytest.raises(ValueError, match="spaces around it"):
+            read_credentials(None, None, env={AUTH_ENV: bad})
+    with pytest.raises(ValueError, match="cannot read it"):
+        read_credentials(None, str(tmp_path / "missing"), env={})
+    with pytest.raises(ValueError, match=r"USER:PASS.*'ann:\*\*\*'"):  # the password is never echoed
+        read_credentials(None, None, env={AUTH_ENV: "ann:"})

@@ -1,0 +1,171 @@
+"""Who may use a served app: the login (from a file or the environment, exact user name, slow
+failures) and the only origin whose pages get answers (the app's own).
+
+Gradio strips the user name before checking it and sends answers with credentials to any
+``localhost`` origin; :class:`OwnOriginOnly` sits in front of its routes to close both gaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+AUTH_ENV = "NEWSDESK_AUTH"
+# Each wrong login costs this many seconds, and failures are answered one at a time, so
+# guessing runs at most one password a second however many requests are sent in parallel.
+FAILURE_DELAY_S = 1.0
+MAX_LOGIN_BODY = 64 * 1024
+
+
+def parse_auth(value: str | None, *, where: str = "--auth") -> tuple[str, str] | None:
+    """``USER:PASS`` as a (user, password) pair; None stays None.
+
+    Raises:
+        ValueError: no colon, an empty user or password, or a user name with spaces around it
+            (it could never be typed the same way twice).
+    """
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ValueError(f"{where} must be USER:PASS with both parts non-empty, got {_masked(value)}")
+    if user != user.strip():
+        raise ValueError(f"{where}: the user name {user!r} has spaces around it")
+    return user, password
+
+
+def _masked(value: str) -> str:
+    user, sep, _ = value.partition(":")
+    return repr(f"{user}:***" if sep else value)
+
+
+def read_credentials(auth: str | None = None, auth_file: str | None = None,
+                     env: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """The login to require: from ``auth_file`` (first line), else the ``NEWSDESK_AUTH``
+    variable, else ``auth`` (the ``--auth`` value, which every local user can read in ``ps``).
+
+    Raises:
+        ValueError: a malformed value, or an unreadable file.
+    """
+    env = os.environ if env is None else env
+    if auth_file is not None:
+        path = Path(auth_file)
+        try:
+            first = path.read_text(encoding="utf-8").splitlines()[:1]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"--auth-file {path}: cannot read it ({exc})") from exc
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            print(f"Warning: {path} can be read by other users; chmod 600 it.", file=sys.stderr)
+        return parse_auth(first[0] if first else "", where=f"--auth-file {path}")
+    if env.get(AUTH_ENV):
+        return parse_auth(env[AUTH_ENV], where=AUTH_ENV)
+    if auth is not None:
+        print(f"Warning: --auth is visible to every local user (ps); prefer --auth-file or {AUTH_ENV}.",
+              file=sys.stderr)
+    return parse_auth(auth)
+
+
+class Login:
+    """Checks one user and password in constant time; each failure waits ``delay`` seconds,
+    one failure at a time."""
+
+    def __init__(self, user: str, password: str, *, delay: float = FAILURE_DELAY_S) -> None:
+        self._user = user.encode()
+        self._password = password.encode()
+        self.delay = delay
+        self._failing = asyncio.Lock()
+
+    async def check(self, user: str, password: str) -> bool:
+        """Gradio's ``auth`` callable (async, so the waiting never blocks the server)."""
+        ok = hmac.compare_digest(user.encode(), self._user) & hmac.compare_digest(password.encode(), self._password)
+        if not ok:
+            await self.fail()
+        return bool(ok)
+
+    async def fail(self) -> None:
+        async with self._failing:
+            await asyncio.sleep(self.delay)
+
+
+class OwnOriginOnly:
+    """ASGI middleware: refuse (403) a request whose ``Origin`` is not the app's own address,
+    and a login whose user name has spaces around it (Gradio would strip them).
+
+    A browser sends ``Origin`` with cross-origin requests (and same-origin POSTs); scripts
+    and clients without one are not browsers acting for a user, so they pass. The app's own
+    origin is the ``Host`` the request was sent to, which a page cannot forge.
+    """
+
+    def __init__(self, app, login: Login | None = None) -> None:  # noqa: ANN001 - any ASGI app
+        self.app = app
+        self.login = login
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI types
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        origin = headers.get("origin")
+        if origin is not None and not _same_origin(origin, headers.get("host", "")):
+            await _refuse(scope, send, 403, "Requests from other origins are refused.")
+            return
+        if self.login is not None and scope["type"] == "http" and scope["method"] == "POST" \
+                and scope["path"].rstrip("/").endswith("/login"):
+            body = await _body(receive)
+            users = parse_qs(body.decode("utf-8", "replace")).get("username", [""])
+            if any(u != u.strip() for u in users):
+                await self.login.fail()
+                await _refuse(scope, send, 400, "Incorrect credentials.")
+                return
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send)
+
+
+def _same_origin(origin: str, host: str) -> bool:
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        return False
+    return bool(netloc) and netloc.lower() == host.lower()
+
+
+async def _body(receive) -> bytes:  # noqa: ANN001 - ASGI receive
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= MAX_LOGIN_BODY:
+            chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, original):  # noqa: ANN001, ANN202 - ASGI receive callables
+    """A receive that hands the app the body already read, then the client's own messages."""
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if sent:
+            return await original()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+async def _refuse(scope, send, status: int, detail: str) -> None:  # noqa: ANN001 - ASGI types
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
