@@ -2,13 +2,16 @@
 
 Article text is data, not instructions. Each passage sits in its own
 ``<passage id="n">`` … ``</passage>`` block, and anything inside a passage that looks like
-a delimiter (``</passage>``, ``<question>``, chat-template tokens such as ``<|im_start|>``)
+a delimiter (``</passage>``, ``<question>``) or a chat-template token (ChatML ``<|im_start|>``,
+Llama ``[INST]`` ``<<SYS>>`` ``</s>``, Gemma ``<start_of_turn>``, Alpaca ``### Instruction``)
 is neutralised, so an article cannot close its block and speak as the user or system.
+Look-alikes are found after NFKC folding (full-width ``＜/passage＞`` is ``</passage>``).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -29,11 +32,20 @@ MIN_TRIMMED_TOKENS = 48
 MAX_HISTORY_TURNS = 3
 HISTORY_ANSWER_CHARS = 600
 
-# "<" that opens something shaped like our delimiters or a chat-template token.
+# Something shaped like our delimiters or a chat-template token: the "<" that opens a tag
+# (ours, Gemma's turns, </s>), "<|" and "|>" (ChatML, Llama 3), the "[" of [INST] and its
+# kin (Llama 2, Mistral), the "<" of <<SYS>>, and the hashes of "### Instruction" (Alpaca).
 _DELIMITER_LOOKALIKE = re.compile(
-    r"<(?=\s*/?\s*(?:passages?|question|history|system|user|assistant|instructions?)\b)|<(?=\|)|\|>",
+    r"<(?=\s*/?\s*(?:passages?|question|history|system|user|assistant|instructions?|start_of_turn|end_of_turn"
+    r"|s|bos|eos|think)\s*(?:>|\b))"
+    r"|<(?=\|)|\|>|<(?=<\s*/?\s*sys\s*>)"
+    r"|\[(?=\s*/?\s*(?:inst|sys|system_prompt|available_tools|tool_calls|tool_results)\s*\])"
+    r"|#{2,}(?=[ \t]*(?:instruction|response|system|input|user|assistant)\b)",
     re.IGNORECASE,
 )
+# Each defused character's stand-in: looks alike to a reader, is nothing to a chat template,
+# and is left alone by NFKC (so a model that normalises its input cannot undo it).
+_DEFUSED = {"<": "\u2039", ">": "\u203a", "[": "\u2045", "#": "\u266f"}
 _SPACES = re.compile(r"\s+")
 
 SYSTEM_PROMPT = f"""You answer questions about news articles using only the numbered passages you are given.
@@ -60,9 +72,29 @@ class Prompt:
     passages: list[Passage]
 
 
+def _fold(text: str) -> str:
+    """``text`` with each character that NFKC maps to one other character replaced by it
+    (full-width and small-form brackets, bars, hashes): same length, so positions match."""
+    if text.isascii():
+        return text
+    out = []
+    for c in text:
+        folded = c if c.isascii() else unicodedata.normalize("NFKC", c)
+        out.append(folded if len(folded) == 1 else c)
+    return "".join(out)
+
+
 def neutralise(text: str) -> str:
     """``text`` with delimiter look-alikes defused; same length, so offsets still hold."""
-    return _DELIMITER_LOOKALIKE.sub(lambda m: "\u2039" if m.group() == "<" else "|\u203a", text)
+    folded = _fold(text)
+    matches = list(_DELIMITER_LOOKALIKE.finditer(folded))
+    if not matches:
+        return text
+    out = list(text)
+    for m in matches:
+        for i in range(m.start(), m.end()):
+            out[i] = _DEFUSED.get(folded[i], out[i])  # "|" of "|>" stays: its ">" is defused
+    return "".join(out)
 
 
 def _one_line(text: str) -> str:
