@@ -9,7 +9,9 @@ sources do not back. After generation:
   the same), and every number it states must appear there too;
 * factual sentences without any citation are reported as unsupported.
 
-Problems are reported as warnings; the text keeps the model's wording.
+Problems are reported as warnings. A sentence that fails the check is *flagged*: it keeps the
+model's wording, but loses its markers and never becomes a citation (a card is shown only
+for claims the check accepted), and the caller shows it as flagged, not as plain answer text.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class Checked:
     numbers: list[int]
     warnings: list[str]
     quotes: dict[int, Support] = field(default_factory=dict)
+    flagged: list[str] = field(default_factory=list)  # sentences the check rejected, as they read in ``text``
 
 
 @dataclass(frozen=True)
@@ -132,20 +135,36 @@ def clean_markers(text: str, count: int) -> tuple[str, list[str]]:
 def split_claims(text: str) -> list[Claim]:
     """The sentences of ``text`` with the markers each cites; a marker after the full stop
     ("… in July. [2]") belongs to the sentence before it."""
-    pieces: list[list] = []  # [text, numbers]
+    return [claim for claim, _ in _claims_and_markers(text)]
+
+
+def _claims_and_markers(text: str) -> list[tuple[Claim, list[tuple[int, int]]]]:
+    """:func:`split_claims`, with the (start, end) in ``text`` of each claim's markers."""
+    pieces: list[list] = []  # [text, numbers, marker spans]
     for s, e in sentence_spans(text):
         sentence = text[s:e]
         lead = _LEADING_MARKERS.match(sentence)
         if lead and pieces:
             pieces[-1][1].extend(int(n) for n in re.findall(r"\d+", lead.group()))
-            sentence = sentence[lead.end():]
-        numbers = [int(n) for m in MARKER.finditer(sentence) for n in _parse_numbers(m.group(1))]
+            pieces[-1][2].append((s, s + lead.end()))
+            s, sentence = s + lead.end(), sentence[lead.end():]
+        found = list(MARKER.finditer(sentence))
+        numbers = [n for m in found for n in _parse_numbers(m.group(1))]
+        spans = [(s + m.start(), s + m.end()) for m in found]
         body = _SPACE_BEFORE_PUNCT.sub("", MARKER.sub("", sentence)).strip()
         if body:
-            pieces.append([body, numbers])
+            pieces.append([body, numbers, spans])
         elif pieces:  # a line of markers alone
             pieces[-1][1].extend(numbers)
-    return [Claim(body, tuple(dict.fromkeys(numbers))) for body, numbers in pieces]
+            pieces[-1][2].extend(spans)
+    return [(Claim(body, tuple(dict.fromkeys(numbers))), spans) for body, numbers, spans in pieces]
+
+
+def _without(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with the character ranges ``spans`` cut out, and the spacing tidied."""
+    for s, e in sorted(spans, reverse=True):
+        text = text[:s] + text[e:]
+    return _RUNS_OF_SPACES.sub(" ", _SPACE_BEFORE_PUNCT.sub("", text)).strip()
 
 
 def _numbers_in(text: str) -> set[str]:
@@ -227,17 +246,25 @@ def check(text: str, passages: Sequence[Passage], *, embedder: Embedder | None =
         The cleaned text, the cited numbers in order of first use, warnings, and a quote per number.
     """
     text, warnings = clean_markers(text, len(passages))
-    claims = split_claims(text)
+    pieces = _claims_and_markers(text)
+    claims = [claim for claim, _ in pieces]
     evidence = _Evidence(passages, claims, embedder)
     quotes: dict[int, Support] = {}
-    for i, claim in enumerate(claims):
+    flagged: list[str] = []
+    rejected_markers: list[tuple[int, int]] = []
+    for i, (claim, markers) in enumerate(pieces):
         problem = evidence.problem(i, claim)
         if problem:
             warnings.append(problem)
+            flagged.append(_RUNS_OF_SPACES.sub(" ", claim.text))
+            rejected_markers += markers
+            continue
         for n in claim.numbers:
             if n not in quotes:
                 quotes[n] = evidence.best(i, claim, n)
-    return Checked(text=text, numbers=list(quotes), warnings=warnings, quotes=quotes)
+    if rejected_markers:
+        text = _without(text, rejected_markers)
+    return Checked(text=text, numbers=list(quotes), warnings=warnings, quotes=quotes, flagged=flagged)
 
 
 def check_answer(text: str, passages: Sequence[Passage], *,

@@ -179,7 +179,7 @@ class LLMAnswerer:
                 passage_text=p.text, passage_start=p.start,
             ))
         text = MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", checked.text)
-        return replace(base, text=text, citations=citations, warnings=checked.warnings)
+        return replace(base, text=text, citations=citations, warnings=checked.warnings, flagged=checked.flagged)
 
     def _fallback(self, exc: LLMError, question: str, passages: list[Passage], query: str,
                   fallback: Answerer) -> Answer:

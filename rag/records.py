@@ -71,6 +71,8 @@ class Answer:
     query: str = ""
     backend: str = "extractive"
     support: float = 0.0  # how well the evidence backs the answer (0..1); low means abstain
+    # Sentences of ``text`` the citation check rejected: shown as flagged, never with a source.
+    flagged: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -83,6 +85,7 @@ class Answer:
             "query": self.query,
             "backend": self.backend,
             "support": round(self.support, 4),
+            "flagged": list(self.flagged),
         }
 
 

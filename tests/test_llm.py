@@ -239,6 +239,7 @@ def test_an_uncited_unsupported_claim_is_flagged(server, fallback):
     _, final = ask(server, fallback, Reply(reply))
     assert final.text == reply and final.backend == "llm:m"
     assert len(final.warnings) == 1 and "Mars" in final.warnings[0] and "No citation" in final.warnings[0]
+    assert final.flagged == ["The minister also announced a manned mission to Mars."]
 
 
 def test_a_cited_claim_its_passage_does_not_back_is_flagged(server, fallback):
@@ -246,6 +247,16 @@ def test_a_cited_claim_its_passage_does_not_back_is_flagged(server, fallback):
     _, final = ask(server, fallback, Reply(reply))
     [warning] = final.warnings
     assert "submarines" in warning and "Not supported by [1]" in warning and "40" in warning
+    flagged = "Azerbaijan ordered 40 submarines and a fleet of tankers."
+    assert final.flagged == [flagged] and final.text == f"{GOOD} {flagged}"  # its marker is gone
+
+
+def test_a_rejected_claim_never_gets_a_source_card(server, fallback):
+    reply = f"{GOOD} The ferry terminal sold 9,000 tanks to Norway [3]."
+    _, final = ask(server, fallback, Reply(reply))
+    assert [c.article_id for c in final.citations] == [HASANOV.article_id]  # no card for [3]
+    assert final.flagged == ["The ferry terminal sold 9,000 tanks to Norway."]
+    assert "[3]" not in final.text and "[2]" not in final.text
 
 
 def test_not_in_sources_abstains_without_streaming_the_phrase(server, fallback):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 
@@ -221,3 +222,13 @@ def test_stats_markdown() -> None:
 def test_short_paths_names_files_by_their_own_name() -> None:
     text = "Loaded 1 article; 1 skipped:\n  /tmp/gradio/abc/bad.jsonl:3: malformed JSON"
     assert render.short_paths(text, ["/tmp/gradio/abc"]).endswith("  bad.jsonl:3: malformed JSON")
+
+
+def test_flagged_sentences_are_shown_as_flagged_not_as_answer_text() -> None:
+    answer = Answer(question="q", text="Supported claim [1]. Made-up claim about <b>Mars</b>.",
+                    citations=[], flagged=["Made-up claim about <b>Mars</b>."])
+    html = render.answer_html(answer, turn=1)
+    assert ('<span class="nd-flagged" title="The sources do not back this sentence">'
+            "Made-up claim about &lt;b&gt;Mars&lt;/b&gt;.</span>") in html
+    assert "[unsupported]" in html and "<b>" not in html
+    assert "nd-flagged" not in render.answer_html(replace(answer, flagged=[]), turn=1)

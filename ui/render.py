@@ -98,8 +98,9 @@ def answer_html(answer: Answer, *, turn: int) -> str:
 
     The text is escaped, then each ``[n]`` that matches a citation becomes a link to that
     source's card in the sources panel (``#nd-src-{turn}-{n}``) whose tooltip names the
-    headline. The rewritten search ("Searched for: …") is shown when it differs from the
-    question, and warnings follow the text.
+    headline. Sentences the citation check rejected are marked "[unsupported]". The
+    rewritten search ("Searched for: …") is shown when it differs from the question, and
+    warnings follow the text.
 
     Args:
         answer: a partial or final :class:`~rag.Answer`.
@@ -118,12 +119,26 @@ def answer_html(answer: Answer, *, turn: int) -> str:
     parts = ['<div class="nd-answer">']
     if answer.query and answer.query.strip() != answer.question.strip():
         parts.append(f'<div class="nd-query">Searched for: <q>{escape(answer.query)}</q></div>')
-    body = _MARKER.sub(link, escape(answer.text))
+    body = _MARKER.sub(link, _flag(escape(answer.text), answer.flagged))
     parts.append(f'<div class="nd-text{" nd-abstained" if answer.abstained else ""}">{body}</div>')
     for warning in answer.warnings:
         parts.append(f'<div class="nd-warning">⚠ {escape(warning)}</div>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def _flag(body: str, flagged: Sequence[str]) -> str:
+    """``body`` (escaped) with each sentence the citation check rejected marked as such, so it
+    never reads as plain, sourced answer text."""
+    for sentence in flagged:
+        shown = escape(sentence)
+        at = body.find(shown)
+        if at < 0:
+            continue
+        marked = (f'<span class="nd-flagged" title="The sources do not back this sentence">{shown}</span>'
+                  '<span class="nd-flag"> [unsupported]</span>')
+        body = body[:at] + marked + body[at + len(shown):]
+    return body
 
 
 def highlight(passage_text: str, start: int, end: int, *, quote: str = "") -> str:

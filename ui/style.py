@@ -18,6 +18,8 @@ CSS = """
 .nd-answer .nd-query, .nd-sources .nd-query { font-size: 0.85em; opacity: 0.75; margin-bottom: 0.4em; }
 .nd-answer .nd-warning { font-size: 0.85em; margin-top: 0.4em; color: var(--color-accent); }
 .nd-answer .nd-abstained { font-style: italic; }
+.nd-answer .nd-flagged { opacity: 0.6; text-decoration: line-through dotted; }
+.nd-answer .nd-flag { font-size: 0.8em; font-weight: 600; color: #b45309; }
 .nd-answer.nd-notice { color: #b91c1c; }
 a.nd-cite { text-decoration: none; font-weight: 600; font-size: 0.85em; vertical-align: super; padding: 0 1px; }
 .nd-sources { display: flex; flex-direction: column; gap: 0.6em; }
