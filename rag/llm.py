@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from index.chunk import sentence_spans
 from index.embed import Embedder
 from rag import query as query_mod
 from rag.answer import ABSTAIN_TEXT
@@ -24,9 +25,13 @@ from rag.prompt import DEFAULT_CONTEXT_TOKENS, NOT_IN_SOURCES, build_condense_me
 from rag.query import Turn
 from rag.records import Answer, Citation, Passage
 
-# A standalone query needs a few words; a longer reply is the model answering instead.
+# A standalone query needs a few words; a longer reply is the model answering instead. A
+# follow-up made standalone is the question plus a few names from earlier turns: one line,
+# one sentence, at most 32 words (the offline rewrite adds at most 4 names and the last
+# questions' words); anything else falls back to that offline rewrite.
 CONDENSE_MAX_TOKENS = 64
-MAX_QUERY_CHARS = 300
+MAX_QUERY_CHARS = 240
+MAX_QUERY_WORDS = 32
 # Reasoning models (DeepSeek-R1, Qwen3) think aloud in <think> blocks before answering.
 _THINKING = re.compile(r"<think>.*?(?:</think>|\Z)\s*", re.DOTALL | re.IGNORECASE)
 _QUERY_PREFIX = re.compile(r"^(?:standalone\s+)?(?:search\s+)?query\s*:\s*", re.IGNORECASE)
@@ -44,6 +49,20 @@ def visible_text(reply: str) -> str:
     if NOT_IN_SOURCES.startswith(text) or text.startswith(NOT_IN_SOURCES):
         return ""
     return text
+
+
+def usable_query(reply: str) -> str | None:
+    """The search query in a condenser ``reply``, or None when the reply is not one: more than
+    one line or sentence, over MAX_QUERY_WORDS words or MAX_QUERY_CHARS characters, citation
+    markers, or the abstain phrase (the model answered, explained or refused instead)."""
+    lines = [ln.strip() for ln in _THINKING.sub("", reply).splitlines() if ln.strip()]
+    if len(lines) != 1:
+        return None
+    query = _QUERY_PREFIX.sub("", lines[0]).strip(" \"'`“”")
+    if (not query or len(query) > MAX_QUERY_CHARS or len(query.split()) > MAX_QUERY_WORDS
+            or NOT_IN_SOURCES in query or MARKER.search(query) or len(sentence_spans(query)) > 1):
+        return None
+    return query
 
 
 def _abstains(text: str) -> bool:
@@ -100,7 +119,7 @@ class LLMAnswerer:
         """A standalone search query for a follow-up ``question``, written by the model.
 
         Falls back to :func:`rag.query.condense` when there is no history, or the model fails
-        or replies with something that is not a query.
+        or replies with something that is not a query (see :func:`usable_query`).
         """
         if not history:
             return question.strip()
@@ -110,11 +129,7 @@ class LLMAnswerer:
         except LLMError as exc:
             self._failure = exc
             return query_mod.condense(question, history)
-        lines = [ln.strip() for ln in _THINKING.sub("", reply).splitlines() if ln.strip()]
-        standalone = _QUERY_PREFIX.sub("", lines[0]).strip(" \"'`") if lines else ""
-        if not standalone or len(standalone) > MAX_QUERY_CHARS or NOT_IN_SOURCES in standalone:
-            return query_mod.condense(question, history)
-        return standalone
+        return usable_query(reply) or query_mod.condense(question, history)
 
     # ---- answers ------------------------------------------------------------------------
     def stream(self, question: str, passages: list[Passage], *, query: str | None = None,

@@ -432,6 +432,20 @@ def test_condense_asks_the_model_with_the_history(server):
     assert QUESTION in user and "What did they discuss?" in user and "[1]" not in user
 
 
+@pytest.mark.parametrize("reply", [
+    "Hasanov met Haluk Görgün, chairman of the Defense Industry Committee, at IDEF 2025 [1].",
+    "Query: Hasanov Görgün IDEF 2025\nThis query resolves 'they' to the two men of the last answer.",
+    "Hasanov met Görgün at IDEF 2025. They discussed joint drone production.",
+    " ".join(["Hasanov and Görgün discussed"] + ["drones, tanks, ships and"] * 10 + ["more."]),
+    "NOT_IN_SOURCES",
+    "<think>Resolve they.</think>",
+])
+def test_a_condenser_reply_that_is_not_one_short_query_falls_back(server, reply):
+    server.script(Reply(reply))
+    question = "What did they discuss?"
+    assert answerer(server.url).condense(question, HISTORY) == offline_condense(question, HISTORY)
+
+
 def test_condense_without_history_asks_nothing(server):
     assert answerer(server.url).condense("  Who won?  ", []) == "Who won?" and server.requests == []
 
