@@ -144,7 +144,10 @@ def _read_manifest(version: Path) -> dict:
     if wrong:
         raise IndexCorruptError(f"Index manifest {path} lacks {', '.join(wrong)}.")
     checksums = manifest["checksums"]
-    needed = [*_DATA_FILES, *(str(p.relative_to(version)) for p in _files(version))]
+    # Every file the loader may read: the data files and whatever else the version holds
+    # (bm25s reads its folders whole), bar hidden files a desktop may drop (.DS_Store).
+    held = (p.relative_to(version) for p in _files(version))
+    needed = [*_DATA_FILES, *(str(p) for p in held if not any(part.startswith(".") for part in p.parts))]
     unlisted = sorted({name for name in needed if name not in checksums})
     if not any(name.startswith("bm25/") for name in checksums):
         unlisted.append("bm25/")

@@ -141,6 +141,12 @@ def test_a_manifest_lacking_fields_or_checksums_is_damage(tmp_path, hash_embedde
             IndexStore.load(root, settings=SETTINGS, verify=verify)
 
 
+def test_a_hidden_file_a_desktop_drops_into_a_version_is_not_damage(tmp_path, hash_embedder):
+    root = build(tmp_path, hash_embedder)
+    (store_mod.current_version(root) / ".DS_Store").write_bytes(b"\x00\x01")
+    assert len(IndexStore.load(root, settings=SETTINGS).articles) == 5
+
+
 @pytest.mark.parametrize("pointer", ["../../../etc", "/etc", "v-x/../../../etc", "..", "", "v-\x00"])
 def test_current_must_name_a_version_folder_inside_the_index(tmp_path, hash_embedder, pointer):
     root = build(tmp_path, hash_embedder)
