@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.chunk import chunk_article, chunk_spans, context_prefix, count_tokens, sentence_spans
+from index.chunk import BATCH_MIN_SENTENCES, chunk_article, chunk_spans, context_prefix, count_tokens, sentence_spans
 from index.records import Article
 from index.settings import IndexSettings
 from rag.assistant import SAMPLE_ARTICLES
@@ -72,3 +72,19 @@ def test_sample_chunks_fit_the_model_input():
         texts += [prefix + c.text for c in chunk_article(a, settings)]
     counts = embedder.count_wordpieces(texts)
     assert max(counts) <= settings.max_seq_length
+
+
+def test_chunking_short_articles_costs_no_thread_pool_each(monkeypatch):
+    """Ingestion cost follows the text, not the record count: tiktoken's batch call starts a
+    thread pool per call, which for 10,000 one-line records cost more than all their text."""
+    import threading
+
+    started = []
+    real_start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self), real_start(self))[1])
+    for i in range(50):
+        assert chunk_spans(f"Record {i} says the council met on Tuesday.", chunk_tokens=64, chunk_overlap=8)
+    assert started == []
+    long_text = " ".join(f"Sentence {i} is here." for i in range(BATCH_MIN_SENTENCES + 1))
+    spans = chunk_spans(long_text, chunk_tokens=64, chunk_overlap=8)
+    assert spans[0][0] == 0 and spans[-1][1] == len(long_text)  # long articles still count in one batch
