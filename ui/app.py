@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import gradio as gr
 
 from rag import Assistant
+from rag.options import assistant_from_options
 from ui import render
 from ui.auth import Login, OwnOriginOnly, read_credentials
 from ui.auth import parse_auth as parse_auth  # re-exported: ui.app.parse_auth predates ui.auth
@@ -175,13 +176,12 @@ def _is_loopback(host: str) -> bool:
 def serve(args: argparse.Namespace) -> int:
     """``newsdesk serve``: open the collection (building the sample's index on first start, with
     progress in the terminal), warm up the model, and serve the chat until interrupted."""
-    from newsdesk.cli import assistant_from_args
 
     auth = read_credentials(getattr(args, "auth", None), getattr(args, "auth_file", None))
     on_sample = getattr(args, "index", None) is None
     print("Opening the " + ("bundled sample collection (its index is built on first start)…" if on_sample
                             else f"index at {args.index}…"), file=sys.stderr, flush=True)
-    assistant = assistant_from_args(args)
+    assistant = assistant_from_options(vars(args))
     print("Loading the embedding model…", file=sys.stderr, flush=True)
     assistant.search("warm up", k=1)  # the first question should not pay for loading the model
     s = assistant.stats()
