@@ -1,4 +1,5 @@
-"""``ui.app`` serving: a port in use fails at once in one line."""
+"""``ui.app`` serving: a port in use fails at once in one line, and a bad ``/ask`` call is
+refused with a clear message and one log line. Over a small hash-embedded index (no model)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from index.build import write_collection
+from index.settings import IndexSettings
+from index.store import IndexStore
+from rag import Assistant
+from rag.config import Config
+from tests.conftest import HashEmbedder, make_articles
+
 ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
 
 
 def _free_port() -> int:
@@ -34,3 +45,43 @@ def test_a_port_in_use_is_one_error_line_naming_port_before_anything_loads(tmp_p
     assert len(lines) == 1 and lines[0].startswith("error:"), done.stderr
     assert f"port {port}" in lines[0] and "already in use" in lines[0] and "--port" in lines[0]
     assert took < 30, f"the port check came after loading ({took:.1f} s)"
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+    from ui.app import build_app, launch
+
+    root = tmp_path_factory.mktemp("app") / "idx"
+    write_collection(root, make_articles(5), settings=SETTINGS, embedder=HashEmbedder(), progress=False)
+    assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=Config(index=SETTINGS, rerank=0),
+                          embedder=HashEmbedder())
+    demo = build_app(assistant, private_uploads=False)
+    yield launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    demo.close()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"k": 0}, "k must be between 1 and 100, got 0"),
+    ({"k": 101}, "k must be between 1 and 100, got 101"),
+    ({"date_from": "2025-13-45"}, "date_from: '2025-13-45' is not a date"),
+])
+def test_an_invalid_ask_call_is_refused_clearly_with_one_log_line(server_url: str, capfd, options: dict,
+                                                                   message: str) -> None:
+    from gradio_client import Client
+
+    client = Client(server_url, verbose=False)
+    capfd.readouterr()
+    with pytest.raises(Exception, match=message):
+        client.predict("Which bridge opened?", api_name="/ask", **options)
+    time.sleep(0.2)  # the server's log line is written from its own thread
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Refused an API call: ") and message in lines[0], err
+
+
+def test_a_valid_ask_call_still_answers(server_url: str) -> None:
+    from gradio_client import Client
+
+    answer = Client(server_url, verbose=False).predict("harbour bridge opens", k=2, api_name="/ask")
+    assert len(answer["passages"]) <= 2

@@ -6,8 +6,10 @@ what it returns into HTML with :mod:`ui.render`.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,34 @@ def _dates_and_sources(date_from: str | None, date_to: str | None,
         "date_to": (date_to or "").strip()[:10] or None,
         "sources": [sources] if isinstance(sources, str) else [s for s in (sources or []) if s],
     }
+
+
+def check_dates(filters: dict[str, Any], names: dict[str, str]) -> None:
+    """Refuse a date that is not a real YYYY-MM-DD one (2025-13-45), naming the field as the
+    user sees it (``names``: "From" on the page, ``date_from`` in the API)."""
+    for key, label in names.items():
+        value = filters.get(key)
+        if value is None:
+            continue
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{label}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2025-07-23") from None
+
+
+def refuse(message: str) -> gr.Error:
+    """An API call refused for what the caller sent: one line in the server log (no traceback,
+    which would only show our own code), and the message in the caller's error."""
+    print(f"Refused an API call: {message}", file=sys.stderr, flush=True)
+    return gr.Error(message, print_exception=False)
+
+
+def api_k(k: object) -> int | None:
+    """``k`` of an API call: None for the server's default; 0, -1, 2.5 or "ten" are refused
+    (by the assistant's own check) rather than taken as the default."""
+    if isinstance(k, float) and k.is_integer():
+        return int(k)
+    return k  # type: ignore[return-value]  # anything else is checked, and refused, downstream
 
 
 def upload_refusal(path: Path) -> str | None:
@@ -116,13 +146,15 @@ class Handlers:
         pairs = []
         for pair in history or []:
             if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-                raise gr.Error(f"history must be a list of [question, answer] pairs of strings, got {pair!r}")
+                raise refuse(f"history must be a list of [question, answer] pairs of strings, got {pair!r}")
             pairs.append((pair[0], pair[1]))
         try:
-            answer = self.workspace.shared.ask(question, history=pairs, k=k or None, backend=backend or "auto",
-                                               as_of=as_of or None, **_dates_and_sources(date_from, date_to, sources))
+            filters = _dates_and_sources(date_from, date_to, sources)
+            check_dates(filters, {"date_from": "date_from", "date_to": "date_to"})
+            answer = self.workspace.shared.ask(question, history=pairs, k=api_k(k), backend=backend or "auto",
+                                               as_of=as_of or None, **filters)
         except (ValueError, NewsdeskError) as exc:
-            raise gr.Error(str(exc)) from exc
+            raise refuse(str(exc)) from None
         return answer.to_dict()
 
     # ---- the collection -----------------------------------------------------------------
