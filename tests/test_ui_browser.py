@@ -9,6 +9,7 @@ each step go to ``test-artifacts/``; the page must fetch nothing from outside th
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,3 +225,103 @@ def test_05_article_html_shows_as_text_and_never_runs(chat: Chat, tmp_path: Path
 
 def test_06_nothing_fetched_from_outside(chat: Chat) -> None:
     assert chat.external == [], f"the page fetched from other hosts: {chat.external}"
+
+
+# ---- a second session, from a fresh page: examples, each answer's own sources, the panel's box ----
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot.png"
+
+
+@pytest.fixture(scope="module")
+def fresh(browser, server_url) -> Iterator[Chat]:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    c = Chat(page, server_url)
+    page.goto(server_url)
+    expect(page.locator("#nd-stats")).to_contain_text("articles", timeout=60_000)
+    yield c
+    page.close()
+
+
+def _wait_for_turn(chat: Chat, turn: int) -> None:
+    from playwright.sync_api import expect
+
+    expect(chat.page.locator(f'#nd-sources-panel .nd-sources[data-turn="{turn}"]')).to_be_attached(timeout=TIMEOUT_MS)
+    expect(chat.page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+
+
+def test_07_an_example_asks_at_once_and_markers_look_like_links(fresh: Chat) -> None:
+    from playwright.sync_api import expect
+
+    fresh.page.get_by_text("Who did Hasanov meet at IDEF 2025?", exact=True).first.click()
+    _wait_for_turn(fresh, 1)
+    expect(fresh.last_answer()).to_contain_text("Görgün")
+    # Asked as written, so there is no "Searched for" line in the answer or above its sources.
+    expect(fresh.page.locator("#nd-chat .nd-query")).to_have_count(0)
+    expect(fresh.page.locator('#nd-sources-panel .nd-sources[data-turn="1"] .nd-query')).to_have_count(0)
+    marker = fresh.last_answer().locator("a.nd-cite").first
+    style = marker.evaluate("e => { const s = getComputedStyle(e), p = getComputedStyle(e.parentElement);"
+                            " return [s.textDecorationLine, s.color, p.color]; }")
+    assert "underline" in style[0] and style[1] != style[2], f"a marker must look like a link: {style}"
+
+
+def test_08_a_new_topic_is_answered_and_each_answer_keeps_its_own_sources(fresh: Chat) -> None:
+    from playwright.sync_api import expect
+
+    fresh.ask("What did the ECB decide about its deposit rate?", turn=2)
+    second = fresh.last_answer()
+    expect(second.locator(".nd-abstained")).to_have_count(0)
+    expect(second).to_contain_text("2.00%")
+    expect(second.locator(".nd-query")).to_have_count(0)  # a new topic is searched as asked
+    first = fresh.page.locator('#nd-chat [data-testid="bot"]').first
+    first.locator("a.nd-cite").first.click()
+    expect(fresh.page.locator("#nd-src-1-1")).to_be_visible()
+    expect(fresh.page.locator("#nd-src-1-1 a.nd-title")).to_have_attribute("href", IDEF_URL)
+    expect(fresh.page.locator('#nd-sources-panel .nd-sources[data-turn="2"]')).to_be_hidden()
+    second.locator("a.nd-cite").first.click()
+    expect(fresh.page.locator("#nd-src-2-1")).to_be_visible()
+    expect(fresh.page.locator('#nd-sources-panel .nd-sources[data-turn="1"]')).to_be_hidden()
+    fresh.page.evaluate("window.scrollTo(0, 0)")
+    fresh.page.locator("#nd-sources-panel").evaluate("e => { e.scrollTop = 0; }")
+    ARTIFACTS.mkdir(exist_ok=True)
+    fresh.page.screenshot(path=str(ARTIFACTS / "ui-08-two-topics.png"))
+    if os.environ.get("NEWSDESK_UPDATE_SCREENSHOT"):  # the README's screenshot (docs/screenshot.png)
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        fresh.page.screenshot(path=str(DOCS_SCREENSHOT))
+
+
+def test_09_the_sources_panel_scrolls_inside_its_box(fresh: Chat) -> None:
+    from playwright.sync_api import expect
+
+    fresh.ask("Who won the 2031 Eurovision Song Contest?", turn=3)  # abstains: the closest passages open
+    expect(fresh.page.locator('#nd-sources-panel .nd-sources[data-turn="3"] details.nd-more')).to_have_attribute(
+        "open", "")
+    box = fresh.page.locator("#nd-sources-panel").evaluate(
+        "e => { const r = e.getBoundingClientRect(), s = getComputedStyle(e);"
+        " return {overflow: s.overflowY, height: r.height, bottom: r.bottom, scroll: e.scrollHeight,"
+        " client: e.clientHeight}; }")
+    assert box["overflow"] == "auto", box
+    assert box["height"] <= 645 and box["scroll"] > box["client"], box
+    collection = fresh.page.locator("#nd-stats").evaluate("e => e.getBoundingClientRect().top")
+    assert box["bottom"] <= collection, f"the passages run under the Collection box: {box}, {collection}"
+    fresh.page.locator("#nd-sources-panel").evaluate("e => { e.scrollTop = e.scrollHeight; }")
+    fresh.shot("09-panel-scrolled")
+
+
+def test_10_on_a_phone_the_sources_follow_the_answer_closely(browser, server_url) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.set_default_timeout(30_000)
+    try:
+        phone = Chat(page, server_url)
+        page.goto(server_url)
+        expect(page.locator("#nd-stats")).to_contain_text("articles", timeout=60_000)
+        phone.ask("Who did Hasanov meet at IDEF 2025?", turn=1)
+        answer = phone.last_answer().evaluate("e => e.getBoundingClientRect().bottom + window.scrollY")
+        sources = page.locator("#nd-sources-panel").evaluate("e => e.getBoundingClientRect().top + window.scrollY")
+        phone.shot("10-phone")
+        assert sources - answer < 700, f"the sources start {sources - answer:.0f} px below the answer"
+    finally:
+        page.close()

@@ -64,8 +64,8 @@ def test_empty_question_changes_nothing(handlers: Handlers) -> None:
 
 def test_filters_reach_the_assistant(handlers: Handlers) -> None:
     _, session = chat(handlers, IDEF, date_from="2025-08-01", k=3)
-    passages = session.last_answer.passages  # the k retrieved, then neighbouring chunks of their articles
-    assert 0 < len({p.article_id for p in passages}) <= 3
+    passages = session.last_answer.passages  # the k retrieved
+    assert 0 < len(passages) <= 3
     assert all(p.date is None or p.date >= date(2025, 8, 1) for p in passages)
     _, session = chat(handlers, IDEF, sources=["dailysabah.com"])
     assert {p.source for p in session.last_answer.passages} == {"dailysabah.com"}
@@ -73,8 +73,33 @@ def test_filters_reach_the_assistant(handlers: Handlers) -> None:
 
 def test_a_bad_date_is_reported_in_the_chat_and_not_kept_as_a_turn(handlers: Handlers) -> None:
     outputs, session = chat(handlers, IDEF, date_from="2025-13-45")
-    assert "Could not answer" in outputs[-1][0][-1]["content"]
+    shown = outputs[-1][0][-1]["content"]
+    # Named as the page names the field ("From"), not as the parameter behind it (date_from).
+    assert "Could not answer: From: &#x27;2025-13-45&#x27; is not a date; use YYYY-MM-DD" in shown, shown
+    assert "date_from" not in shown
     assert session.turns == []
+
+
+def test_k_passages_fill_the_sources_panel(handlers: Handlers) -> None:
+    outputs, session = chat(handlers, "Who won the 2031 Eurovision Song Contest?", k=4)
+    panel = outputs[-1][1]
+    assert session.last_answer.abstained and len(session.last_answer.passages) == 4
+    assert panel.count('<article class="nd-card') == 4 and "(4)</summary>" in panel
+
+
+def test_uploaded_articles_are_listed_and_can_be_removed(handlers: Handlers, sample_assistant, tmp_path) -> None:
+    before = sample_assistant.stats().articles
+    path = write_jsonl(tmp_path / "quill.jsonl", NEW_ARTICLE)
+    *_, listed, session = handlers.upload([str(path)], None)
+    assert listed["choices"] == [(NEW_ARTICLE["title"], "quill")]
+    # Only what this session uploaded can be removed: a collection article's id is ignored.
+    status, _, _, session = handlers.remove_uploads(["idef-2025-hasanov-gorgun"], session)
+    assert "Select uploaded articles" in status and session.assistant.stats().articles == before + 1
+    status, stats_md, listed, session = handlers.remove_uploads(["quill"], session)
+    assert f"Removed 1 article ({NEW_ARTICLE['title']})" in status and f"**{before}** articles" in stats_md
+    assert listed["choices"] == [] and session.uploads == {}
+    _, session = chat(handlers, "What colour was the Quillfeather Lighthouse painted?", session)
+    assert all(p.article_id != "quill" for p in session.last_answer.passages)
 
 
 def test_new_conversation_forgets_the_turns(handlers: Handlers) -> None:
@@ -87,7 +112,7 @@ def test_upload_goes_into_a_private_copy(handlers: Handlers, sample_assistant, t
     before = sample_assistant.stats().articles
     txt = tmp_path / "quill.txt"
     txt.write_text("Quillfeather Lighthouse painted violet\n\n" + NEW_ARTICLE["text"], encoding="utf-8")
-    status, stats_md, _, cleared, session = handlers.upload([str(txt)], None)
+    status, stats_md, _, cleared, _, session = handlers.upload([str(txt)], None)
     assert "Indexed 1 new article" in status and cleared is None
     assert session.assistant is not None and session.workdir.is_dir()
     assert f"**{before + 1}** articles" in stats_md and "private copy" in stats_md
@@ -104,14 +129,14 @@ def test_upload_goes_into_a_private_copy(handlers: Handlers, sample_assistant, t
 
 def test_first_upload_with_nothing_valid_makes_no_copy(handlers: Handlers, tmp_path: Path) -> None:
     bad = write_jsonl(tmp_path / "bad.jsonl", "not json", {"title": "no text"})
-    status, _, _, _, session = handlers.upload([str(bad)], None)
+    status, _, _, _, _, session = handlers.upload([str(bad)], None)
     assert "No valid article found" in status and "bad.jsonl:1" in status and str(tmp_path) not in status
     assert session.assistant is None and session.workdir is None
 
 
 def test_bad_records_are_reported_and_valid_ones_still_go_in(handlers: Handlers, tmp_path: Path) -> None:
     mixed = write_jsonl(tmp_path / "mixed.jsonl", NEW_ARTICLE, "{broken", {"title": "no text"})
-    status, _, _, _, session = handlers.upload([str(mixed)], None)
+    status, _, _, _, _, session = handlers.upload([str(mixed)], None)
     assert "Indexed 1 new article" in status
     assert "2 skipped" in status and "mixed.jsonl:2" in status and "mixed.jsonl:3" in status
 
@@ -121,7 +146,7 @@ def test_too_large_and_unsupported_files_are_refused(handlers: Handlers, tmp_pat
     big = write_jsonl(tmp_path / "big.jsonl", NEW_ARTICLE)
     exe = tmp_path / "tool.exe"
     exe.write_bytes(b"MZ")
-    status, stats_md, _, _, session = handlers.upload([str(big), str(exe)], None)
+    status, stats_md, _, _, _, session = handlers.upload([str(big), str(exe)], None)
     assert "Nothing uploaded" in status and "big.jsonl is 0.0 MB; the limit is 50 MB" in status
     assert "tool.exe: unsupported file type" in status
     assert session.assistant is None
@@ -131,7 +156,7 @@ def test_uploads_go_into_the_served_index_when_not_private(sample_assistant, tmp
     own = private_copy(sample_assistant, tmp_path / "own-index")
     h = Handlers(Workspace(own, private_uploads=False))
     before = own.stats().articles
-    status, stats_md, _, _, session = h.upload([str(write_jsonl(tmp_path / "a.jsonl", NEW_ARTICLE))], None)
+    status, stats_md, _, _, _, session = h.upload([str(write_jsonl(tmp_path / "a.jsonl", NEW_ARTICLE))], None)
     assert own.stats().articles == before + 1 and session.assistant is None
     assert "private copy" not in stats_md
 

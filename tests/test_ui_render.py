@@ -232,3 +232,30 @@ def test_flagged_sentences_are_shown_as_flagged_not_as_answer_text() -> None:
             "Made-up claim about &lt;b&gt;Mars&lt;/b&gt;.</span>") in html
     assert "[unsupported]" in html and "<b>" not in html
     assert "nd-flagged" not in render.answer_html(replace(answer, flagged=[]), turn=1)
+
+
+def test_a_citation_of_a_neighbouring_chunk_adds_no_card_beyond_k() -> None:
+    """k passages retrieved, one cited through the chunk next to it: k cards in all, not k + 1."""
+    neighbour = citation(passage_start=900, quote_start=900, quote_end=900 + len(QUOTE), passage_text=QUOTE)
+    html = render.sources_html(answer(citations=[neighbour]), turn=1)
+    assert html.count('<article class="nd-card') == len(answer().passages) == 2
+    assert "Retrieved but not cited (1)" in html and "Other story" in html
+
+
+def test_searched_for_is_shown_only_for_a_rewritten_search() -> None:
+    assert "Searched for" not in render.sources_html(answer(), turn=1)
+    assert "Searched for" not in render.answer_html(answer(), turn=1)
+    rewritten = answer(query="When did the bridge open? Kaunas Neris")
+    assert "Searched for: <q>When did the bridge open? Kaunas Neris</q>" in render.sources_html(rewritten, turn=2)
+    assert "Searched for" in render.answer_html(rewritten, turn=2)
+
+
+def test_earlier_answers_keep_their_sources_hidden_in_the_panel() -> None:
+    first, second = answer(), answer(question="Which story is the other?", citations=[citation(article_id="a2")])
+    html = render.sources_html(second, turn=2, earlier=[(1, first)])
+    assert html.index('data-turn="1"') < html.index('data-turn="2"')
+    assert '<div class="nd-sources nd-hide" data-turn="1">' in html and '<div class="nd-sources" data-turn="2">' in html
+    assert f'id="{render.citation_anchor(1, 1)}"' in html and f'id="{render.citation_anchor(2, 1)}"' in html
+    assert "Sources of answer 1: <q>When did the bridge open?</q>" in html
+    # The latest answer itself is never listed twice.
+    assert render.sources_html(second, turn=2, earlier=[(1, first), (2, second)]).count('data-turn="2"') == 1

@@ -26,7 +26,7 @@ from ui.auth import Login, OwnOriginOnly, read_credentials
 from ui.auth import parse_auth as parse_auth  # re-exported: ui.app.parse_auth predates ui.auth
 from ui.handlers import MAX_UPLOAD_MB, UPLOAD_TYPES, Handlers
 from ui.session import Workspace, close_session, remove_dead_copies
-from ui.style import CSS, theme
+from ui.style import CSS, SCRIPT, theme
 
 # Answers are CPU-bound (embedding + scoring); four at a time keeps a 4+ core machine busy
 # without making every answer slower. The rest wait in the queue.
@@ -79,8 +79,7 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
                     )
                     ask_btn = gr.Button("Ask", variant="primary", elem_id="nd-ask", scale=1, min_width=80)
                 new_btn = gr.Button("New conversation", size="sm", elem_id="nd-new", variant="secondary")
-                if examples:
-                    gr.Examples(list(examples), inputs=question, label="Try")
+                tried = gr.Examples(list(examples), inputs=question, label="Try") if examples else None
             with gr.Column(scale=2, min_width=320):
                 sources_panel = gr.HTML(render.sources_html(None, turn=0), label="Sources",
                                         elem_id="nd-sources-panel", js_on_load=None, padding=True)
@@ -117,15 +116,25 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
                     elem_id="nd-upload",
                 )
                 upload_status = gr.HTML("", label="Upload status", elem_id="nd-upload-status", js_on_load=None)
+                with gr.Row():
+                    uploaded = gr.Dropdown(choices=[], multiselect=True, label="Your uploads", scale=4,
+                                           info="Articles you uploaded: select some to remove them",
+                                           elem_id="nd-uploaded")
+                    remove_btn = gr.Button("Remove", size="sm", scale=1, min_width=80, elem_id="nd-remove")
 
         chat_inputs = [question, date_from, date_to, sources, k, backend, session]
         chat_outputs = [chatbot, sources_panel, session, question]
         gr.on([question.submit, ask_btn.click], handlers.chat, chat_inputs, chat_outputs, api_name="chat",
               concurrency_id="answer", show_progress="minimal")
+        if tried is not None:  # an example asks at once, as if typed and sent
+            tried.load_input_event.then(handlers.chat, chat_inputs, chat_outputs, api_name=False,
+                                        concurrency_id="answer", show_progress="minimal")
         new_btn.click(handlers.new_conversation, [session], [chatbot, sources_panel, session], api_name=False)
         chatbot.clear(handlers.new_conversation, [session], [chatbot, sources_panel, session], api_name=False)
-        upload.upload(handlers.upload, [upload, session], [upload_status, stats, sources, upload, session],
+        upload.upload(handlers.upload, [upload, session], [upload_status, stats, sources, upload, uploaded, session],
                       api_name="upload", concurrency_limit=2, concurrency_id="upload")
+        remove_btn.click(handlers.remove_uploads, [uploaded, session], [upload_status, stats, uploaded, session],
+                         api_name=False, concurrency_limit=2, concurrency_id="upload")
         gr.api(handlers.ask, api_name="ask", concurrency_id="answer")
         demo.load(handlers.stats, [session], [stats], api_name=False)
 
@@ -154,7 +163,7 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
     _, local_url, _ = demo.launch(
         server_name=host, server_port=port, share=False, auth=login.check if login else None,
         app_kwargs={"middleware": [Middleware(OwnOriginOnly, login=login)]}, prevent_thread_lock=prevent_thread_lock,
-        quiet=quiet, show_error=True, max_file_size=f"{MAX_UPLOAD_MB}mb", theme=theme(), css=CSS,
+        quiet=quiet, show_error=True, max_file_size=f"{MAX_UPLOAD_MB}mb", theme=theme(), css=CSS, js=SCRIPT,
         footer_links=["api", "settings"], run_history=False, enable_monitoring=False, mcp_server=False,
         ssr_mode=False, pwa=False, inbrowser=False,
     )

@@ -24,6 +24,9 @@ MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 UPLOAD_TYPES = (".jsonl", ".ndjson", ".json", ".csv", ".txt", ".md", ".html", ".htm")
 # Follow-ups are rewritten from the last turns only (the assistant reads two); more is noise.
 HISTORY_TURNS = 4
+# Earlier answers whose sources stay in the panel (hidden until one of their [n] is clicked);
+# older ones are dropped so that each update of the panel stays small.
+PANEL_TURNS = 20
 
 ChatOutputs = tuple[list[Message], Any, Session, str]
 
@@ -101,11 +104,14 @@ class Handlers:
         assistant = self.workspace.assistant_for(session)
         answer = None
         try:
+            filters = _dates_and_sources(date_from, date_to, sources)
+            check_dates(filters, {"date_from": "From", "date_to": "To"})
             for i, answer in enumerate(assistant.stream(
                     question, history=session.turns[-HISTORY_TURNS:], k=int(k) if k else None,
-                    backend=backend or "auto", **_dates_and_sources(date_from, date_to, sources))):
+                    backend=backend or "auto", **filters)):
                 messages = [*messages[:-1], {"role": "assistant", "content": render.answer_html(answer, turn=turn)}]
-                yield messages, render.sources_html(answer, turn=turn) if i == 0 else gr.skip(), session, ""
+                panel = render.sources_html(answer, turn=turn, earlier=session.earlier_answers(PANEL_TURNS - 1))
+                yield messages, panel if i == 0 else gr.skip(), session, ""
         except (ValueError, NewsdeskError) as exc:
             failed = render.notice_html(f"Could not answer: {exc}")
             messages = [*messages[:-1], {"role": "assistant", "content": failed}]
@@ -114,8 +120,9 @@ class Handlers:
             return
         if answer is None:
             return
+        earlier = session.earlier_answers(PANEL_TURNS - 1)
         session.record(question, answer, messages)
-        yield messages, render.sources_html(answer, turn=turn), session, ""
+        yield messages, render.sources_html(answer, turn=turn, earlier=earlier), session, ""
 
     def new_conversation(self, session: Session | None) -> tuple[list[Message], str, Session]:
         """Start over: empty chat and sources (a private collection is kept)."""
@@ -174,22 +181,46 @@ class Handlers:
         stats = self.workspace.assistant_for(session).stats()
         return sorted(getattr(stats, "source_names", None) or [])
 
+    @staticmethod
+    def uploads_update(session: Session) -> Any:
+        """The "Your uploads" list: this session's uploaded articles, none selected."""
+        return gr.update(choices=[(title, aid) for aid, title in session.uploads.items()], value=[])
+
+    def remove_uploads(self, ids: list[str] | None, session: Session | None) -> tuple[str, str, Any, Session]:
+        """Remove the selected uploaded articles from ``session``'s collection.
+
+        Returns:
+            (status HTML, stats Markdown, uploads list update, session).
+        """
+        session = session if isinstance(session, Session) else Session()
+        titles = [session.uploads[i] for i in ids or [] if i in session.uploads]
+        try:
+            build = self.workspace.remove_articles(session, list(ids or []))
+        except (ValueError, NewsdeskError) as exc:
+            raise gr.Error(f"Remove failed: {exc}") from exc
+        if build is None:
+            return render.upload_report_html("", error="Select uploaded articles to remove."), gr.skip(), \
+                self.uploads_update(session), session
+        status = render.removal_html(titles, total=self.workspace.assistant_for(session).stats().articles)
+        return status, self.stats(session), self.uploads_update(session), session
+
     def upload(self, files: list[str] | str | None, session: Session | None,
-               progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, Any, None, Session]:
+               progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, Any, None, Any, Session]:
         """Index uploaded files for ``session``; bad records are reported, valid ones go in.
 
         Returns:
-            (status HTML, stats Markdown, sources filter update, None to clear the upload box, session).
+            (status HTML, stats Markdown, sources filter update, None to clear the upload box,
+            uploads list update, session).
         """
         session = session if isinstance(session, Session) else Session()
         paths = [Path(f) for f in ([files] if isinstance(files, str) else files or [])]
         if not paths:
-            return gr.skip(), gr.skip(), gr.skip(), None, session
+            return gr.skip(), gr.skip(), gr.skip(), None, gr.skip(), session
         refused = [reason for p in paths if (reason := upload_refusal(p))]
         paths = [p for p in paths if upload_refusal(p) is None]
         if not paths:
             status = render.upload_report_html("", error="Nothing uploaded. " + "; ".join(refused))
-            return status, gr.skip(), gr.skip(), None, session
+            return status, gr.skip(), gr.skip(), None, gr.skip(), session
         fresh = self.workspace.private_uploads and session.assistant is None
         progress(0.05, desc="Copying the collection for this session" if fresh else "Reading the files")
         started = time.perf_counter()
@@ -197,6 +228,8 @@ class Handlers:
             report, build = self.workspace.add_articles(session, paths, progress=True)
         except (ValueError, NewsdeskError) as exc:
             raise gr.Error(f"Upload failed: {exc}") from exc
+        if build is not None:
+            session.uploads.update({a.id: a.title or a.id for a in report.articles})
         text = report.summary() + (f"\n{build.replaced_line()}" if build is not None and build.replaced_ids else "")
         summary = render.short_paths(text, [str(p.parent) for p in paths])
         if refused:
@@ -207,4 +240,5 @@ class Handlers:
             total=assistant.stats().articles if build is not None else None,
             seconds=time.perf_counter() - started)
         choices = self.source_choices(session)
-        return status, self.stats(session), gr.update(choices=choices) if choices else gr.skip(), None, session
+        return (status, self.stats(session), gr.update(choices=choices) if choices else gr.skip(), None,
+                self.uploads_update(session), session)

@@ -26,6 +26,7 @@ __all__ = [
     "notice_html",
     "pending_html",
     "question_html",
+    "removal_html",
     "safe_url",
     "short_paths",
     "sources_html",
@@ -185,21 +186,34 @@ def _passage_card(p: Passage) -> str:
 
 
 def uncited_passages(answer: Answer) -> list[Passage]:
-    """Retrieved passages that no citation of ``answer`` quotes, in retrieval order."""
-    cited = {(c.article_id, c.passage_start) for c in answer.citations}
-    cited_articles = {c.article_id for c in answer.citations if not c.passage_text}
-    return [p for p in answer.passages
-            if (p.article_id, p.start) not in cited and p.article_id not in cited_articles]
+    """Retrieved passages of articles no citation of ``answer`` quotes, in retrieval order.
+
+    By article, not by passage: a citation may quote a chunk next to the retrieved one (or the
+    article's lead), and its card stands for that article, so the panel never shows more
+    cards than the ``k`` passages retrieved."""
+    cited_articles = {c.article_id for c in answer.citations}
+    return [p for p in answer.passages if p.article_id not in cited_articles]
 
 
-def sources_html(answer: Answer | None, *, turn: int) -> str:
-    """The sources panel for ``answer``: a card per citation (headline linked to the article,
-    source, date, passage with the supporting sentence in ``<mark>``), then the retrieved
-    passages that were not cited, collapsed in a ``<details>`` (open when nothing was cited)."""
+def sources_html(answer: Answer | None, *, turn: int, earlier: Sequence[tuple[int, Answer]] = ()) -> str:
+    """The sources panel for ``answer`` (answer ``turn``): a card per citation (headline linked
+    to the article, source, date, passage with the supporting sentence in ``<mark>``), then the
+    retrieved passages that were not cited, collapsed in a ``<details>`` (open when nothing was
+    cited).
+
+    ``earlier`` (turn, answer) pairs are rendered too, hidden (``nd-hide``), so that a ``[n]``
+    of an earlier answer has its own cards to show: the page's script unhides the turn whose
+    marker was clicked (:data:`ui.style.SCRIPT`)."""
     if answer is None:
         return '<div class="nd-sources nd-empty">Sources of the latest answer appear here.</div>'
-    parts = [f'<div class="nd-sources" data-turn="{turn}">']
-    if answer.query:
+    return "".join([*(_turn_sources(a, turn=t, hidden=True) for t, a in earlier if t != turn),
+                    _turn_sources(answer, turn=turn, hidden=False)])
+
+
+def _turn_sources(answer: Answer, *, turn: int, hidden: bool) -> str:
+    parts = [f'<div class="nd-sources{" nd-hide" if hidden else ""}" data-turn="{turn}">',
+             f'<div class="nd-turn-label">Sources of answer {turn}: <q>{escape(answer.question)}</q></div>']
+    if answer.query and answer.query.strip() != answer.question.strip():
         parts.append(f'<div class="nd-query">Searched for: <q>{escape(answer.query)}</q></div>')
     if answer.citations:
         parts.append(f'<h3 class="nd-heading">Cited sources ({len(answer.citations)})</h3>')
@@ -265,6 +279,14 @@ def upload_report_html(summary: str, *, added: int | None = None, total: int | N
                 f"{took}{now}. They are searchable now.</p>")
     body = f'<pre class="nd-report">{html.escape(summary)}</pre>' if summary else ""
     return f'<div class="nd-upload">{head}{body}</div>'
+
+
+def removal_html(titles: Sequence[str], *, total: int) -> str:
+    """What a removal of uploaded articles did."""
+    names = "; ".join(escape(t) for t in titles)
+    plural = "s" if len(titles) != 1 else ""
+    return (f'<div class="nd-upload"><p class="nd-upload-ok">Removed {len(titles):,} article{plural} ({names}); '
+            f"the collection now holds {total:,} articles.</p></div>")
 
 
 def short_paths(text: str, folders: Sequence[str]) -> str:

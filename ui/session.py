@@ -44,6 +44,9 @@ class Session:
         turns: earlier (question, answer text) pairs, for rewriting follow-ups.
         messages: the chat as shown (HTML per message).
         last_answer: the latest complete answer, whose sources the panel shows.
+        answers: the finished answers, by turn (1-based: ``answers[turn - 1]``), so each
+            answer's ``[n]`` can show that answer's own sources.
+        uploads: article id -> headline of each article this session uploaded (and may remove).
         assistant: this session's private assistant after its first upload, else None.
         workdir: the folder of that private index.
     """
@@ -51,6 +54,8 @@ class Session:
     turns: list[Turn] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     last_answer: Answer | None = None
+    answers: list[Answer] = field(default_factory=list)
+    uploads: dict[str, str] = field(default_factory=dict)
     assistant: Assistant | None = None
     workdir: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -60,10 +65,16 @@ class Session:
         self.turns.append((question, answer.text))
         self.messages = messages
         self.last_answer = answer
+        self.answers.append(answer)
+
+    def earlier_answers(self, limit: int) -> list[tuple[int, Answer]]:
+        """The last ``limit`` finished answers as (turn, answer), oldest first."""
+        start = max(0, len(self.answers) - limit)
+        return [(i + 1, a) for i, a in enumerate(self.answers[start:], start)]
 
     def reset_conversation(self) -> None:
         """Forget the conversation (the private collection stays)."""
-        self.turns, self.messages, self.last_answer = [], [], None
+        self.turns, self.messages, self.last_answer, self.answers = [], [], None, []
 
     def close(self) -> None:
         """Delete the private index folder, if any."""
@@ -134,6 +145,19 @@ class Workspace:
             else:
                 session.assistant, session.workdir = candidate, dest
             return report, build
+
+    def remove_articles(self, session: Session, ids: Sequence[str]):  # noqa: ANN201 - index.build.BuildReport
+        """Remove articles ``session`` uploaded (ids it did not upload are ignored, so no user
+        can remove another's articles or the collection's own); None when none was given."""
+        with session.lock:
+            ids = [i for i in ids if i in session.uploads]
+            assistant = self.assistant_for(session)
+            if not ids or (self.private_uploads and session.assistant is None):
+                return None
+            build = assistant.remove_articles(ids)
+            for i in ids:
+                session.uploads.pop(i, None)
+            return build
 
     def close(self) -> None:
         """Delete every private copy made by this workspace."""

@@ -1,4 +1,5 @@
-"""Theme and CSS of the chat UI: system fonts only, so the page fetches nothing from the web."""
+"""Theme, CSS and the one small script of the chat UI: system fonts only, so the page fetches
+nothing from the web."""
 
 from __future__ import annotations
 
@@ -21,8 +22,12 @@ CSS = """
 .nd-answer .nd-flagged { opacity: 0.6; text-decoration: line-through dotted; }
 .nd-answer .nd-flag { font-size: 0.8em; font-weight: 600; color: #b45309; }
 .nd-answer.nd-notice { color: #b91c1c; }
-a.nd-cite { text-decoration: none; font-weight: 600; font-size: 0.85em; vertical-align: super; padding: 0 1px; }
+a.nd-cite { color: var(--link-text-color, #2563eb); text-decoration: underline; text-underline-offset: 2px;
+            font-weight: 600; font-size: 0.85em; vertical-align: super; padding: 0 1px; cursor: pointer; }
+a.nd-cite:hover { color: var(--link-text-color-hover, #1d4ed8); background: var(--color-accent-soft); }
 .nd-sources { display: flex; flex-direction: column; gap: 0.6em; }
+.nd-sources.nd-hide { display: none; }
+.nd-sources .nd-turn-label { font-size: 0.85em; opacity: 0.75; }
 .nd-sources.nd-empty, .nd-sources .nd-none { opacity: 0.7; font-style: italic; }
 .nd-sources .nd-heading { font-size: 1em; font-weight: 600; margin: 0.2em 0 0; }
 .nd-card { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
@@ -39,5 +44,28 @@ a.nd-cite { text-decoration: none; font-weight: 600; font-size: 0.85em; vertical
 .nd-upload .nd-upload-ok { color: #15803d; font-weight: 600; }
 .nd-upload .nd-upload-error { color: #b91c1c; font-weight: 600; }
 .nd-upload .nd-report { white-space: pre-wrap; font-size: 0.8em; max-height: 12em; overflow-y: auto; }
-#nd-sources-panel { max-height: 640px; overflow-y: auto; }
+#nd-sources-panel { max-height: 640px !important; overflow-y: auto !important; }
+/* A phone stacks the columns: keep the chat short so the sources follow the answer closely. */
+@media (max-width: 720px) {
+  #nd-chat { height: 50vh !important; min-height: 280px; }
+  #nd-sources-panel { max-height: 70vh !important; }
+}
+"""
+
+# Each answer's [n] shows that answer's own cards: the panel holds the recent answers' sources,
+# all but the latest hidden, and a click on a marker unhides its answer's (before the browser
+# follows the link to the card). Capture phase, so the chat's own click handling cannot stop it.
+SCRIPT = """
+() => {
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest("a.nd-cite") : null;
+    const match = link && /^#nd-src-(\\d+)-\\d+$/.exec(link.getAttribute("href") || "");
+    if (!match) return;
+    for (const panel of document.querySelectorAll("#nd-sources-panel .nd-sources[data-turn]")) {
+      panel.classList.toggle("nd-hide", panel.dataset.turn !== match[1]);
+    }
+    const card = document.getElementById(link.getAttribute("href").slice(1));
+    if (card) requestAnimationFrame(() => card.scrollIntoView({block: "nearest"}));
+  }, true);
+}
 """
