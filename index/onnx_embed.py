@@ -22,6 +22,8 @@ import logging
 import os
 import queue
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import warnings
@@ -153,6 +155,34 @@ def export_int8(st, model_dir: Path, out_dir: Path) -> Path:  # noqa: ANN001 - a
     return out_dir / "model.onnx"
 
 
+def export_in_child(model_dir: Path, out_dir: Path) -> Path:
+    """:func:`export_int8` in a child process, whose memory goes back to the system when it
+    exits: the export holds the fp32 graph, the fused one and the quantiser's copies at once
+    (about 1 GB on top of the model), which would otherwise stay the server's peak for good.
+
+    Raises:
+        RuntimeError: the export failed; the message ends with the child's last error line.
+    """
+    root = str(Path(__file__).resolve().parents[1])  # so the child imports this very package
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run([sys.executable, "-m", "index.onnx_embed", str(model_dir), str(out_dir)], env=env,
+                          capture_output=True, text=True)
+    path = out_dir / "model.onnx"
+    if done.returncode != 0 or not path.exists():
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"exporting {model_dir} to ONNX failed (exit {done.returncode}): {last}")
+    return path
+
+
+def _export_main(model_dir: str, out_dir: str) -> None:
+    """The child's side of :func:`export_in_child`: load the model offline (the parent's
+    ``HF_HUB_OFFLINE`` and friends, set by :mod:`index.embed`, are inherited) and export it."""
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(model_dir, device="cpu", local_files_only=True)
+    export_int8(st, Path(model_dir), Path(out_dir))
+
+
 class OnnxInt8Encoder:
     """Encodes texts with the int8 export of a sentence-transformers model.
 
@@ -182,7 +212,7 @@ class OnnxInt8Encoder:
         folder = (export_dir or cache_dir() / "onnx") / f"{model_dir.name}-{_fingerprint(model_dir)}"
         path = folder / "model.onnx"
         if not path.exists():
-            path = export_int8(st, model_dir, folder)
+            path = export_in_child(model_dir, folder)
         self.threads = threads or os.cpu_count() or 1
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -248,3 +278,7 @@ class OnnxInt8Encoder:
                 bar.update(len(rows))
         bar.close()
         return out
+
+
+if __name__ == "__main__":  # python -m index.onnx_embed MODEL_DIR OUT_DIR (see export_in_child)
+    _export_main(sys.argv[1], sys.argv[2])

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,3 +174,27 @@ def test_queries_are_embedded_once_and_shared_read_only(tmp_path, monkeypatch) -
     assert np.allclose(first, real(["Who did Hasanov meet at IDEF 2025?"])[0], atol=1e-6)
     with pytest.raises(ValueError):
         first[0] = 1.0  # a caller cannot change what the next one gets
+
+
+FIRST_START = """
+import re, sys
+import ui.app  # noqa: F401 - what `newsdesk serve` holds besides the assistant (gradio)
+from rag import Assistant
+assistant = Assistant.from_index(progress=False)  # the sample: its index and the int8 export are made now
+assistant.search("warm up", k=1)
+print(int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) // 1024)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+def test_a_first_start_exports_in_a_child_and_peaks_under_1_gb(tmp_path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "NEWSDESK_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", FIRST_START], env=env, cwd=root, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert list((tmp_path / "onnx").glob("*/model.onnx")), "the first start made the export"
+    peak_mb = int(done.stdout.split()[-1])
+    print(f"first start peak resident memory: {peak_mb} MB")
+    assert peak_mb < 1024, f"first start peaked at {peak_mb} MB"
