@@ -1,7 +1,8 @@
 """Evaluation datasets: a collection of articles plus the questions asked of it.
 
 ``--dataset sample`` is the bundled sample (``index/sample/articles.jsonl`` with
-``eval/datasets/sample.jsonl``). ``--dataset PATH`` is a folder holding
+``eval/datasets/sample.jsonl``); ``--dataset conversations`` asks the same articles the
+scripted conversations of ``eval/datasets/conversations.jsonl``. ``--dataset PATH`` is a folder holding
 ``articles.jsonl`` and ``questions.jsonl``; the questions are either in Newsdesk's own
 format (:mod:`eval.questions`) or in the RealTimeQA quiz format of
 ``../shared/data/realtimeqa-2023q1`` (recognised by its ``gold_urls`` field).
@@ -21,6 +22,8 @@ from index.records import stable_id  # the loader's id rule, to match urls to th
 from rag.assistant import SAMPLE_ARTICLES
 
 SAMPLE_QUESTIONS = Path(__file__).parent / "datasets" / "sample.jsonl"
+# Scripted conversations over the sample articles: topic changes and true follow-ups.
+CONVERSATIONS = Path(__file__).parent / "datasets" / "conversations.jsonl"
 ARTICLES_FILE = "articles.jsonl"
 QUESTIONS_FILE = "questions.jsonl"
 # Fields a quiz record must have; anything else (``evidence``) is ignored on purpose.
@@ -59,6 +62,8 @@ def load_dataset(name_or_path: str | Path) -> Dataset:
     """
     if str(name_or_path) == "sample":
         return _resolved("sample", SAMPLE_ARTICLES, SAMPLE_QUESTIONS, load_questions(SAMPLE_QUESTIONS))
+    if str(name_or_path) == "conversations":
+        return _resolved("conversations", SAMPLE_ARTICLES, CONVERSATIONS, load_questions(CONVERSATIONS))
     folder = Path(name_or_path)
     articles, questions_path = folder / ARTICLES_FILE, folder / QUESTIONS_FILE
     if not folder.is_dir() or not articles.is_file() or not questions_path.is_file():

@@ -26,6 +26,8 @@ KEY_COLUMNS = {
     "abstention_recall": "abstain rec",
     "false_abstention_rate": "false abstain",
     "citation_precision": "cite prec",
+    "kept_as_asked": "kept as asked",
+    "follow_up_accuracy": "follow-ups",
     "search_latency_p50_ms": "search p50 ms",
     "latency_p50_ms": "ask p50 ms",
     "latency_p95_ms": "ask p95 ms",

@@ -24,8 +24,11 @@ QUESTION_KEYS = (
     *(f"article_hit@{k}" for k in KS), *(f"article_recall@{k}" for k in KS), *(f"article_mrr@{k}" for k in KS),
     "ndcg@10", *(f"answer_in_context@{k}" for k in KS),
     "answer_accuracy", "answer_f1", "mc_accuracy", "abstention_recall", "false_abstention_rate",
-    "citation_precision",
+    "citation_precision", "kept_as_asked", "follow_up_accuracy",
 )
+# The ``kind`` of a conversation turn that leans on the turns before it; any other question
+# with a history is a new topic, which should be searched as asked.
+FOLLOW_UP = "follow-up"
 # Everything a run reports, in report order.
 METRIC_KEYS = (
     *QUESTION_KEYS, "search_latency_p50_ms", "search_latency_p95_ms", "latency_p50_ms", "latency_p95_ms",
@@ -125,6 +128,10 @@ def score_question(question: Question, *, passages: Sequence[Passage], answer: A
         if answer.citations and not answer.abstained:
             cited = [c.quote or c.passage_text for c in answer.citations]
             scores["citation_precision"] = m.citation_precision(cited=cited, answers=question.answers)
+    if question.history and question.kind == FOLLOW_UP:
+        scores["follow_up_accuracy"] = scores["answer_accuracy"]
+    elif question.history:
+        scores["kept_as_asked"] = float(answer.query.strip() in ("", question.question.strip()))
     if choice is not None:
         scores["mc_accuracy"] = float(choice.choice == question.answer)
     return scores

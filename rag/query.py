@@ -1,13 +1,20 @@
-"""Query processing: standalone follow-ups and date words relative to ``as_of``."""
+"""Query processing: follow-ups made standalone (when the evidence says they are follow-ups),
+answers that do not repeat the last one, and date words relative to ``as_of``."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-from index.tokenize import STOPWORDS
+from index.tokenize import STOPWORDS, terms
 from rag.cite import strip_markers
+from rag.records import Passage
+
+if TYPE_CHECKING:
+    from rag.answer import Reading
 
 # Words that point back at an earlier turn ("what did *they* discuss?").
 _ANAPHORA = frozenset("they them their he him his she her it its that this those these there then".split())
@@ -59,6 +66,94 @@ def condense(question: str, history: Sequence[Turn] | None) -> str:
         if w.lower() not in own and w.lower() not in {e.lower() for e in extra}:
             extra.append(w)
     return f"{question} {' '.join(extra)}".strip() if extra else question
+
+
+# Topic change or follow-up is decided from what the two searches find, not from pronouns:
+# "What did the ECB decide about its deposit rate?" after a question on IDEF has an "its" but
+# is found by its own words, while the earlier turn's names would pull its search off topic.
+# The rewrite is used only when its passages back the question this much better.
+REWRITE_MARGIN = 0.15
+# Terms the rewrite carried over from earlier turns count at this weight against the
+# question's own: they say the passage is on the conversation's topic, not that it answers.
+CARRIED_WEIGHT = 0.5
+# When the question alone already lands on the conversation's topic (its best passage holds
+# this share of the carried terms), the rewrite only focuses the same search: a tie is enough.
+ON_TOPIC = 0.5
+EVIDENCE_PASSAGES = 3  # the top passages of each search that are compared
+HEADLINE_WEIGHT = 0.5  # a headline term counts half: it sets the topic, it is not the answer
+
+
+def _share(weights: dict[str, float], found: dict[str, float]) -> float:
+    total = sum(weights.values())
+    return sum(w * found.get(t, 0.0) for t, w in weights.items()) / total if total > 0 else 0.0
+
+
+def _best(question: str, rewrite: str, passages: Sequence[Passage],
+          idf: Callable[[str], float]) -> tuple[float, float]:
+    """(:func:`support`, the carried-term share of the passage that gives it)."""
+    own = {t: idf(t) for t in set(terms(question))}
+    carried = {t: idf(t) for t in set(terms(rewrite)) - own.keys()}
+    best = (0.0, 0.0)
+    for p in passages[:EVIDENCE_PASSAGES]:
+        found = {t: HEADLINE_WEIGHT for t in terms(p.title)}
+        found.update({t: 1.0 for t in terms(p.text)})
+        topic = _share(carried, found)
+        best = max(best, (_share(own, found) + CARRIED_WEIGHT * topic, topic))
+    return best
+
+
+def support(question: str, rewrite: str, passages: Sequence[Passage], idf: Callable[[str], float]) -> float:
+    """How well the best of the top ``passages`` backs ``question``: the IDF-weighted share of
+    the question's own terms it holds (headline terms at half weight), plus
+    :data:`CARRIED_WEIGHT` times the share of the terms ``rewrite`` carried over from earlier
+    turns."""
+    return _best(question, rewrite, passages, idf)[0]
+
+
+def resolve(question: str, history: Sequence[Turn] | None, search: Callable[[str], list[Passage]],
+            idf: Callable[[str], float], *, rewrite: str | None = None) -> tuple[str, list[Passage]]:
+    """The query to answer ``question`` with, and its passages (``search(query)``).
+
+    With earlier turns, the question is searched as asked and as rewritten with the
+    conversation's context (``rewrite``, default :func:`condense`); the rewrite is kept only
+    when its passages back the question clearly better (:func:`support`, by
+    :data:`REWRITE_MARGIN`), or at least as well when the question alone lands on the
+    conversation's topic anyway (:data:`ON_TOPIC`). A question with no word of its own to
+    search with ("and then?") takes the rewrite.
+    """
+    question = question.strip()
+    rewrite = (condense(question, history) if rewrite is None else rewrite).strip() or question
+    if not history or rewrite == question:
+        return question, search(question)
+    if not terms(question):
+        return rewrite, search(rewrite)
+    alone, with_context = search(question), search(rewrite)
+    (asked, topic), (rewritten, _) = _best(question, rewrite, alone, idf), _best(question, rewrite, with_context, idf)
+    if rewritten > asked + REWRITE_MARGIN or (topic >= ON_TOPIC and rewritten >= asked):
+        return rewrite, with_context
+    return question, alone
+
+
+# A sentence whose terms are this much in the last answer already says what it said.
+REPEAT_SHARE = 0.8
+
+
+def unsaid(reading: Reading, said: Sequence[str], min_support: float) -> Reading:
+    """``reading`` without the sentences the last answer already said (``said``: its texts),
+    when another sentence still backs an answer (``min_support``); else unchanged, since a
+    repeat is then the best answer there is."""
+    said_terms = set().union(*(terms(strip_markers(text)) for text in said)) if said else set()
+    if not said_terms:
+        return reading
+
+    def repeats(text: str) -> bool:
+        own = set(terms(text))
+        return bool(own) and len(own & said_terms) >= REPEAT_SHARE * len(own)
+
+    fresh = [s for s in reading.scored if not repeats(s.evidence.text)]
+    if len(fresh) == len(reading.scored) or not any(s.support >= min_support for s in fresh):
+        return reading
+    return replace(reading, scored=fresh)
 
 
 _RELATIVE = [
