@@ -87,3 +87,12 @@ def test_an_upload_and_another_process_add_both_survive(tmp_path):
         assert assistant.stats().articles == 7
         assert assistant.search("Zephyrine tram line", k=1)[0].article_id == "cli-1"
 
+
+
+def test_k_means_k_passages_in_the_answer(tmp_path):
+    """The answer's passages are the k retrieved, not k plus the context read around them."""
+    assistant = assistant_over(tmp_path)
+    for k in (1, 2, 3):
+        answer = assistant.ask("harbour bridge opens today", k=k)
+        assert [p.chunk_id for p in answer.passages] == [p.chunk_id for p in
+                                                        assistant.search("harbour bridge opens today", k=k)]

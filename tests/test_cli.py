@@ -37,7 +37,9 @@ def test_abstains_with_exit_zero(capsys):
 
 def test_bad_date_is_a_clear_error(capsys):
     assert main(["ask", "Who did Hasanov meet?", "--as-of", "last tuesday"]) == 2
-    assert "as_of must be a date" in capsys.readouterr().err
+    assert "--as-of must be a date" in capsys.readouterr().err  # the flag as typed, not the parameter
+    assert main(["ask", "Who did Hasanov meet?", "--since", "2025-13-45"]) == 2
+    assert "error: --since must be a date like 2025-07-23, got '2025-13-45'" in capsys.readouterr().err
 
 
 def test_index_build_add_remove(tmp_path, capsys):
