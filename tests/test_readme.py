@@ -1,0 +1,146 @@
+"""The README's snippets and example commands, run as written (placeholders filled in).
+
+What is not run here: the install commands (CI runs them: ``.ci/run``), the CPU-torch install
+(it needs PyTorch's own index) and ``newsdesk train-reader`` (``tests/test_train_reader.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsdesk.cli import main
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, re.S)
+NOT_RUN_HERE = ("pip install", "train-reader", "pytest")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(code: str) -> tuple[dict, str]:
+    out, namespace = io.StringIO(), {"__name__": "readme"}
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own snippet
+    return namespace, out.getvalue()
+
+
+def test_the_readme_is_a_ten_minute_read() -> None:
+    assert len(README.encode()) < 15_000
+    assert (ROOT / "docs" / "screenshot.png").is_file()
+    for link in re.findall(r"\]\(((?:docs/)?[\w./-]+\.(?:md|png))(?:#[\w-]+)?\)", README):
+        assert (ROOT / link).is_file(), f"the README links to {link}, which is missing"
+
+
+def test_the_offline_python_snippets_run(sample_assistant) -> None:
+    snippets = [code for lang, code in BLOCKS if lang == "python" and "gradio_client" not in code]
+    assert len(snippets) == 2
+    for code in snippets:
+        namespace, printed = _run(code)
+        assert printed.strip() and "[1]" in printed, printed
+        assert not namespace["assistant"].ask("Who did Hasanov meet at IDEF 2025?").abstained
+
+
+def test_the_gradio_client_snippet_runs_and_its_filter_example_answers(sample_assistant) -> None:
+    from ui.app import build_app, launch
+
+    (code,) = [code for lang, code in BLOCKS if lang == "python" and "gradio_client" in code]
+    demo = build_app(sample_assistant)
+    url = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        namespace, printed = _run(code.replace("http://127.0.0.1:7860/", url))
+    finally:
+        demo.close()
+    assert "Görgün" in printed and "Hasanov" in namespace["follow"]["query"]
+    july = namespace["july"]
+    assert not july["abstained"] and "Görgün" in july["text"], july["text"]
+    assert july["citations"][0]["article_id"] == "idef-2025-hasanov-gorgun"
+    assert all(p["source"] == "azernews.az" and "2025-07-01" <= p["date"] <= "2025-07-31" for p in july["passages"])
+    assert 1 <= len(july["passages"]) <= 5
+
+
+def test_the_example_session_prints_what_the_readme_shows(sample_assistant, capsys) -> None:
+    (session,) = [code for lang, code in BLOCKS if code.startswith("$ newsdesk ask")]
+    for command, shown in re.findall(r"^\$ (newsdesk .*)\n((?:(?!\$ ).*\n)*)", session, re.M):
+        assert main(shlex.split(command)[1:]) == 0
+        printed = capsys.readouterr().out
+        for line in shown.strip().splitlines():
+            for piece in filter(None, (p.strip() for p in line.split("..."))):
+                assert piece in printed, f"{command!r} no longer prints {piece!r}:\n{printed}"
+
+
+def _commands() -> list[str]:
+    (block,) = [code for lang, code in BLOCKS if lang == "bash" and "newsdesk index build" in code]
+    joined = block.replace("\\\n", " ")
+    return [line.split("  #")[0].strip() for line in joined.splitlines() if line.startswith("newsdesk")]
+
+
+def test_the_command_line_block_runs(sample_assistant, tmp_path, capsys) -> None:
+    """Each command with its placeholders filled in, the bracketed options left out, then each
+    bracketed option's flag checked against the command's own --help."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jsonl").write_text(
+        '{"id": "p1", "title": "Harbour bridge opens", "text": "The Portvale harbour bridge opened on Sunday."}\n'
+        '{"id": "p2", "title": "Museum reopens", "text": "The Portvale museum reopened with a whale skeleton."}\n')
+    fill = {"PATH...": str(src), "DIR": str(tmp_path / "idx"), "ID...": "p1", "sample|conversations|PATH":
+            "conversations"}
+    ran = []
+    for command in _commands():
+        words = shlex.split(re.sub(r"\s*\[.*", "", command))
+        if any(skip in command for skip in NOT_RUN_HERE) or words[1] == "serve":
+            continue  # serve: test_newsdesk_serve_as_the_readme_starts_it
+        args = [fill.get(w, w) for w in words[1:]]
+        if args[0] == "eval":
+            args += ["--limit", "2", "--out", str(tmp_path / "eval-out")]
+        with contextlib.redirect_stdout(io.StringIO()):
+            if args[0] == "chat":
+                sys.stdin, stdin = io.StringIO("Who did Hasanov meet at IDEF 2025?\n\n"), sys.stdin
+                try:
+                    assert main(args) == 0
+                finally:
+                    sys.stdin = stdin
+            else:
+                assert main(args) == 0, (command, capsys.readouterr().err)
+        name = args[:2] if args[0] == "index" else args[:1]
+        ran.append(" ".join(name))
+        for flag in re.findall(r"\[(--[\w-]+)", command):
+            with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as shown:
+                main([*name, "--help"])
+            assert flag in shown.getvalue(), f"{command!r}: {flag} is not an option"
+    assert ran == ["index build", "index add", "index remove", "index restore", "ask", "chat", "eval"]
+
+
+def test_newsdesk_serve_as_the_readme_starts_it(sample_assistant) -> None:
+    (command,) = [c for c in _commands() if c.startswith("newsdesk serve")]
+    words = shlex.split(re.sub(r"\s*\[.*", "", command))
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "newsdesk.cli", *words[1:], "--port", str(port)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in server.stderr:
+            lines.append(line)
+            if "is serving on" in line:
+                break
+        assert f"http://127.0.0.1:{port}" in "".join(lines), "".join(lines)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
