@@ -30,10 +30,20 @@ def _add_retrieval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--article-bm25", type=int, metavar="N",
                    help="best articles by whole-article BM25 added to the reranked candidates (default 10; 0 = off)")
     _add_cross_encoder_args(p)
+    _add_reader_args(p)
     p.add_argument("--llm-base-url", default=os.environ.get("NEWSDESK_LLM_BASE_URL"),
                    help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (env NEWSDESK_LLM_BASE_URL)")
     p.add_argument("--llm-model", default=os.environ.get("NEWSDESK_LLM_MODEL"),
                    help="model name at that endpoint (env NEWSDESK_LLM_MODEL)")
+
+
+def _add_reader_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reader", metavar="DIR",
+                   help="trained reader that picks the answering sentence: 'bundled' (default), a folder made by "
+                        "`newsdesk train-reader`, or 'none' for the hand-set sentence score")
+    p.add_argument("--reader-cross-encoder", action="store_true", default=None,
+                   help="let the reader's cross-encoder read the top 12 sentences (off by default: no gain on the "
+                        "dev set, ~125 ms a question)")
 
 
 def _add_cross_encoder_args(p: argparse.ArgumentParser) -> None:
@@ -57,11 +67,11 @@ def _config(args: argparse.Namespace):
 
 
 def assistant_from_args(args: argparse.Namespace):
-    """The Assistant the command line options describe (used by `ask`, `chat` and `serve`)."""
-    from rag import Assistant
+    """The Assistant the command line options describe (used by `ask` and `chat`; `serve` calls
+    :func:`rag.options.assistant_from_options` itself)."""
+    from rag.options import assistant_from_options
 
-    config = _config(args)
-    return Assistant.from_index(args.index, config=config, progress=not getattr(args, "json", False))
+    return assistant_from_options(vars(args), progress=not getattr(args, "json", False))
 
 
 def format_answer(answer) -> str:
@@ -125,7 +135,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_dates(args: argparse.Namespace) -> None:
+    """Refuse a bad --as-of/--since/--until before anything loads, naming the flag as typed."""
+    from rag.filters import to_date
+
+    for name in ("as_of", "since", "until"):
+        to_date(getattr(args, name, None), name="--" + name.replace("_", "-"))
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
+    _check_dates(args)
     assistant = assistant_from_args(args)
     # On a terminal an LLM's answer is shown while it is written; the checked answer follows it.
     live = not args.json and bool(assistant.config.llm_base_url) and sys.stdout.isatty()
@@ -145,6 +164,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    _check_dates(args)
     assistant = assistant_from_args(args)
     stats = assistant.stats()
     print(f"Newsdesk: {stats.articles} articles, {stats.chunks} chunks. Ask a question; empty line or Ctrl-D quits.")
@@ -170,6 +190,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     return serve(args) or 0
+
+
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    from eval.train_reader import run
+
+    return run(args)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -231,11 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--dataset", required=True, help="'sample' or a folder with articles.jsonl + questions.jsonl")
     _add_config_args(p_eval)
     _add_cross_encoder_args(p_eval)
+    _add_reader_args(p_eval)
     p_eval.add_argument("--out", metavar="DIR", default="eval-out", help="report folder (default eval-out)")
     p_eval.add_argument("--compare", metavar="NAME,...", default="hybrid", help="variants to run side by side")
     p_eval.add_argument("--limit", type=int, help="only the first N questions")
     p_eval.add_argument("--gate", action="store_true", help="exit 1 when the sample set's regression thresholds fail")
     p_eval.set_defaults(func=cmd_eval)
+
+    from eval.train_reader import add_arguments as add_train_arguments
+
+    p_train = sub.add_parser("train-reader", help="train the reader on quiz questions (see eval/train_reader.py)")
+    add_train_arguments(p_train)
+    p_train.set_defaults(func=cmd_train_reader)
     return parser
 
 

@@ -12,8 +12,9 @@ the decision rests on the passages, never on the question's wording.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,7 +23,11 @@ from index.embed import Embedder
 from index.tokenize import terms
 from rag.cite import Evidence, number_citations
 from rag.config import Config
+from rag.query import unsaid
 from rag.records import Answer, Passage
+
+if TYPE_CHECKING:
+    from rag.reader import Reader
 
 ABSTAIN_TEXT = (
     "I could not find an answer to that in this collection. The closest passages are listed "
@@ -161,12 +166,16 @@ class ExtractiveAnswerer:
         embedder: the collection's embedding model (for sentence similarity).
         idf: term -> inverse document frequency in the collection.
         config: ``answer_passages``, ``answer_sentences`` and ``min_support`` are used.
+        reader: the trained reader (:mod:`rag.reader`) that picks the answering sentence;
+            None keeps the hand-set score.
     """
 
-    def __init__(self, embedder: Embedder, idf: Callable[[str], float], config: Config) -> None:
+    def __init__(self, embedder: Embedder, idf: Callable[[str], float], config: Config,
+                 reader: Reader | None = None) -> None:
         self.embedder = embedder
         self.idf = idf
         self.config = config
+        self.reader = reader
 
     def query_weights(self, query: str) -> dict[str, float]:
         return {t: self.idf(t) for t in set(terms(query))}
@@ -227,8 +236,19 @@ class ExtractiveAnswerer:
             for (ev, lex, typed), sim in zip(candidates, sims)
         ]
 
+    def read(self, question: str, passages: list[Passage], *, query: str | None = None,
+             context: list[Passage] | None = None) -> Reading:
+        """Every candidate sentence of the top ``answer_passages`` passages and ``context``,
+        scored by the hand-set rule, best first (see :class:`Reading`)."""
+        query = query or question
+        context = list(context or [])
+        top = list(passages[: self.config.answer_passages])
+        scored = sorted(self.score_sentences(query, top + context, question=question), key=lambda s: -s.score)
+        return Reading(question=question, query=query, read=top + context, n_top=len(top), scored=scored,
+                       weights=self.query_weights(query))
+
     def run(self, question: str, passages: list[Passage], *, query: str | None = None,
-            context: list[Passage] | None = None) -> Answer:
+            context: list[Passage] | None = None, said: Sequence[str] = ()) -> Answer:
         """Answer ``question`` from ``passages`` (best first).
 
         Args:
@@ -237,28 +257,24 @@ class ExtractiveAnswerer:
             query: the standalone search (a follow-up with words from earlier turns).
             context: more passages to read (neighbouring chunks of the top articles); they are
                 appended to ``Answer.passages`` so every citation points into that list.
+            said: what the conversation's last answer said; a sentence it already holds is
+                quoted again only when no other sentence backs an answer.
         """
         query = query or question
         context = list(context or [])
-        top = passages[: self.config.answer_passages]
+        # ``said``: the last answer's text; its sentences give way when others answer too.
+        reading = unsaid(self.read(question, passages, query=query, context=context), said, self.config.min_support)
         # Sentences are read from the top passages and the context; ``where`` maps a position
         # in what was read onto the answer's passage list (all retrieved, then the context).
-        where = list(range(len(top))) + list(range(len(passages), len(passages) + len(context)))
+        where = list(range(reading.n_top)) + list(range(len(passages), len(passages) + len(context)))
         passages = list(passages) + context
-        scored = sorted(self.score_sentences(query, top + context, question=question), key=lambda s: -s.score)
+        scored = reading.scored
         support = max((s.support for s in scored), default=0.0)
         if not scored or support < self.config.min_support:
             return Answer(question=question, text=ABSTAIN_TEXT, passages=passages, abstained=True, query=query,
                           support=support)
-        scored = [replace(s, evidence=replace(s.evidence, passage=where[s.evidence.passage])) for s in scored]
-        best = scored[0].score
-        chosen = [scored[0]]
-        for s in scored[1:]:
-            if len(chosen) >= self.config.answer_sentences:
-                break
-            # A second sentence must be nearly as good and not restate the first.
-            if s.score >= 0.85 * best and all(_overlap(s.evidence.text, c.evidence.text) < 0.6 for c in chosen):
-                chosen.append(s)
+        chosen = self._choose(reading)
+        chosen = [replace(s, evidence=replace(s.evidence, passage=where[s.evidence.passage])) for s in chosen]
         chosen.sort(key=lambda s: (s.evidence.passage, s.evidence.start))
         evidence = [Evidence(s.evidence.passage, s.evidence.start, s.evidence.end, s.evidence.text, s.score)
                     for s in chosen]
@@ -266,6 +282,40 @@ class ExtractiveAnswerer:
         text = " ".join(f"{ev.text} [{numbers[ev.passage]}]" for ev in evidence)
         return Answer(question=question, text=text, citations=citations, passages=passages, query=query,
                       support=support)
+
+    def _choose(self, reading: Reading) -> list[ScoredSentence]:
+        """The sentences that make the answer: the reader's best when a reader is set, else
+        the hand-set score's best; a second one only when nearly as good and not a restatement."""
+        if self.reader is not None:
+            ranked, scores = self.reader.rank(reading)
+        else:
+            ranked, scores = reading.scored, [s.score for s in reading.scored]
+        chosen, best = [ranked[0]], scores[0]
+        for s, value in zip(ranked[1:], scores[1:]):
+            if len(chosen) >= self.config.answer_sentences:
+                break
+            if value >= self.second_bar(best) and all(
+                    _overlap(s.evidence.text, c.evidence.text) < 0.6 for c in chosen):
+                chosen.append(s)
+        return chosen
+
+    def second_bar(self, best: float) -> float:
+        """The score a second sentence needs: 0.85 of the best (hand-set), or the reader's own bar."""
+        return self.reader.second_bar(best) if self.reader is not None else 0.85 * best
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the answerer read for one question: the passages (``read``: the top ``n_top``
+    retrieved, then context), every candidate sentence scored by the hand-set rule (best
+    first; ``evidence.passage`` indexes ``read``) and the query's term weights."""
+
+    question: str
+    query: str
+    read: list[Passage]
+    n_top: int
+    scored: list[ScoredSentence]
+    weights: dict[str, float]
 
 
 def _overlap(a: str, b: str) -> float:

@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 import index as index_pkg
 from index import store as store_mod
 from index.build import BuildReport, add_articles, build_index, remove_articles
@@ -22,13 +24,14 @@ from index.load import LoadReport, load_articles
 from index.records import Article
 from index.store import IndexStore
 from index.tokenize import terms
-from rag.answer import ExtractiveAnswerer, coverage
+from rag.answer import ExtractiveAnswerer, Reading, coverage
 from rag.cite import Evidence, number_citations
 from rag.config import Config
 from rag.cross_encoder import CrossEncoderReranker
 from rag.filters import Filters, to_date
 from rag.llm_client import resolve_endpoint
-from rag.query import Turn, condense, relative_window
+from rag.query import Turn, relative_window, resolve
+from rag.reader import Reader
 from rag.records import Answer, Choice, Passage
 from rag.retrieve import Retriever
 
@@ -69,11 +72,11 @@ class _Loaded:
     """Everything built from one index version; swapped as a whole when the index changes."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
-                 cross_encoder: CrossEncoderReranker | None = None) -> None:
+                 cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None) -> None:
         self.store = store
         self.retriever = Retriever(store, embedder, config, cross_encoder)
         self.idf_of = self.retriever.idf
-        self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config)
+        self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config, reader)
 
 
 class Assistant:
@@ -89,15 +92,16 @@ class Assistant:
     """
 
     def __init__(self, store: IndexStore, *, config: Config | None = None, embedder: Embedder | None = None,
-                 cross_encoder: CrossEncoderReranker | None = None) -> None:
+                 cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None) -> None:
         self.config = config or Config(index=store.settings)
         s = self.config.index
         self.embedder = embedder or Embedder(s.model, device=s.device, batch_size=s.batch_size,
                                              max_seq_length=s.max_seq_length, backend=s.backend)
         self.cross_encoder = cross_encoder or _cross_encoder(self.config, s.device)
+        self.reader = reader or _reader(self.config)
         self._lock = threading.Lock()
         self._unloadable: str | None = None  # a version on disk that failed to load: not retried
-        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder)
+        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -129,9 +133,12 @@ class Assistant:
         same_model = self.cross_encoder and self.cross_encoder.name == other.config.cross_encoder
         other.cross_encoder = self.cross_encoder if same_model else _cross_encoder(other.config,
                                                                                    other.config.index.device)
+        same_reader = (self.config.reader, self.config.reader_cross_encoder) == (
+            other.config.reader, other.config.reader_cross_encoder)
+        other.reader = self.reader if same_reader else _reader(other.config)
         other._lock = threading.Lock()
         other._unloadable = None
-        other._state = _Loaded(self._state.store, self.embedder, other.config, other.cross_encoder)
+        other._state = _Loaded(self._state.store, self.embedder, other.config, other.cross_encoder, other.reader)
         return other
 
     @property
@@ -215,19 +222,36 @@ class Assistant:
             raise ValueError("backend 'llm' needs llm_base_url and llm_model (config or NEWSDESK_LLM_* variables)")
         state = self._fresh()
         llm = self._llm() if backend != "extractive" and base_url and model else None
-        query = llm.condense(question, history) if llm and history else condense(question, history)
         filters = self._filters(as_of, date_from, date_to, sources)
-        passages = self._search(state, query, _check_k(self.config.k if k is None else k), filters)
+        k = _check_k(self.config.k if k is None else k)
+        # A follow-up is searched as rewritten only when that finds clearly better support.
+        query, passages = resolve(question, history, lambda q: self._search(state, q, k, filters), state.idf_of,
+                                  rewrite=llm.condense(question, history) if llm and history else None)
         if llm is not None:
             yield from llm.stream(question, passages, query=query, history=history, fallback=state.answerer)
             return
         context = state.retriever.neighbours(passages[: self.config.answer_passages], lead=True)
-        answer = state.answerer.run(question, passages, query=query, context=context)
+        said = [history[-1][1]] if history else []  # what the last answer said is not said again
+        answer = state.answerer.run(question, passages, query=query, context=context, said=said)
+        # ``passages`` are the k retrieved; the context read around them stays behind the citations.
+        answer = replace(answer, passages=passages)
         words = answer.text.split(" ")
         step = max(1, len(words) // 12)
         for i in range(step, len(words), step):
             yield replace(answer, text=" ".join(words[:i]))
         yield answer
+
+    def read(self, question: str, *, as_of: date | str | None = None, date_from: date | str | None = None,
+             date_to: date | str | None = None, sources: Sequence[str] | str | None = None,
+             k: int | None = None) -> Reading:
+        """What the offline answerer reads for a standalone ``question``: the passages and every
+        candidate sentence with its hand-set score (the reader's training data is mined with it)."""
+        _check_question(question)
+        state = self._fresh()
+        filters = self._filters(as_of, date_from, date_to, sources)
+        passages = self._search(state, question, _check_k(self.config.k if k is None else k), filters)
+        context = state.retriever.neighbours(passages[: self.config.answer_passages], lead=True)
+        return state.answerer.read(question, passages, query=question, context=context)
 
     def _llm(self):  # noqa: ANN202 - rag.llm.LLMAnswerer, imported lazily
         from rag.llm import LLMAnswerer
@@ -268,26 +292,51 @@ class Assistant:
             head = {t: 0.5 for t in terms(p.title)}
             for s, e in sentence_spans(p.text):
                 text = p.text[s:e]
-                low = text.lower()
                 sent_terms = set(terms(text))
                 cov = coverage(weights, {**head, **{t: 1.0 for t in sent_terms}})
-                for i, (phrase, cterms) in enumerate(zip(lowered, choice_terms)):
-                    if phrase in low:
-                        presence = 1.0
-                    elif cterms and cterms <= sent_terms:
-                        presence = 0.7
-                    else:
-                        continue
+                for i, presence in _mentions(text, sent_terms, lowered, choice_terms):
                     vote = presence * (0.2 + cov) / (rank + 2)
                     scores[i] += vote
                     if vote > best_ev[i][0]:
                         best_ev[i] = (vote, Evidence(pos, p.start + s, p.start + e, text, vote))
         total = sum(scores)
         norm = [s / total for s in scores] if total > 0 else [1.0 / len(choices)] * len(choices)
+        reader_ev = None
+        if state.answerer.reader is not None and self.config.reader_choice_weight > 0:
+            norm, reader_ev = self._reader_votes(state, question, passages, read, norm, lowered, choice_terms)
         pick = max(range(len(choices)), key=lambda i: norm[i])
-        evidence = [best_ev[pick][1]] if best_ev[pick][1] is not None else []
+        chosen_ev = reader_ev[pick] if reader_ev and reader_ev[pick] is not None else best_ev[pick][1]
+        evidence = [chosen_ev] if chosen_ev is not None else []
         _, citations = number_citations(evidence, read)
         return Choice(question=question, choice=choices[pick], scores=dict(zip(choices, norm)), citations=citations)
+
+    def _reader_votes(self, state: _Loaded, question: str, passages: list[Passage], read: list[Passage],
+                      norm: list[float], lowered: list[str], choice_terms: list[set[str]],
+                      ) -> tuple[list[float], list[Evidence | None]]:
+        """The choice scores with the reader's votes mixed in: each sentence the answerer reads
+        votes for the choices it names, weighted by the reader's belief that it answers
+        (softmax over the candidates). Returns the scores and each choice's best sentence."""
+        context = read[len(passages):]
+        reading = state.answerer.read(question, passages, query=question, context=context)
+        if not reading.scored:
+            return norm, []
+        ranked, values = state.answerer.reader.rank(reading)
+        belief = np.exp(np.asarray(values) - values[0])
+        votes = [0.0] * len(lowered)
+        best: list[tuple[float, Evidence | None]] = [(0.0, None)] * len(lowered)
+        for s, b in zip(ranked, belief):
+            # ``reading.read`` is the top passages then the context: back to positions in ``read``
+            j = s.evidence.passage
+            pos = j if j < reading.n_top else len(passages) + j - reading.n_top
+            for i, presence in _mentions(s.evidence.text, set(terms(s.evidence.text)), lowered, choice_terms):
+                votes[i] += presence * float(b)
+                if presence * b > best[i][0]:
+                    best[i] = (presence * float(b), replace(s.evidence, passage=pos, score=float(b)))
+        total = sum(votes)
+        if total <= 0:
+            return norm, []
+        w = self.config.reader_choice_weight
+        return [(n + w * v / total) / (1 + w) for n, v in zip(norm, votes)], [ev for _, ev in best]
 
     # ---- the collection -----------------------------------------------------------------
     def stats(self) -> Stats:
@@ -337,7 +386,8 @@ class Assistant:
             shutil.copytree(version, dest / version.name)
             shutil.copy2(self.index_dir / store_mod.POINTER, dest / store_mod.POINTER)
         store = IndexStore.load(dest, settings=self.config.index)
-        return Assistant(store, config=self.config, embedder=self.embedder, cross_encoder=self.cross_encoder)
+        return Assistant(store, config=self.config, embedder=self.embedder, cross_encoder=self.cross_encoder,
+                         reader=self.reader)
 
     def remove_articles(self, ids: Iterable[str], *, wait: bool = True) -> BuildReport:
         """Remove articles by id (from the latest version on disk, under the writer lock); the
@@ -350,7 +400,7 @@ class Assistant:
 
     def _reload(self) -> None:
         store = IndexStore.load(self.index_dir, settings=self.config.index)
-        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder)
+        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader)
 
     def _fresh(self) -> _Loaded:
         """The loaded index, reloaded first when the index on disk moved on (another process
@@ -390,6 +440,28 @@ def _cross_encoder(config: Config, device: str | None) -> CrossEncoderReranker |
     reranker = CrossEncoderReranker(config.cross_encoder, device=device)
     reranker.load()
     return reranker
+
+
+def _mentions(text: str, sent_terms: set[str], lowered: list[str],
+              choice_terms: list[set[str]]) -> Iterator[tuple[int, float]]:
+    """(choice index, presence) for each choice ``text`` names: 1.0 for the whole phrase, 0.7
+    when only all its terms are there."""
+    low = text.lower()
+    for i, (phrase, cterms) in enumerate(zip(lowered, choice_terms)):
+        if phrase in low:
+            yield i, 1.0
+        elif cterms and cterms <= sent_terms:
+            yield i, 0.7
+
+
+def _reader(config: Config) -> Reader | None:
+    """The configured reader, verified and loaded now (a bad folder fails at start)."""
+    if config.reader is None:
+        return None
+    reader = Reader(None if config.reader == "bundled" else config.reader,
+                    use_cross_encoder=config.reader_cross_encoder)
+    reader.load()
+    return reader
 
 
 def _check_question(question: str) -> None:

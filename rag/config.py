@@ -56,6 +56,15 @@ class Config:
         answer_passages: top passages the extractive answerer reads sentences from.
         answer_sentences: at most this many sentences in an extractive answer.
         min_support: evidence score under which the assistant abstains (0..1).
+        reader: the trained reader that picks the answering sentence (:mod:`rag.reader`):
+            ``bundled`` (the one shipped in ``rag/models/reader``), a folder made by
+            ``newsdesk train-reader``, or None for the hand-set sentence score.
+        reader_cross_encoder: let the reader's cross-encoder read the top 12 sentences and rank
+            with the combiner trained on its scores. Off by default: on the dev set it added
+            nothing to answer accuracy over the lexical combiner and cost ~125 ms a question
+            (docs/reader.md).
+        reader_choice_weight: in ``choose``, weight of the reader's votes (sentences it believes
+            answer, naming a choice) against the hand-set votes; 0 leaves them out.
         llm_base_url: OpenAI-compatible endpoint (``http://localhost:11434/v1``); None: offline.
         llm_model: model name at that endpoint.
         llm_api_key: key for the endpoint (defaults to the environment, never stored on disk).
@@ -83,6 +92,9 @@ class Config:
     answer_passages: int = 5
     answer_sentences: int = 2
     min_support: float = 0.46
+    reader: str | None = "bundled"
+    reader_cross_encoder: bool = False
+    reader_choice_weight: float = 1.0
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
@@ -101,6 +113,8 @@ class Config:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.reader is not None and (not isinstance(self.reader, str) or not self.reader):
+            raise ValueError(f"reader must be 'bundled', a reader folder or None, got {self.reader!r}")
         if self.cross_encoder is not None and (not isinstance(self.cross_encoder, str) or not self.cross_encoder):
             raise ValueError(f"cross_encoder must be a model folder or name, got {self.cross_encoder!r}")
         for name in ("k", "candidates", "rrf_k", "max_per_article", "answer_passages", "answer_sentences",
@@ -117,6 +131,8 @@ class Config:
                 f"recency_weight must be >= 0 and recency_halflife_days > 0, got {self.recency_weight!r}, "
                 f"{self.recency_halflife_days!r}"
             )
+        if not isinstance(self.reader_choice_weight, (int, float)) or self.reader_choice_weight < 0:
+            raise ValueError(f"reader_choice_weight must be >= 0, got {self.reader_choice_weight!r}")
         if not 0.0 <= self.min_support <= 1.0:
             raise ValueError(f"min_support must be in [0, 1], got {self.min_support!r}")
 
@@ -128,8 +144,11 @@ class Config:
 def config_from_options(options: Mapping[str, object]) -> Config:
     """A Config from command-line style options (``vars(args)``): ``model`` and ``backend`` go to
     the index settings, every other option named like a Config field sets it, and None keeps the
-    default. ``index`` (a folder on the command line) and unrelated options are ignored."""
+    default. ``index`` (a folder on the command line) and unrelated options are ignored.
+    ``reader="none"`` turns the reader off (None there would mean the default)."""
     given = {name: value for name, value in options.items() if value is not None}
+    if str(given.get("reader", "")).lower() == "none":
+        given["reader"] = None
     settings = IndexSettings(**{name: given[name] for name in ("model", "backend") if name in given})
     fields = {f.name for f in dataclasses.fields(Config)} - {"index"}
     return Config(index=settings, **{name: value for name, value in given.items() if name in fields})
@@ -152,4 +171,8 @@ VARIANTS: dict[str, dict] = {
     "hybrid-rrf+bm25x1.5": {"retrieval": "hybrid", "fusion": "rrf", "bm25_weight": 1.5, "rerank": 0},
     "hybrid+dense0.3": {"retrieval": "hybrid", "dense_weight": 0.3},
     "hybrid+1sentence": {"retrieval": "hybrid", "answer_sentences": 1},
+    # The trained reader's uses, each switched off alone (``newsdesk eval --compare``).
+    "hybrid-reader": {"retrieval": "hybrid", "reader": None},
+    "hybrid+reader-crossencoder": {"retrieval": "hybrid", "reader_cross_encoder": True},
+    "hybrid-reader-choose": {"retrieval": "hybrid", "reader_choice_weight": 0.0},
 }
