@@ -93,20 +93,21 @@ def _best(question: str, rewrite: str, passages: Sequence[Passage],
     """(:func:`support`, the carried-term share of the passage that gives it)."""
     own = {t: idf(t) for t in set(terms(question))}
     carried = {t: idf(t) for t in set(terms(rewrite)) - own.keys()}
+    # One IDF-weighted share over both, so a question's single generic word ("discuss") weighs
+    # what it weighs, and a question of several rare ones ("ECB", "deposit") weighs more.
+    weights = {**own, **{t: CARRIED_WEIGHT * w for t, w in carried.items()}}
     best = (0.0, 0.0)
     for p in passages[:EVIDENCE_PASSAGES]:
         found = {t: HEADLINE_WEIGHT for t in terms(p.title)}
         found.update({t: 1.0 for t in terms(p.text)})
-        topic = _share(carried, found)
-        best = max(best, (_share(own, found) + CARRIED_WEIGHT * topic, topic))
+        best = max(best, (_share(weights, found), _share(carried, found)))
     return best
 
 
 def support(question: str, rewrite: str, passages: Sequence[Passage], idf: Callable[[str], float]) -> float:
     """How well the best of the top ``passages`` backs ``question``: the IDF-weighted share of
-    the question's own terms it holds (headline terms at half weight), plus
-    :data:`CARRIED_WEIGHT` times the share of the terms ``rewrite`` carried over from earlier
-    turns."""
+    the rewrite's terms it holds (headline terms at half weight), the terms ``rewrite`` carried
+    over from earlier turns weighing :data:`CARRIED_WEIGHT` of the question's own."""
     return _best(question, rewrite, passages, idf)[0]
 
 
@@ -139,9 +140,10 @@ REPEAT_SHARE = 0.8
 
 
 def unsaid(reading: Reading, said: Sequence[str], min_support: float) -> Reading:
-    """``reading`` without the sentences the last answer already said (``said``: its texts),
-    when another sentence still backs an answer (``min_support``); else unchanged, since a
-    repeat is then the best answer there is."""
+    """``reading`` without the sentences the last answer already said (``said``: its texts):
+    the other sentences of the same stories, when one of them still backs an answer
+    (``min_support``); else unchanged, since a repeat is then the best answer there is. Only
+    the same stories: a follow-up is about what was just said, not another article's news."""
     said_terms = set().union(*(terms(strip_markers(text)) for text in said)) if said else set()
     if not said_terms:
         return reading
@@ -150,8 +152,10 @@ def unsaid(reading: Reading, said: Sequence[str], min_support: float) -> Reading
         own = set(terms(text))
         return bool(own) and len(own & said_terms) >= REPEAT_SHARE * len(own)
 
-    fresh = [s for s in reading.scored if not repeats(s.evidence.text)]
-    if len(fresh) == len(reading.scored) or not any(s.support >= min_support for s in fresh):
+    story = {reading.read[s.evidence.passage].article_id for s in reading.scored if repeats(s.evidence.text)}
+    fresh = [s for s in reading.scored
+             if reading.read[s.evidence.passage].article_id in story and not repeats(s.evidence.text)]
+    if not story or not any(s.support >= min_support for s in fresh):
         return reading
     return replace(reading, scored=fresh)
 
