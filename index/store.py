@@ -357,7 +357,9 @@ def _write_version(
     chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
     dimension: int, extra: dict | None,
 ) -> Path:
-    name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    # Names sort in creation order, also for versions written within one second.
+    now = time.time_ns()
+    name = f"v-{time.strftime('%Y%m%dT%H%M%S', time.localtime(now // 10**9))}-{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".tmp-{name}"
     tmp.mkdir()
     with open(tmp / "articles.jsonl", "w", encoding="utf-8") as f:
