@@ -38,7 +38,8 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.reader_data import MinedQuestion, feature_matrix, mine, quarters, small_slice
-from rag.reader import FEATURES, FORMAT, MANIFEST, add_cross_encoder, sha256
+from index.store import file_sha256 as sha256
+from rag.reader import FEATURES, FORMAT, MANIFEST, add_cross_encoder
 
 MODEL_FILES = ("model.onnx", "tokenizer.json", "combiner.txt", "combiner-lexical.txt")
 

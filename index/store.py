@@ -48,7 +48,8 @@ _DATA_FILES = ("articles.jsonl", "chunks.npz", "dense.faiss")
 _VERSION_NAME = re.compile(r"v-[0-9A-Za-z-]{1,64}")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks (index and model manifests)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -166,7 +167,7 @@ def _verify(version: Path, manifest: dict) -> None:
         path = version / name
         if not _inside(path, version) or not path.is_file():
             raise IndexCorruptError(f"Index file {path} is missing.")
-        if _sha256(path) != digest:
+        if file_sha256(path) != digest:
             raise IndexCorruptError(f"Index file {path} is corrupt (checksum mismatch).")
 
 
@@ -380,7 +381,7 @@ def _write_version(
         "counts": {"articles": len(articles), "chunks": int(len(chunk_article))},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(extra or {}),
-        "checksums": {str(p.relative_to(tmp)): _sha256(p) for p in _files(tmp)},
+        "checksums": {str(p.relative_to(tmp)): file_sha256(p) for p in _files(tmp)},
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     _fsync_tree(tmp)

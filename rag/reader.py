@@ -17,7 +17,6 @@ fails with an error naming it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import ModelNotAvailableError
+from index.store import file_sha256 as sha256
 from index.tokenize import terms
 from rag.answer import Reading, ScoredSentence, answer_type, coverage
 
@@ -148,14 +148,6 @@ class ReaderManifest:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ModelNotAvailableError(f"Reader manifest {path} is damaged ({exc}); retrain with "
                                          "`newsdesk train-reader` or use --reader none") from None
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Reader:
