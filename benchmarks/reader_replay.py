@@ -22,19 +22,8 @@ from tqdm import tqdm
 from eval.data import load_dataset
 from eval.metrics import answer_accuracy
 from rag import Assistant, Config
-from rag.answer import _overlap
+from rag.answer import pick_sentences
 from rag.reader import Reader
-
-
-def answer_of(ranked, scores, bar, max_sentences: int = 2) -> list:  # noqa: ANN001
-    """The sentences ``ask`` would answer with, given the ranking and the second-sentence bar."""
-    chosen = [ranked[0]]
-    for s, v in zip(ranked[1:], scores[1:]):
-        if len(chosen) >= max_sentences:
-            break
-        if v >= bar(scores[0]) and all(_overlap(s.evidence.text, c.evidence.text) < 0.6 for c in chosen):
-            chosen.append(s)
-    return chosen
 
 
 def main() -> None:
@@ -67,7 +56,7 @@ def main() -> None:
             if not ranked:
                 continue
             holds = [answer_accuracy(prediction=s.evidence.text, answers=q.answers) > 0 for s in ranked[:2]]
-            chosen = answer_of(ranked, scores, bar)
+            chosen = pick_sentences(ranked, scores, bar(scores[0]), 2)
             top1 += holds[0]
             top2 += any(holds)
             acc += any(answer_accuracy(prediction=s.evidence.text, answers=q.answers) > 0 for s in chosen)

@@ -290,18 +290,24 @@ class ExtractiveAnswerer:
             ranked, scores = self.reader.rank(reading)
         else:
             ranked, scores = reading.scored, [s.score for s in reading.scored]
-        chosen, best = [ranked[0]], scores[0]
-        for s, value in zip(ranked[1:], scores[1:]):
-            if len(chosen) >= self.config.answer_sentences:
-                break
-            if value >= self.second_bar(best) and all(
-                    _overlap(s.evidence.text, c.evidence.text) < 0.6 for c in chosen):
-                chosen.append(s)
-        return chosen
+        return pick_sentences(ranked, scores, self.second_bar(scores[0]), self.config.answer_sentences)
 
     def second_bar(self, best: float) -> float:
         """The score a second sentence needs: 0.85 of the best (hand-set), or the reader's own bar."""
         return self.reader.second_bar(best) if self.reader is not None else 0.85 * best
+
+
+def pick_sentences(ranked: list[ScoredSentence], scores: list[float], bar: float,
+                   most: int) -> list[ScoredSentence]:
+    """The best of ``ranked`` (best first, with its ``scores``), then up to ``most - 1`` more
+    that reach ``bar`` and do not restate one already picked."""
+    chosen = [ranked[0]]
+    for s, value in zip(ranked[1:], scores[1:]):
+        if len(chosen) >= most:
+            break
+        if value >= bar and all(_overlap(s.evidence.text, c.evidence.text) < 0.6 for c in chosen):
+            chosen.append(s)
+    return chosen
 
 
 @dataclass(frozen=True)
