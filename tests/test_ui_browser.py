@@ -119,8 +119,8 @@ class Chat:
             arg=["#nd-upload-status .nd-upload", before or ""], timeout=TIMEOUT_MS)
 
 
-@pytest.fixture(scope="module")
-def chat(browser, server_url) -> Iterator[Chat]:
+def _open_chat(browser, server_url) -> Iterator[Chat]:  # noqa: ANN001 - Playwright's browser
+    """A fresh page on the server, loaded (its collection stats shown), closed afterwards."""
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -130,6 +130,11 @@ def chat(browser, server_url) -> Iterator[Chat]:
     expect(page.locator("#nd-stats")).to_contain_text("articles", timeout=60_000)
     yield c
     page.close()
+
+
+@pytest.fixture(scope="module")
+def chat(browser, server_url) -> Iterator[Chat]:
+    yield from _open_chat(browser, server_url)
 
 
 def test_01_question_cites_the_idef_article(chat: Chat) -> None:
@@ -233,15 +238,7 @@ DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot.png
 
 @pytest.fixture(scope="module")
 def fresh(browser, server_url) -> Iterator[Chat]:
-    from playwright.sync_api import expect
-
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(30_000)
-    c = Chat(page, server_url)
-    page.goto(server_url)
-    expect(page.locator("#nd-stats")).to_contain_text("articles", timeout=60_000)
-    yield c
-    page.close()
+    yield from _open_chat(browser, server_url)
 
 
 def _wait_for_turn(chat: Chat, turn: int) -> None:
