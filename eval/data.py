@@ -2,7 +2,9 @@
 
 ``--dataset sample`` is the bundled sample (``index/sample/articles.jsonl`` with
 ``eval/datasets/sample.jsonl``); ``--dataset conversations`` asks the same articles the
-scripted conversations of ``eval/datasets/conversations.jsonl``. ``--dataset PATH`` is a folder holding
+scripted conversations of ``eval/datasets/conversations.jsonl`` and ``--dataset
+conversations-heldout`` those of ``eval/datasets/conversations-heldout.jsonl`` (never tuned on,
+see docs/evaluation.md). ``--dataset PATH`` is a folder holding
 ``articles.jsonl`` and ``questions.jsonl``; the questions are either in Newsdesk's own
 format (:mod:`eval.questions`) or in the RealTimeQA quiz format of
 ``../shared/data/realtimeqa-2023q1`` (recognised by its ``gold_urls`` field).
@@ -24,6 +26,10 @@ from rag.assistant import SAMPLE_ARTICLES
 SAMPLE_QUESTIONS = Path(__file__).parent / "datasets" / "sample.jsonl"
 # Scripted conversations over the sample articles: topic changes and true follow-ups.
 CONVERSATIONS = Path(__file__).parent / "datasets" / "conversations.jsonl"
+# More of them, written before the topic-change rule was tuned and never tuned on.
+CONVERSATIONS_HELDOUT = Path(__file__).parent / "datasets" / "conversations-heldout.jsonl"
+BUNDLED = {"sample": SAMPLE_QUESTIONS, "conversations": CONVERSATIONS,
+           "conversations-heldout": CONVERSATIONS_HELDOUT}
 ARTICLES_FILE = "articles.jsonl"
 QUESTIONS_FILE = "questions.jsonl"
 # Fields a quiz record must have; anything else (``evidence``) is ignored on purpose.
@@ -54,21 +60,21 @@ class Dataset:
 
 
 def load_dataset(name_or_path: str | Path) -> Dataset:
-    """Load ``sample`` or a dataset folder.
+    """Load a bundled set (``sample``, ``conversations``, ``conversations-heldout``) or a dataset folder.
 
     Raises:
         FileNotFoundError: the folder or one of its two files is missing.
         QuestionFormatError: a bad question line (``file:line: reason``).
     """
-    if str(name_or_path) == "sample":
-        return _resolved("sample", SAMPLE_ARTICLES, SAMPLE_QUESTIONS, load_questions(SAMPLE_QUESTIONS))
-    if str(name_or_path) == "conversations":
-        return _resolved("conversations", SAMPLE_ARTICLES, CONVERSATIONS, load_questions(CONVERSATIONS))
+    if str(name_or_path) in BUNDLED:
+        path = BUNDLED[str(name_or_path)]
+        return _resolved(str(name_or_path), SAMPLE_ARTICLES, path, load_questions(path))
     folder = Path(name_or_path)
     articles, questions_path = folder / ARTICLES_FILE, folder / QUESTIONS_FILE
     if not folder.is_dir() or not articles.is_file() or not questions_path.is_file():
         raise FileNotFoundError(
-            f"--dataset must be 'sample' or a folder holding {ARTICLES_FILE} and {QUESTIONS_FILE}; "
+            f"--dataset must be one of {', '.join(BUNDLED)} or a folder holding {ARTICLES_FILE} and "
+            f"{QUESTIONS_FILE}; "
             f"{folder} is not one"
         )
     return _resolved(folder.name, articles, questions_path, _load_any(questions_path))
