@@ -96,6 +96,63 @@ def ndcg_at_k(*, retrieved: Sequence[str], relevant: Collection[str], k: int) ->
     return dcg / idcg
 
 
+def _stories(retrieved: Sequence[str], copies: Sequence[Collection[str]], k: int) -> list[set[str]]:
+    """For each distinct article among the first ``k`` passages, in rank order: the article ids it
+    stands for (itself and its story group's other copies)."""
+    if len(copies) != len(retrieved):
+        raise ValueError(f"need one copies entry per retrieved passage, got {len(copies)} for {len(retrieved)}")
+    first = {}
+    for article, others in zip(retrieved[:k], copies[:k]):
+        first.setdefault(article, {article, *others})
+    return list(first.values())
+
+
+def story_recall_at_k(*, retrieved: Sequence[str], copies: Sequence[Collection[str]], relevant: Collection[str],
+                      k: int) -> float:
+    """Like :func:`recall_at_k`, but a relevant article counts as found when it or a copy of it
+    (another article of its story group, ``copies[i]`` for passage ``i``) is among the top ``k``,
+    so showing one copy of a story for all of them is not penalised.
+
+    Raises:
+        ValueError: ``relevant`` is empty, ``k`` < 1, or ``copies`` and ``retrieved`` differ in length.
+    """
+    _check(relevant, k)
+    shown = set().union(*_stories(retrieved, copies, k))
+    wanted = set(relevant)
+    return len(wanted & shown) / len(wanted)
+
+
+def story_mrr_at_k(*, retrieved: Sequence[str], copies: Sequence[Collection[str]], relevant: Collection[str],
+                   k: int) -> float:
+    """Like :func:`mrr_at_k`, with an article relevant when it or one of its copies is.
+
+    Raises:
+        ValueError: as :func:`story_recall_at_k`.
+    """
+    _check(relevant, k)
+    for rank, story in enumerate(_stories(retrieved, copies, k), start=1):
+        if story & set(relevant):
+            return 1.0 / rank
+    return 0.0
+
+
+def copy_slots_at_k(*, retrieved: Sequence[str], copies: Sequence[Collection[str]], k: int) -> float:
+    """How many of the distinct articles among the top ``k`` passages are a copy of an article
+    ranked above them (same story group): slots another story could have had.
+
+    Raises:
+        ValueError: ``k`` < 1, or ``copies`` and ``retrieved`` differ in length.
+    """
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    seen: set[str] = set()
+    slots = 0
+    for story in _stories(retrieved, copies, k):
+        slots += bool(story & seen)
+        seen |= story
+    return float(slots)
+
+
 def normalize_answer(text: str) -> str:
     """Lowercase, strip diacritics, turn punctuation and symbols into spaces, drop the
     articles "a", "an", "the", and collapse whitespace.

@@ -22,7 +22,7 @@ SEARCH_K = max(CURVE_KS)
 # Scored per question, then averaged.
 QUESTION_KEYS = (
     *(f"article_hit@{k}" for k in KS), *(f"article_recall@{k}" for k in KS), *(f"article_mrr@{k}" for k in KS),
-    "ndcg@10", *(f"answer_in_context@{k}" for k in KS),
+    "ndcg@10", "story_recall@10", "story_mrr@10", "copy_slots@10", *(f"answer_in_context@{k}" for k in KS),
     "answer_accuracy", "answer_f1", "mc_accuracy", "abstention_recall", "false_abstention_rate",
     "citation_precision", "kept_as_asked", "follow_up_accuracy",
 )
@@ -106,8 +106,13 @@ def score_question(question: Question, *, passages: Sequence[Passage], answer: A
     """Every per-question metric for one question (None where it does not apply)."""
     scores: dict[str, float | None] = dict.fromkeys(QUESTION_KEYS)
     retrieved = [p.article_id for p in passages]
+    copies = [[c.article_id for c in p.also] for p in passages]  # a gold article's copy counts as found
     relevant = set(question.relevant_ids)
+    if passages:
+        scores["copy_slots@10"] = m.copy_slots_at_k(retrieved=retrieved, copies=copies, k=10)
     if relevant:
+        scores["story_recall@10"] = m.story_recall_at_k(retrieved=retrieved, copies=copies, relevant=relevant, k=10)
+        scores["story_mrr@10"] = m.story_mrr_at_k(retrieved=retrieved, copies=copies, relevant=relevant, k=10)
         for k in KS:
             scores[f"article_hit@{k}"] = m.hit_at_k(retrieved=retrieved, relevant=relevant, k=k)
             scores[f"article_recall@{k}"] = m.recall_at_k(retrieved=retrieved, relevant=relevant, k=k)

@@ -15,7 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index import sparse
+from index import dedup, sparse
 from index import store as store_mod
 from index.chunk import chunk_spans, context_prefix
 from index.embed import Embedder
@@ -75,6 +75,9 @@ class BuildReport:
     embed_seconds: float = 0.0
     up_to_date: bool = False
     damaged: str = ""  # the damage found in the index this build replaced, if any
+    story_groups: int = 0  # groups of two or more copies of one story (index/dedup.py)
+    grouped_articles: int = 0  # articles in those groups
+    signed_articles: int = 0  # articles whose story signature this build computed (the rest reused)
     load: LoadReport | None = field(default=None, repr=False)
 
     def summary(self) -> str:
@@ -93,6 +96,9 @@ class BuildReport:
             lines.append(self.replaced_line())
         if self.embedded_chunks and self.embed_seconds:
             lines.append(f"Embedding: {self.embedded_chunks / self.embed_seconds:,.0f} chunks/s")
+        if self.story_groups:
+            lines.append(f"Story groups: {self.grouped_articles:,} articles are copies or versions of "
+                         f"{self.story_groups:,} stories ({self.signed_articles:,} articles signed)")
         if self.truncated_chunks:
             lines.append(f"Note: {self.truncated_chunks} chunks exceed the model's input and were cut.")
         return "\n".join(lines)
@@ -228,12 +234,18 @@ def _write_collection(
     dense, factory = make_dense_index(vectors, np.asarray(dense_rows, dtype=np.int64))
     rows_arr = np.asarray(rows, dtype=np.int32)
     bm25 = sparse.chunk_bm25(articles, rows, starts, ends)
+    # Only new and changed articles are signed and paired; the rest keep their groups' pairs.
+    stories = dedup.group_stories(articles, previous=previous.stories if previous else None)
+    members = stories.members()
+    report.story_groups = len(members)
+    report.grouped_articles = sum(len(m) for m in members.values())
+    report.signed_articles = stories.signed
     report.chunks = n_chunks
     report.seconds = time.perf_counter() - t0
     store_mod.write_store(
         index_dir, articles=articles, chunk_article=rows_arr, chunk_start=np.asarray(starts),
         chunk_end=np.asarray(ends), dense=dense, bm25=bm25, article_bm25=sparse.article_bm25(articles),
-        settings=settings, dimension=dimension,
+        settings=settings, dimension=dimension, stories=stories,
         extra={"faiss_factory": factory, "ivf_nprobe": IVF_NPROBE, "build": {
             "seconds": round(report.seconds, 2), "embedded_chunks": report.embedded_chunks,
             "truncated_chunks": report.truncated_chunks,

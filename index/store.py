@@ -11,6 +11,7 @@ Layout::
         dense.faiss           the FAISS index over chunk embeddings (inner product, normalised)
         bm25/                 the bm25s index over headline + chunk terms
         bm25_articles/        the bm25s index over headline + whole-article terms
+        stories.npz           story groups: MinHash signatures and copy pairs (index/dedup.py)
 
 A writer builds a new version folder, fsyncs it, then replaces ``CURRENT`` with
 ``os.replace``: a crash at any point leaves the previous version live. Writers hold the
@@ -34,7 +35,7 @@ import bm25s
 import faiss
 import numpy as np
 
-from index import sparse
+from index import dedup, sparse
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.lock import write_lock
 from index.records import Article, Chunk
@@ -213,9 +214,24 @@ class IndexStore:
     bm25: bm25s.BM25
     article_bm25: bm25s.BM25
     version: str = ""  # the version folder's name, to tell when the index on disk moved on
+    stories: dedup.Stories | None = None  # None: grouped when loaded (see ``_stories``)
 
     def __post_init__(self) -> None:
         self.article_row = {a.id: i for i, a in enumerate(self.articles)}
+        if self.stories is None:
+            self.stories = dedup.group_stories(self.articles)
+        # Article row -> row of its story group's first article (itself when it has no copy).
+        group_of = self.stories.group_of
+        self.story_row = np.array([self.article_row[group_of.get(a.id, a.id)] for a in self.articles],
+                                  dtype=np.int64)
+        groups: dict[int, list[int]] = {}
+        for row, lead in enumerate(self.story_row.tolist()):
+            groups.setdefault(lead, []).append(row)
+        self._copies = {lead: rows for lead, rows in groups.items() if len(rows) > 1}
+
+    def copies(self, row: int) -> list[int]:
+        """Rows of the other articles in the story group of the article at ``row``."""
+        return [r for r in self._copies.get(int(self.story_row[row]), ()) if r != row]
 
     @property
     def settings(self) -> IndexSettings:
@@ -313,13 +329,27 @@ class IndexStore:
             # Indexes written before the article index existed: build it now (seconds).
             article_index = (bm25s.BM25.load(str(version / "bm25_articles"))
                              if (version / "bm25_articles").exists() else sparse.article_bm25(articles))
+            stories = _stories(version, manifest, articles)
         except Exception as exc:
             raise IndexCorruptError(f"Index at {version} could not be read ({exc}).") from exc
         return cls(
             root=root, manifest=manifest, articles=articles, chunk_article=arrays["article"],
             chunk_start=arrays["start"], chunk_end=arrays["end"], dense=dense, bm25=bm25,
-            article_bm25=article_index, version=version.name,
+            article_bm25=article_index, version=version.name, stories=stories,
         )
+
+
+def _stories(version: Path, manifest: dict, articles: list[Article]) -> dedup.Stories | None:
+    """The stored story groups, or None (grouped anew on load) for an index written before they
+    were stored or with other grouping parameters."""
+    path = version / "stories.npz"
+    if not path.exists() or manifest.get("stories") != dedup.params():
+        return None
+    with np.load(path, allow_pickle=False) as arrays:
+        stories = dedup.Stories.from_arrays(arrays, articles)
+    if stories.ids != tuple(a.id for a in articles):
+        raise IndexCorruptError(f"Index file {path} does not list the index's articles.")
+    return stories
 
 
 def check_compatible(manifest: dict, settings: IndexSettings, root: Path) -> None:
@@ -342,7 +372,7 @@ def check_compatible(manifest: dict, settings: IndexSettings, root: Path) -> Non
 def write_store(
     root: str | Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
     chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
-    dimension: int, extra: dict | None = None, wait: bool = True,
+    dimension: int, extra: dict | None = None, wait: bool = True, stories: dedup.Stories | None = None,
 ) -> Path:
     """Write a new version of the index at ``root`` and make it live atomically (under the
     index's writer lock; ``wait=False`` raises IndexLockedError when another writer holds it)."""
@@ -350,13 +380,13 @@ def write_store(
     with write_lock(root, wait=wait):
         return _write_version(root, articles=articles, chunk_article=chunk_article, chunk_start=chunk_start,
                               chunk_end=chunk_end, dense=dense, bm25=bm25, article_bm25=article_bm25,
-                              settings=settings, dimension=dimension, extra=extra)
+                              settings=settings, dimension=dimension, extra=extra, stories=stories)
 
 
 def _write_version(
     root: Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
     chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
-    dimension: int, extra: dict | None,
+    dimension: int, extra: dict | None, stories: dedup.Stories | None = None,
 ) -> Path:
     # Names sort in creation order, also for versions written within one second.
     now = time.time_ns()
@@ -371,6 +401,8 @@ def _write_version(
     faiss.write_index(dense, str(tmp / "dense.faiss"))
     bm25.save(str(tmp / "bm25"))
     article_bm25.save(str(tmp / "bm25_articles"))
+    stories = stories or dedup.group_stories(articles)
+    np.savez(tmp / "stories.npz", **stories.to_arrays())
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": settings.model,
@@ -379,6 +411,7 @@ def _write_version(
         "metric": "inner_product",
         "chunking": settings.chunking(),
         "counts": {"articles": len(articles), "chunks": int(len(chunk_article))},
+        "stories": dedup.params(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(extra or {}),
         "checksums": {str(p.relative_to(tmp)): file_sha256(p) for p in _files(tmp)},

@@ -114,6 +114,9 @@ def format_answer(answer) -> str:
             lines.append(f"[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
             if c.url:
                 lines.append(f"    {c.url}")
+            if c.also:  # other copies of the story (index/dedup.py)
+                lines.append("    also published by " + ", ".join(x.source or x.url for x in c.also[:3])
+                             + (f" and {len(c.also) - 3} more" if len(c.also) > 3 else ""))
             lines.append(f"    \u201c{c.quote}\u201d")
     elif answer.abstained and answer.passages:
         lines.append("")

@@ -47,6 +47,6 @@ def number_citations(evidence: list[Evidence], passages: list[Passage]) -> tuple
         citations.append(Citation(
             number=numbers[index], article_id=p.article_id, title=p.title, url=p.url, source=p.source,
             date=p.date, quote=quote, score=round(max(ev.score for ev in cited), 4), quote_start=start,
-            quote_end=end, passage_text=p.text, passage_start=p.start,
+            quote_end=end, passage_text=p.text, passage_start=p.start, also=p.also,
         ))
     return numbers, citations

@@ -47,6 +47,9 @@ class Config:
         cross_encoder_top: passages the cross-encoder reads per question (cost grows with it).
         max_per_article: at most this many passages of one article in the results, so
             overlapping chunks of one story do not crowd out other stories.
+        story_groups: count the copies of one story (syndicated re-posts, updated versions; grouped
+            at build time, :mod:`index.dedup`) as one article in the results, so a story on twenty
+            sites takes one slot; each passage lists the other copies in ``Passage.also``.
         recency_weight: weight of the freshness prior (0 turns it off); freshness decays
             with the age of the article relative to ``as_of``.
         recency_halflife_days: age at which the freshness prior halves.
@@ -89,6 +92,7 @@ class Config:
     recency_weight: float = 0.0
     recency_halflife_days: float = 30.0
     date_window: bool = False
+    story_groups: bool = True
     answer_passages: int = 5
     answer_sentences: int = 2
     min_support: float = 0.46
@@ -172,6 +176,8 @@ VARIANTS: dict[str, dict] = {
     "hybrid+dense0.3": {"retrieval": "hybrid", "dense_weight": 0.3},
     "hybrid+1sentence": {"retrieval": "hybrid", "answer_sentences": 1},
     # The language model writes the answers from the same passages (``eval.runner.uses_llm``:
+    # Copies of one story each take a slot, as before story groups (index/dedup.py).
+    "hybrid-stories": {"retrieval": "hybrid", "story_groups": False},
     # ``newsdesk eval --compare hybrid,hybrid+llm --llm-gguf PATH``).
     "hybrid+llm": {"retrieval": "hybrid"},
     # The trained reader's uses, each switched off alone (``newsdesk eval --compare``).

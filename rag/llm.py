@@ -191,7 +191,7 @@ class LLMAnswerer:
             citations.append(Citation(
                 number=new, article_id=p.article_id, title=p.title, url=p.url, source=p.source, date=p.date,
                 quote=quote.text, score=quote.score, quote_start=quote.start, quote_end=quote.end,
-                passage_text=p.text, passage_start=p.start,
+                passage_text=p.text, passage_start=p.start, also=p.also,
             ))
         text = MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", checked.text)
         return replace(base, text=text, citations=citations, warnings=checked.warnings, flagged=checked.flagged)

@@ -11,6 +11,31 @@ def _iso(d: date | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another article of a passage's story group: a syndicated copy or another version of it."""
+
+    article_id: str
+    title: str
+    url: str
+    source: str
+    date: date | None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["date"] = _iso(self.date)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Copy:
+        return cls(article_id=d["article_id"], title=d.get("title") or "", url=d.get("url") or "",
+                   source=d.get("source") or "", date=date.fromisoformat(d["date"]) if d.get("date") else None)
+
+
+def _copies(copies: tuple[Copy, ...]) -> list[dict]:
+    return [c.to_dict() for c in copies]
+
+
+@dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its article's metadata. ``text`` is ``article.text[start:end]``."""
 
@@ -24,10 +49,12 @@ class Passage:
     end: int
     score: float
     chunk_id: str = ""
+    also: tuple[Copy, ...] = ()  # the other articles of its story group, oldest first
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["date"] = _iso(self.date)
+        d["also"] = _copies(self.also)
         return d
 
 
@@ -51,10 +78,12 @@ class Citation:
     quote_end: int = 0
     passage_text: str = ""
     passage_start: int = 0
+    also: tuple[Copy, ...] = ()  # the other articles of the cited article's story group
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["date"] = _iso(self.date)
+        d["also"] = _copies(self.also)
         return d
 
 

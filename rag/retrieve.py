@@ -16,7 +16,7 @@ from rag.config import Config
 from rag.cross_encoder import CrossEncoderReranker
 from rag.filters import UNDATED, ArticleFacets, Filters
 from rag.fuse import convex_fusion, reciprocal_rank_fusion
-from rag.records import Passage
+from rag.records import Copy, Passage
 from rag.rerank import article_coverage, article_similarity, rerank_scores
 
 
@@ -84,7 +84,8 @@ class Retriever:
         return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
 
     def run(self, query: str, *, k: int, filters: Filters = Filters()) -> list[Passage]:
-        """The top ``k`` passages for ``query``, best first, at most ``max_per_article`` per article."""
+        """The top ``k`` passages for ``query``, best first, at most ``max_per_article`` per article
+        (per story group with ``story_groups``: copies of one story count as one article)."""
         cfg = self.config
         mask = self.facets.mask(filters)
         dense = self.dense(query, cfg.candidates, mask) if cfg.retrieval != "bm25" else []
@@ -135,19 +136,24 @@ class Retriever:
                             mask: np.ndarray | None) -> list[tuple[int, float]]:
         """Up to ``article_bm25`` more candidates: the best articles by whole-article BM25 that
         ``top`` lacks, each as its best chunk by chunk BM25, with fused score 0 (below all)."""
-        have = {int(self.store.chunk_article[r]) for r, _ in top}
+        have = {self._story(int(self.store.chunk_article[r])) for r, _ in top}
         chunk_scores: np.ndarray | None = None
         out: list[tuple[int, float]] = []
         for a in np.argsort(-by_article, kind="stable"):
             if len(out) >= self.config.article_bm25 or by_article[a] <= 0:
                 break
             rows = self.store.chunk_rows_of(int(a))
-            if int(a) in have or len(rows) == 0 or (mask is not None and not mask[rows[0]]):
+            if self._story(int(a)) in have or len(rows) == 0 or (mask is not None and not mask[rows[0]]):
                 continue  # already a candidate, no chunks, or filtered out (filters are per article)
             if chunk_scores is None:
                 chunk_scores = bm25_scores(self.store.bm25, query)
+            have.add(self._story(int(a)))
             out.append((int(rows[np.argmax(chunk_scores[rows])]), 0.0))
         return out
+
+    def _story(self, art_row: int) -> int:
+        """What diversity counts as one article: its story group with ``story_groups``, else itself."""
+        return int(self.store.story_row[art_row]) if self.config.story_groups else art_row
 
     def _postings(self, term_id: int) -> np.ndarray:
         return self._indices[self._indptr[term_id]:self._indptr[term_id + 1]]
@@ -169,11 +175,16 @@ class Retriever:
         return sorted(rescored, key=lambda rs: -rs[1])
 
     def _diversify(self, ranked: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
-        """The first ``k`` of ``ranked`` with at most ``max_per_article`` chunks per article."""
+        """The first ``k`` of ``ranked`` with at most ``max_per_article`` chunks per article; with
+        ``story_groups`` per story, all from the copy that ranked first (the others are its ``also``)."""
         per_article: dict[int, int] = {}
+        shown: dict[int, int] = {}  # story -> the article shown for it
         out: list[tuple[int, float]] = []
         for row, score in ranked:
             art_row = int(self.store.chunk_article[row])
+            story = self._story(art_row)
+            if shown.setdefault(story, art_row) != art_row:
+                continue
             if per_article.get(art_row, 0) >= self.config.max_per_article:
                 continue
             per_article[art_row] = per_article.get(art_row, 0) + 1
@@ -206,4 +217,11 @@ class Retriever:
         return Passage(
             article_id=a.id, title=a.title, url=a.url, source=a.source, date=a.date,
             text=a.text[s:e], start=s, end=e, score=score, chunk_id=self.store.chunk_id(row),
+            also=self.copies(int(self.store.chunk_article[row])),
         )
+
+    def copies(self, art_row: int) -> tuple[Copy, ...]:
+        """The other articles of the story group of the article at ``art_row``, oldest first."""
+        others = [self.store.articles[r] for r in self.store.copies(art_row)]
+        others.sort(key=lambda a: (a.date is None, a.date or 0, a.id))
+        return tuple(Copy(article_id=a.id, title=a.title, url=a.url, source=a.source, date=a.date) for a in others)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from rag import Answer, Citation, Passage, Stats
 
 __all__ = [
+    "also_html",
     "answer_html",
     "citation_anchor",
     "escape",
@@ -72,6 +73,30 @@ def _link(url: str | None, label: str, *, css: str = "") -> str:
     if href is None:
         return f"<span{cls}>{escape(label)}</span>"
     return f'<a{cls} href="{escape(href)}" target="_blank" rel="noopener noreferrer">{escape(label)}</a>'
+
+
+# Copies of a story named on its card; the rest are counted ("and 4 more").
+ALSO_SHOWN = 2
+
+
+def also_html(copies: Sequence, *, source: str = "") -> str:
+    """"Also published by apnews.com, wtop.com and 4 more": the other copies of a card's story
+    (``Passage.also`` / ``Citation.also``), each linked to its article; a copy on the card's own
+    site is another version of the story and is named by its date. "" without copies."""
+    if not copies:
+        return ""
+    links = []
+    for c in copies[:ALSO_SHOWN]:
+        label = c.source or "another site"
+        if c.source and c.source == source:
+            label = f"{c.source} ({c.date.isoformat()})" if c.date else f"{c.source} (another version)"
+        links.append(_link(c.url, label, css="nd-also-link"))
+    extra = len(copies) - len(links)
+    if extra:
+        text = f"{', '.join(links)} and {extra} more"
+    else:
+        text = " and ".join([", ".join(links[:-1]), links[-1]]) if len(links) > 1 else links[0]
+    return f'<div class="nd-also">Also published by {text}</div>'
 
 
 def _meta(source: str, day: object) -> str:
@@ -170,6 +195,7 @@ def _citation_card(c: Citation, *, turn: int) -> str:
         f'<div class="nd-card-head"><span class="nd-num">[{c.number}]</span> '
         f'{_link(c.url, c.title or "(untitled)", css="nd-title")}</div>'
         f'<div class="nd-meta">{_meta(c.source, c.date)}</div>'
+        f"{also_html(c.also, source=c.source)}"
         f'<blockquote class="nd-passage">{body}</blockquote>'
         "</article>"
     )
@@ -180,6 +206,7 @@ def _passage_card(p: Passage) -> str:
         '<article class="nd-card nd-uncited">'
         f'<div class="nd-card-head">{_link(p.url, p.title or "(untitled)", css="nd-title")}</div>'
         f'<div class="nd-meta">{_meta(p.source, p.date)}</div>'
+        f"{also_html(p.also, source=p.source)}"
         f'<blockquote class="nd-passage">{escape(p.text)}</blockquote>'
         "</article>"
     )
