@@ -3,8 +3,11 @@
 Formats, chosen by extension: ``.jsonl`` / ``.ndjson`` (one JSON object per line),
 ``.json`` (an array of objects, or one object), ``.csv`` (a header row, then one article
 per row), ``.txt`` / ``.md`` (one article per file), ``.html`` / ``.htm`` (one page per
-file, extracted with trafilatura). A folder is walked recursively in sorted order,
-skipping hidden files and folders; it may mix formats.
+file, extracted with trafilatura), ``.jsonl.gz`` / ``.ndjson.gz`` (gzipped JSONL),
+``.rss`` / ``.atom`` / ``.xml`` (an RSS or Atom feed, one article per entry:
+:mod:`index.feeds`), ``.warc`` / ``.warc.gz`` (a web archive, one article per HTML response
+record, extracted as an ``.html`` file is: :mod:`index.warc`). A folder is walked
+recursively in sorted order, skipping hidden files and folders; it may mix formats.
 
 Record fields and the other names accepted for them (matched case-insensitively; the
 first present, non-empty one wins; ``field_map`` replaces a field's list with the one
@@ -60,6 +63,7 @@ import json
 import os
 import re
 import stat
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -67,6 +71,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from index import feeds, warc
 from index.clean import clean_line, clean_text
 from index.dates import find_date
 from index.records import Article, stable_id
@@ -84,7 +89,11 @@ FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
     "source": ("source", "site", "publisher", "outlet", "domain"),
     "author": ("author", "byline", "authors", "writer"),
 }
-SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".txt", ".md", ".html", ".htm")
+SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".txt", ".md", ".html", ".htm", ".jsonl.gz", ".ndjson.gz",
+            ".rss", ".atom", ".xml", ".warc", ".warc.gz")
+GZIPPED = (".jsonl.gz", ".ndjson.gz")
+FEEDS = (".rss", ".atom", ".xml")
+ARCHIVES = (".warc", ".warc.gz")
 # NUL never occurs in UTF-8 text; 8 KB is where git and grep look for it too.
 BINARY_SNIFF_BYTES = 8_192
 # csv's default 128 KB field limit is below a long article; 2**31 - 1 fits a C long everywhere.
@@ -110,8 +119,9 @@ class LoadProblem:
 
     Attributes:
         path: The file (or missing path) concerned.
-        line: 1-based line of the record (JSONL line, CSV row start, JSON element start);
-            None when the problem concerns the whole file.
+        line: 1-based line of the record (JSONL line, CSV row start, JSON element start), or
+            its position in a feed (entry) or web archive (record); None when the problem
+            concerns the whole file.
         reason: What is wrong, in words the user can act on.
         kept: True when the record was still loaded (a warning), False when it was skipped.
     """
@@ -410,7 +420,7 @@ class _Loader:
             self.problem(path, None, "no such file or folder")
 
     def add_file(self, path: Path, *, root: Path) -> None:
-        suffix = path.suffix.lower()
+        suffix = file_format(path)
         if suffix not in SUFFIXES:
             shown = repr(path.suffix) if path.suffix else "(no extension)"
             self.problem(path, None, f"unsupported file type {shown}; expected one of {', '.join(SUFFIXES)}")
@@ -427,6 +437,22 @@ class _Loader:
         if not raw.strip():
             self.problem(path, None, "empty file")
             return
+        if suffix in ARCHIVES:  # binary records are expected in an archive: no NUL sniffing
+            self.read_archive(path, raw)
+            return
+        if suffix in FEEDS:
+            self.read_feed(path, raw)
+            return
+        if suffix in GZIPPED:
+            try:
+                raw = _gunzip(raw, self.max_file_bytes)
+            except _Refused as exc:
+                self.problem(path, None, str(exc))
+                return
+            except (OSError, EOFError, zlib.error) as exc:
+                self.problem(path, None, f"not a readable gzip file ({exc})")
+                return
+            suffix = ".jsonl"
         is_utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
         if not is_utf16 and b"\x00" in raw[:BINARY_SNIFF_BYTES]:
             self.problem(path, None, "binary file (NUL bytes), not text")
@@ -440,6 +466,37 @@ class _Loader:
             self.read_csv(path, text, bad)
         else:
             self.read_document(path, text, bad, root=root, digest=hashlib.sha1(raw).hexdigest())
+
+    def read_feed(self, path: Path, raw: bytes) -> None:
+        """One record per feed entry, numbered from 1."""
+        entries, whole = feeds.read_feed(raw)
+        if whole:
+            self.problem(path, None, whole)
+            return
+        for entry in entries:
+            self.report.records += 1
+            if entry.record is None:
+                self.problem(path, entry.number, entry.problem)
+            else:
+                self.add_object(entry.record, path, entry.number, fields_are_ours=True)
+
+    def read_archive(self, path: Path, raw: bytes) -> None:
+        """One record per response in a web archive (numbered by archive record), each page
+        through the same extraction as an HTML file."""
+        for page in warc.read_warc(raw):
+            if isinstance(page, str):
+                self.problem(path, None, page)
+                break
+            self.report.records += 1
+            if page.problem:
+                self.problem(path, page.number, page.problem)
+                continue
+            record = _html_record(page.html, url=page.url)
+            if record is None:
+                self.problem(path, page.number, f"{page.url}: no article text found in the HTML")
+                continue
+            record["date"] = record["date"] or page.crawled
+            self.add_object(record, path, page.number, fields_are_ours=True)
 
     def read_jsonl(self, path: Path, text: str, bad: list[int]) -> None:
         """One record per line that is not blank."""
@@ -771,21 +828,45 @@ def _document_record(text: str, *, markdown: bool) -> dict[str, Any]:
     return record
 
 
-def _html_record(html: str) -> dict[str, Any] | None:
-    """Title, text, date, author, url and site name of an HTML page, or None if it holds no text."""
+def file_format(path: Path) -> str:
+    """The file's format: its suffix, or its last two for a gzipped one (``.jsonl.gz``)."""
+    name = path.name.lower()
+    double = "".join(Path(name).suffixes[-2:])
+    return double if double in SUFFIXES else path.suffix.lower()
+
+
+def _gunzip(raw: bytes, max_bytes: int) -> bytes:
+    """``raw`` decompressed (every gzip member), refused past ``max_bytes`` so that a small
+    file cannot unpack into more than a file may hold."""
+    out = bytearray()
+    while raw:
+        unpacker = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += unpacker.decompress(raw, max_bytes + 1 - len(out))
+        if len(out) > max_bytes or unpacker.unconsumed_tail:
+            raise _Refused(f"unpacks to over {_size(max_bytes)}; the limit is {_size(max_bytes)} per file (split it)")
+        if not unpacker.eof:
+            raise EOFError("the compressed data ends early: the file is truncated")
+        raw = unpacker.unused_data.lstrip(b"\x00")
+    return bytes(out)
+
+
+def _html_record(html: str, *, url: str = "") -> dict[str, Any] | None:
+    """Title, text, date, author, url and site name of an HTML page, or None if it holds no text.
+
+    ``url`` is where the page was found (a web archive's record), used when the page names none."""
     # Imported here: trafilatura is slow to import and only HTML input needs it.
     import trafilatura
 
     try:
         extracted = trafilatura.bare_extraction(
-            html, with_metadata=True, include_comments=False, favor_precision=True,
+            html, url=url or None, with_metadata=True, include_comments=False, favor_precision=True,
         )
     except Exception:  # a page trafilatura cannot parse has no extractable article
         return None
     doc = extracted.as_dict() if hasattr(extracted, "as_dict") else extracted
     if not doc or not (doc.get("text") or "").strip():
         return None
-    url = doc.get("url") or ""
+    url = doc.get("url") or url
     title = doc.get("title") or ""
     text = doc["text"]
     # trafilatura keeps the <h1> as the first line; the title field already holds it.

@@ -130,6 +130,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     from index.build import build_index, remove_articles
     from index.load import load_articles
 
+    if args.action == "watch":
+        from index.watch import Watcher
+
+        watcher = Watcher(args.folder, args.index, settings=_config(args).index, interval=args.interval,
+                          report=lambda line: print(line, flush=True))
+        print(f"Watching {args.folder} for new files (every {args.interval:g} s; Ctrl-C stops)", flush=True)
+        try:
+            watcher.run(once=args.once)
+        except KeyboardInterrupt:
+            pass
+        return 0
     if args.action == "restore":
         from index.store import restore
 
@@ -272,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-wait", action="store_true",
                        help="fail at once when another writer is updating the index (default: wait for it)")
         p.set_defaults(func=cmd_index)
+    p = p_index_sub.add_parser("watch", help="add files to the index as they land in FOLDER (one line per batch)")
+    p.add_argument("folder", metavar="FOLDER", help="folder to watch (files already there are the first batch)")
+    _add_config_args(p, index_required=True)
+    p.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between polls (default 2)")
+    p.add_argument("--once", action="store_true", help="add what is there now and stop")
+    p.set_defaults(func=cmd_index)
     p = p_index_sub.add_parser("restore", help="make the newest intact earlier version of the index live again")
     p.add_argument("--index", metavar="DIR", required=True, help="index folder")
     p.add_argument("--no-wait", action="store_true", help="fail at once when another writer is updating the index")

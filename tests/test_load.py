@@ -171,7 +171,7 @@ def test_mixed_folder_is_walked_in_order_skipping_hidden_files(tmp_path: Path) -
     assert report.files == 5
     assert reasons(report) == [
         ("notes.docx", None, "unsupported file type '.docx'; expected one of .jsonl, .ndjson, .json, .csv, "
-         ".txt, .md, .html, .htm"),
+         ".txt, .md, .html, .htm, .jsonl.gz, .ndjson.gz, .rss, .atom, .xml, .warc, .warc.gz"),
     ]
 
 

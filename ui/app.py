@@ -24,7 +24,7 @@ from rag.options import assistant_from_options
 from ui import render
 from ui.auth import Login, OwnOriginOnly, read_credentials
 from ui.auth import parse_auth as parse_auth  # re-exported: ui.app.parse_auth predates ui.auth
-from ui.handlers import MAX_UPLOAD_MB, UPLOAD_TYPES, Handlers
+from ui.handlers import MAX_UPLOAD_MB, PICKER_TYPES, Handlers
 from ui.session import Workspace, close_session, remove_dead_copies
 from ui.style import CSS, SCRIPT, theme
 
@@ -108,11 +108,12 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
                 )
             with gr.Column(scale=2), gr.Accordion("Collection", open=True):
                 stats = gr.Markdown(label="Stats", elem_id="nd-stats")
-                gr.Markdown(f"Add articles: JSONL, CSV, TXT, Markdown or HTML files, up to {MAX_UPLOAD_MB} MB each. "
+                gr.Markdown(f"Add articles: JSONL (or .jsonl.gz), CSV, TXT, Markdown or HTML files, RSS/Atom feeds "
+                            f"or WARC web archives, up to {MAX_UPLOAD_MB} MB each. "
                             "They are searchable as soon as they are indexed.")
                 upload = gr.File(
                     label="Add articles",
-                    file_count="multiple", file_types=list(UPLOAD_TYPES), type="filepath", height=140,
+                    file_count="multiple", file_types=list(PICKER_TYPES), type="filepath", height=140,
                     elem_id="nd-upload",
                 )
                 upload_status = gr.HTML("", label="Upload status", elem_id="nd-upload-status", js_on_load=None)

@@ -21,7 +21,10 @@ from ui.session import Message, Session, Workspace
 
 MAX_UPLOAD_MB = 50
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
-UPLOAD_TYPES = (".jsonl", ".ndjson", ".json", ".csv", ".txt", ".md", ".html", ".htm")
+UPLOAD_TYPES = (".jsonl", ".ndjson", ".json", ".csv", ".txt", ".md", ".html", ".htm", ".jsonl.gz", ".ndjson.gz",
+                ".rss", ".atom", ".xml", ".warc", ".warc.gz")
+# What the file picker offers: browsers match an accept list by the last suffix only.
+PICKER_TYPES = tuple(dict.fromkeys("." + t.rsplit(".", 1)[1] for t in UPLOAD_TYPES))
 # Follow-ups are rewritten from the last turns only (the assistant reads two); more is noise.
 HISTORY_TURNS = 4
 # Earlier answers whose sources stay in the panel (hidden until one of their [n] is clicked);
@@ -70,7 +73,7 @@ def api_k(k: object) -> int | None:
 
 def upload_refusal(path: Path) -> str | None:
     """Why ``path`` is not read (wrong type, over the size limit), or None when it is fine."""
-    if path.suffix.lower() not in UPLOAD_TYPES:
+    if not path.name.lower().endswith(UPLOAD_TYPES):
         return f"{path.name}: unsupported file type (use {', '.join(UPLOAD_TYPES)})"
     size = path.stat().st_size
     if size > MAX_UPLOAD_BYTES:
