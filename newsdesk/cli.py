@@ -133,6 +133,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.action == "watch":
         from index.watch import Watcher
 
+    if args.action == "stories":
+        return _stories(args)
         watcher = Watcher(args.folder, args.index, settings=_config(args).index, interval=args.interval,
                           report=lambda line: print(line, flush=True))
         print(f"Watching {args.folder} for new files (every {args.interval:g} s; Ctrl-C stops)", flush=True)
@@ -176,6 +178,23 @@ def cmd_index(args: argparse.Namespace) -> int:
 def _check_dates(args: argparse.Namespace) -> None:
     """Refuse a bad --as-of/--since/--until before anything loads, naming the flag as typed."""
     from rag.filters import to_date
+def _stories(args: argparse.Namespace) -> int:
+    """``newsdesk index stories``: the index's story groups (copies of one story), largest first."""
+    from index.store import IndexStore
+
+    store = IndexStore.load(args.index)
+    groups = sorted(store.stories.members().values(), key=lambda m: (-len(m), m[0]))
+    print(f"{len(groups):,} story groups hold {sum(map(len, groups)):,} of {len(store.articles):,} articles "
+          "(copies and versions of one story)")
+    for members in groups[: args.limit]:
+        print()
+        for a in sorted((store.articles[store.article_row[i]] for i in members), key=lambda a: (str(a.date), a.id)):
+            print(f"  {a.date or 'undated'}  {a.source}  {a.title}  [{a.id}]")
+    if len(groups) > args.limit:
+        print(f"\n... and {len(groups) - args.limit:,} more groups (--limit)")
+    return 0
+
+
 
     for name in ("as_of", "since", "until"):
         to_date(getattr(args, name, None), name="--" + name.replace("_", "-"))
@@ -286,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = p_index_sub.add_parser("watch", help="add files to the index as they land in FOLDER (one line per batch)")
     p.add_argument("folder", metavar="FOLDER", help="folder to watch (files already there are the first batch)")
     _add_config_args(p, index_required=True)
+    p = p_index_sub.add_parser("stories", help="list the index's story groups (syndicated copies, versions)")
+    p.add_argument("--index", metavar="DIR", required=True, help="index folder")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="groups to list (default 50)")
+    p.set_defaults(func=cmd_index)
     p.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between polls (default 2)")
     p.add_argument("--once", action="store_true", help="add what is there now and stop")
     p.set_defaults(func=cmd_index)

@@ -150,3 +150,14 @@ def test_an_index_without_stored_stories_groups_them_when_loaded(tmp_path, hash_
     (version / "manifest.json").write_text(json.dumps(manifest))
     store = IndexStore.load(tmp_path)
     assert len(store.stories.members()) == 1 and store.stories.signed == 5
+
+
+def test_cli_lists_the_story_groups(tmp_path, hash_embedder, capsys):
+    from newsdesk.cli import main
+
+    write_collection(tmp_path, [*wire_copies(), other_report()], embedder=hash_embedder, progress=False)
+    assert main(["index", "stories", "--index", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 story groups hold 5 of 6 articles")
+    assert "2025-03-03  wtop.com  Thousands of Valmora port workers walk off the job  [wire-wtop.com]" in out
+    assert "feature-valmora-pickets" not in out
