@@ -51,6 +51,8 @@ MIN_SHARED_NAMES = 2
 # Sentences whose embedding similarity is computed (the best by term coverage). 16, 8 and 6
 # gave the same figures on the dev and sample sets; 6 keeps a dev question under 200 ms p95.
 MAX_EMBEDDED_SENTENCES = 6
+# With the hand-set score, a second sentence joins the answer when it scores this share of the best.
+HAND_SET_SECOND = 0.85
 # A sentence shorter than this many characters rarely answers anything ("Read more.").
 MIN_SENTENCE_CHARS = 25
 
@@ -191,6 +193,9 @@ class ExtractiveAnswerer:
         # turns: "what did they discuss?" is about the discussion, not the meeting again.
         own = set(terms(question or query))
         weights = {t: w * (OWN_TERM_BOOST if t in own else 1.0) for t, w in self.query_weights(query).items()}
+        # The carried words find the conversation's story; within it they back every sentence
+        # alike (as its headline does), so they do not pull the answer back to the last one.
+        carried = weights.keys() - own
         kind = answer_type(question or query)
         question_words = {w.lower() for w in re.findall(r"[\w'’-]+", question or query)}
         # Only the query's terms (and the question's numbers) matter below, so only they are kept.
@@ -212,6 +217,7 @@ class ExtractiveAnswerer:
             # What a sentence stands in: its headline, and the articles linked to its own.
             context = {t: w for t, w in bridged[p.article_id].items() if t not in article_terms[p.article_id]}
             context.update({t: TITLE_WEIGHT for t in terms(p.title) if t in wanted})
+            context.update({t: w for t, w in article_terms[p.article_id].items() if t in carried})
             for s, e in sentence_spans(p.text):
                 text = p.text[s:e]
                 if len(text) < MIN_SENTENCE_CHARS or (p.article_id, p.start + s) in seen:
@@ -286,15 +292,17 @@ class ExtractiveAnswerer:
     def _choose(self, reading: Reading) -> list[ScoredSentence]:
         """The sentences that make the answer: the reader's best when a reader is set, else
         the hand-set score's best; a second one only when nearly as good and not a restatement."""
-        if self.reader is not None:
+        # The reader learnt from standalone questions, whose answer is often a story's lead; a
+        # follow-up's lead is mostly what the conversation already said: the hand-set score ranks.
+        if self.reader is not None and reading.query == reading.question:
             ranked, scores = self.reader.rank(reading)
-        else:
-            ranked, scores = reading.scored, [s.score for s in reading.scored]
-        return pick_sentences(ranked, scores, self.second_bar(scores[0]), self.config.answer_sentences)
+            return pick_sentences(ranked, scores, self.second_bar(scores[0]), self.config.answer_sentences)
+        scores = [s.score for s in reading.scored]
+        return pick_sentences(reading.scored, scores, HAND_SET_SECOND * scores[0], self.config.answer_sentences)
 
     def second_bar(self, best: float) -> float:
-        """The score a second sentence needs: 0.85 of the best (hand-set), or the reader's own bar."""
-        return self.reader.second_bar(best) if self.reader is not None else 0.85 * best
+        """The score a second sentence needs: the reader's own bar, or 0.85 of the best (hand-set)."""
+        return self.reader.second_bar(best) if self.reader is not None else HAND_SET_SECOND * best
 
 
 def pick_sentences(ranked: list[ScoredSentence], scores: list[float], bar: float,

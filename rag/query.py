@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from index.chunk import sentence_spans
 from index.tokenize import STOPWORDS, terms
 from rag.cite import strip_markers
 from rag.records import Passage
@@ -46,12 +47,20 @@ def _names(text: str) -> list[str]:
 def condense(question: str, history: Sequence[Turn] | None) -> str:
     """A standalone search query for ``question`` given earlier (question, answer) turns.
 
-    Without a language model, when the question needs context, the last answer's new names
-    (at most four) and then the earlier questions' content words (most recent first) are
-    appended; otherwise it stands as asked.
+    Without a language model, when the question needs context (:func:`needs_context`), it is
+    :func:`with_context`; otherwise it stands as asked.
     """
     question = question.strip()
     if not history or not needs_context(question):
+        return question
+    return with_context(question, history)
+
+
+def with_context(question: str, history: Sequence[Turn] | None) -> str:
+    """``question`` with the conversation's context appended: the last answer's new names (at
+    most four), then the earlier questions' content words (most recent first)."""
+    question = question.strip()
+    if not history:
         return question
     own = {w.lower() for w in _content_words(question)}
     extra: list[str] = []
@@ -70,16 +79,16 @@ def condense(question: str, history: Sequence[Turn] | None) -> str:
 
 # Topic change or follow-up is decided from what the two searches find, not from pronouns:
 # "What did the ECB decide about its deposit rate?" after a question on IDEF has an "its" but
-# is found by its own words, while the earlier turn's names would pull its search off topic.
-# The rewrite is used only when its passages back the question this much better.
-REWRITE_MARGIN = 0.15
-# Terms the rewrite carried over from earlier turns count at this weight against the
-# question's own: they say the passage is on the conversation's topic, not that it answers.
-CARRIED_WEIGHT = 0.5
-# When the question alone already lands on the conversation's topic (its best passage holds
-# this share of the carried terms), the rewrite only focuses the same search: a tie is enough.
+# is found by its own words, while the earlier turn's names would pull its search off topic;
+# "How big were the pay rises?" has no pronoun but is about the strike just discussed.
+# A passage's evidence is the IDF of the question's own words it holds, plus the conversation's
+# story (the share of the carried words it holds) worth one and a half such words, each as rare
+# as the carried words are on average. The rewrite is kept when its best passage has more.
+TOPIC_WORDS = 1.5
+# When a passage among the question's own best holds this share of the carried words, the
+# question by itself leads back to the conversation's story: the rewrite only focuses it.
 ON_TOPIC = 0.5
-EVIDENCE_PASSAGES = 3  # the top passages of each search that are compared
+EVIDENCE_PASSAGES = 3  # the top passages of the question's own search looked at for ON_TOPIC
 HEADLINE_WEIGHT = 0.5  # a headline term counts half: it sets the topic, it is not the answer
 
 
@@ -88,27 +97,17 @@ def _share(weights: dict[str, float], found: dict[str, float]) -> float:
     return sum(w * found.get(t, 0.0) for t, w in weights.items()) / total if total > 0 else 0.0
 
 
-def _best(question: str, rewrite: str, passages: Sequence[Passage],
-          idf: Callable[[str], float]) -> tuple[float, float]:
-    """(:func:`support`, the carried-term share of the passage that gives it)."""
+def evidence(question: str, rewrite: str, passage: Passage, idf: Callable[[str], float]) -> tuple[float, float]:
+    """(evidence, carried share) of ``passage`` for ``question`` searched as ``rewrite``: the
+    IDF of the question's own terms it holds (headline terms at half weight), plus
+    :data:`TOPIC_WORDS` times the carried terms' mean IDF times the share of those it holds."""
     own = {t: idf(t) for t in set(terms(question))}
     carried = {t: idf(t) for t in set(terms(rewrite)) - own.keys()}
-    # One IDF-weighted share over both, so a question's single generic word ("discuss") weighs
-    # what it weighs, and a question of several rare ones ("ECB", "deposit") weighs more.
-    weights = {**own, **{t: CARRIED_WEIGHT * w for t, w in carried.items()}}
-    best = (0.0, 0.0)
-    for p in passages[:EVIDENCE_PASSAGES]:
-        found = {t: HEADLINE_WEIGHT for t in terms(p.title)}
-        found.update({t: 1.0 for t in terms(p.text)})
-        best = max(best, (_share(weights, found), _share(carried, found)))
-    return best
-
-
-def support(question: str, rewrite: str, passages: Sequence[Passage], idf: Callable[[str], float]) -> float:
-    """How well the best of the top ``passages`` backs ``question``: the IDF-weighted share of
-    the rewrite's terms it holds (headline terms at half weight), the terms ``rewrite`` carried
-    over from earlier turns weighing :data:`CARRIED_WEIGHT` of the question's own."""
-    return _best(question, rewrite, passages, idf)[0]
+    found = {t: HEADLINE_WEIGHT for t in terms(passage.title)}
+    found.update({t: 1.0 for t in terms(passage.text)})
+    on_story = _share(carried, found)
+    topic = TOPIC_WORDS * sum(carried.values()) / len(carried) if carried else 0.0
+    return sum(w * found.get(t, 0.0) for t, w in own.items()) + topic * on_story, on_story
 
 
 def resolve(question: str, history: Sequence[Turn] | None, search: Callable[[str], list[Passage]],
@@ -116,46 +115,71 @@ def resolve(question: str, history: Sequence[Turn] | None, search: Callable[[str
     """The query to answer ``question`` with, and its passages (``search(query)``).
 
     With earlier turns, the question is searched as asked and as rewritten with the
-    conversation's context (``rewrite``, default :func:`condense`); the rewrite is kept only
-    when its passages back the question clearly better (:func:`support`, by
-    :data:`REWRITE_MARGIN`), or at least as well when the question alone lands on the
-    conversation's topic anyway (:data:`ON_TOPIC`). A question with no word of its own to
-    search with ("and then?") takes the rewrite.
+    conversation's context (``rewrite``, default :func:`with_context`), whatever its words;
+    the rewrite is kept when its top passage holds more :func:`evidence` than the question's
+    own top passage, or when the question by itself already finds the conversation's story
+    among its top passages (:data:`ON_TOPIC`). A question with no word of its own to search
+    with ("and then?") takes the rewrite.
     """
     question = question.strip()
-    rewrite = (condense(question, history) if rewrite is None else rewrite).strip() or question
+    rewrite = (with_context(question, history) if rewrite is None else rewrite).strip() or question
     if not history or rewrite == question:
         return question, search(question)
     if not terms(question):
         return rewrite, search(rewrite)
-    alone, with_context = search(question), search(rewrite)
-    (asked, topic), (rewritten, _) = _best(question, rewrite, alone, idf), _best(question, rewrite, with_context, idf)
-    if rewritten > asked + REWRITE_MARGIN or (topic >= ON_TOPIC and rewritten >= asked):
-        return rewrite, with_context
+    alone, with_context_found = search(question), search(rewrite)
+    if not with_context_found or not alone:
+        return (question, alone) if alone else (rewrite, with_context_found)
+    asked = [evidence(question, rewrite, p, idf) for p in alone[:EVIDENCE_PASSAGES]]
+    rewritten, _ = evidence(question, rewrite, with_context_found[0], idf)
+    if rewritten > asked[0][0] or max(on_story for _, on_story in asked) >= ON_TOPIC:
+        return rewrite, with_context_found
     return question, alone
 
 
-# A sentence whose terms are this much in the last answer already says what it said.
+# A sentence and a sentence of the last answer say the same thing when they share this much
+# of the shorter one's terms (the answer may have quoted only part of the sentence) and at
+# least half of the longer one's (a short answer, "Haluk Görgün", repeats no sentence naming him).
 REPEAT_SHARE = 0.8
+REPEAT_LONGER = 0.5
+
+
+def _sentence_terms(text: str) -> list[set[str]]:
+    return [set(terms(text[s:e])) for s, e in sentence_spans(text)]
+
+
+def _same(a: set[str], b: set[str]) -> bool:
+    shared = len(a & b)
+    return shared >= REPEAT_SHARE * min(len(a), len(b)) and shared >= REPEAT_LONGER * max(len(a), len(b))
 
 
 def unsaid(reading: Reading, said: Sequence[str], min_support: float) -> Reading:
     """``reading`` without the sentences the last answer already said (``said``: its texts):
-    the other sentences of the same stories, when one of them still backs an answer
-    (``min_support``); else unchanged, since a repeat is then the best answer there is. Only
+    the other sentences of the same stories, when one of them answers the new question as
+    well: it backs an answer (``min_support``) and holds as much of the question's own words
+    as the best repeat does. Else unchanged: "Which company developed it?" may be answered by
+    the very sentence that was quoted, and a repeat is then the best answer there is. Only
     the same stories: a follow-up is about what was just said, not another article's news."""
-    said_terms = set().union(*(terms(strip_markers(text)) for text in said)) if said else set()
-    if not said_terms:
+    # Per sentence said: an answer may quote part of a sentence, or two sentences.
+    said_sets = [found for text in said for found in _sentence_terms(strip_markers(text)) if found]
+    if not said_sets:
         return reading
 
     def repeats(text: str) -> bool:
         own = set(terms(text))
-        return bool(own) and len(own & said_terms) >= REPEAT_SHARE * len(own)
+        return bool(own) and any(_same(own, s) for s in said_sets)
 
-    story = {reading.read[s.evidence.passage].article_id for s in reading.scored if repeats(s.evidence.text)}
+    asked = {t: reading.weights.get(t, 0.0) for t in set(terms(reading.question))}
+
+    def answers(text: str) -> float:  # the share of the question's own words the sentence holds
+        return _share(asked, dict.fromkeys(terms(text), 1.0))
+
+    said_again = [s for s in reading.scored if repeats(s.evidence.text)]
+    story = {reading.read[s.evidence.passage].article_id for s in said_again}
     fresh = [s for s in reading.scored
              if reading.read[s.evidence.passage].article_id in story and not repeats(s.evidence.text)]
-    if not story or not any(s.support >= min_support for s in fresh):
+    bar = max((answers(s.evidence.text) for s in said_again), default=0.0)
+    if not any(s.support >= min_support and answers(s.evidence.text) >= bar for s in fresh):
         return reading
     return replace(reading, scored=fresh)
 
