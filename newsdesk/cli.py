@@ -130,11 +130,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     from index.build import build_index, remove_articles
     from index.load import load_articles
 
+    if args.action == "stories":
+        return _stories(args)
     if args.action == "watch":
         from index.watch import Watcher
 
-    if args.action == "stories":
-        return _stories(args)
         watcher = Watcher(args.folder, args.index, settings=_config(args).index, interval=args.interval,
                           report=lambda line: print(line, flush=True))
         print(f"Watching {args.folder} for new files (every {args.interval:g} s; Ctrl-C stops)", flush=True)
@@ -175,9 +175,6 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_dates(args: argparse.Namespace) -> None:
-    """Refuse a bad --as-of/--since/--until before anything loads, naming the flag as typed."""
-    from rag.filters import to_date
 def _stories(args: argparse.Namespace) -> int:
     """``newsdesk index stories``: the index's story groups (copies of one story), largest first."""
     from index.store import IndexStore
@@ -195,9 +192,31 @@ def _stories(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_dates(args: argparse.Namespace) -> None:
+    """Refuse a bad --as-of/--since/--until before anything loads, naming the flag as typed."""
+    from rag.filters import to_date
 
     for name in ("as_of", "since", "until"):
         to_date(getattr(args, name, None), name="--" + name.replace("_", "-"))
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """``newsdesk timeline "..."``: a story's developments in date order, one cited line each."""
+    _check_dates(args)
+    story = assistant_from_args(args).timeline(args.story, as_of=args.as_of, date_from=args.since,
+                                               date_to=args.until, sources=args.source, k=args.k)
+    if args.json:
+        print(json.dumps(story.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    if not story.entries:
+        print("No dated article on this story was found.")
+    for e in story.entries:
+        print(f"{e.date.isoformat()}  {e.sentence}")
+        copies = f" (also {', '.join(c.source or c.url for c in e.also)})" if e.also else ""
+        print(f"            {e.source}: {e.url or e.title}{copies}")
+    if story.undated:
+        print(f"({story.undated} undated article{'s' if story.undated != 1 else ''} on the story left out)")
+    return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -316,6 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR", required=True, help="index folder")
     p.add_argument("--no-wait", action="store_true", help="fail at once when another writer is updating the index")
     p.set_defaults(func=cmd_index)
+
+    p_tl = sub.add_parser("timeline", help="a story's developments in date order, one cited line each")
+    p_tl.add_argument("story", help='the story, e.g. "the port strike" or "What happened with X since March?"')
+    _add_config_args(p_tl)
+    _add_retrieval_args(p_tl)
+    _add_filter_args(p_tl)
+    p_tl.add_argument("--json", action="store_true", help="print the timeline as one JSON object")
+    p_tl.set_defaults(func=cmd_timeline)
 
     p_ask = sub.add_parser("ask", help="ask one question")
     p_ask.add_argument("question")

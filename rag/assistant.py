@@ -24,6 +24,7 @@ from index.load import LoadReport, load_articles
 from index.records import Article
 from index.store import IndexStore
 from index.tokenize import terms
+from rag import timeline as timeline_mod
 from rag.answer import ExtractiveAnswerer, Reading, coverage
 from rag.cite import Evidence, number_citations
 from rag.config import Config
@@ -32,7 +33,7 @@ from rag.filters import Filters, to_date
 from rag.llm_client import resolve_endpoint
 from rag.query import Turn, relative_window, resolve
 from rag.reader import Reader
-from rag.records import Answer, Choice, Passage
+from rag.records import Answer, Choice, Passage, Timeline
 from rag.retrieve import Retriever
 
 Backend = Literal["auto", "extractive", "llm"]
@@ -230,6 +231,13 @@ class Assistant:
         if llm is not None:
             yield from llm.stream(question, passages, query=query, history=history, fallback=state.answerer)
             return
+        if timeline_mod.is_timeline_question(question):  # "what happened ...": a short dated list
+            # The story as asked when the question names one ("How did the strike end?"), else as
+            # the follow-up was rewritten ("How did it end?").
+            story = self._timeline(state, question if timeline_mod.names_story(question) else query, filters, k)
+            if len(story.entries) >= timeline_mod.MIN_ANSWER_ENTRIES:
+                yield timeline_mod.as_answer(question, story, passages, query=query)
+                return
         context = state.retriever.neighbours(passages[: self.config.answer_passages], lead=True)
         said = [history[-1][1]] if history else []  # what the last answer said is not said again
         answer = state.answerer.run(question, passages, query=query, context=context, said=said)
@@ -240,6 +248,35 @@ class Assistant:
         for i in range(step, len(words), step):
             yield replace(answer, text=" ".join(words[:i]))
         yield answer
+
+    def timeline(self, query: str, *, as_of: date | str | None = None, date_from: date | str | None = None,
+                 date_to: date | str | None = None, sources: Sequence[str] | str | None = None,
+                 k: int | None = None) -> Timeline:
+        """The story ``query`` names as dated developments: its articles in date order, one cited
+        line each (the sentence that carries the development), copies of one story merged.
+
+        Args:
+            query: the story ("the Valmora port strike", "What happened with X since March?":
+                "since March" starts the timeline on 1 March).
+            as_of, date_from, date_to, sources: as for :meth:`search`.
+            k: at most this many entries (default ``config.k``).
+        """
+        _check_question(query)
+        state = self._fresh()
+        filters = self._filters(as_of, date_from, date_to, sources)
+        return self._timeline(state, query, filters, _check_k(self.config.k if k is None else k))
+
+    def _timeline(self, state: _Loaded, query: str, filters: Filters, k: int) -> Timeline:
+        start, named = timeline_mod.since(query, filters.as_of), timeline_mod.year(query)
+        if start is None and named is not None:  # "the 2023 Oscars": that year's articles
+            start = date(named, 1, 1)
+            if filters.date_to is None or filters.date_to > date(named, 12, 31):
+                filters = replace(filters, date_to=date(named, 12, 31))
+        if start is not None and (filters.date_from is None or start > filters.date_from):
+            filters = replace(filters, date_from=start)
+        passages = state.retriever.run(query, k=max(k, timeline_mod.CANDIDATES), filters=filters)
+        context = state.retriever.neighbours(passages, radius=0, lead=True)
+        return timeline_mod.build(query, passages, context, idf=state.idf_of, k=k)
 
     def read(self, question: str, *, as_of: date | str | None = None, date_from: date | str | None = None,
              date_to: date | str | None = None, sources: Sequence[str] | str | None = None,

@@ -89,10 +89,10 @@ class Config:
     cross_encoder: str | None = None
     cross_encoder_top: int = 20
     max_per_article: int = 1
+    story_groups: bool = True
     recency_weight: float = 0.0
     recency_halflife_days: float = 30.0
     date_window: bool = False
-    story_groups: bool = True
     answer_passages: int = 5
     answer_sentences: int = 2
     min_support: float = 0.46
@@ -172,12 +172,12 @@ VARIANTS: dict[str, dict] = {
     "hybrid+recency": {"retrieval": "hybrid", "recency_weight": 0.5},
     "hybrid+recency-strong": {"retrieval": "hybrid", "recency_weight": 2.0, "recency_halflife_days": 14.0},
     "hybrid+2per-article": {"retrieval": "hybrid", "max_per_article": 2},
+    # Copies of one story each take a slot, as before story groups (index/dedup.py).
+    "hybrid-stories": {"retrieval": "hybrid", "story_groups": False},
     "hybrid-rrf+bm25x1.5": {"retrieval": "hybrid", "fusion": "rrf", "bm25_weight": 1.5, "rerank": 0},
     "hybrid+dense0.3": {"retrieval": "hybrid", "dense_weight": 0.3},
     "hybrid+1sentence": {"retrieval": "hybrid", "answer_sentences": 1},
     # The language model writes the answers from the same passages (``eval.runner.uses_llm``:
-    # Copies of one story each take a slot, as before story groups (index/dedup.py).
-    "hybrid-stories": {"retrieval": "hybrid", "story_groups": False},
     # ``newsdesk eval --compare hybrid,hybrid+llm --llm-gguf PATH``).
     "hybrid+llm": {"retrieval": "hybrid"},
     # The trained reader's uses, each switched off alone (``newsdesk eval --compare``).

@@ -134,3 +134,42 @@ class Choice:
             "scores": dict(self.scores),
             "citations": [c.to_dict() for c in self.citations],
         }
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One development of a story: its article, date and the sentence that carries it.
+
+    ``start``/``end`` are the sentence's offsets in the article text (as a citation's quote);
+    ``also`` lists the other copies of the article's story."""
+
+    date: date
+    article_id: str
+    title: str
+    url: str
+    source: str
+    sentence: str
+    start: int
+    end: int
+    score: float  # how much of the story the article covers (0..1)
+    passage_text: str = ""
+    passage_start: int = 0
+    also: tuple[Copy, ...] = ()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["date"] = _iso(self.date)
+        d["also"] = _copies(self.also)
+        return d
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What ``Assistant.timeline`` returns: a story's developments in date order."""
+
+    query: str
+    entries: list[TimelineEntry] = field(default_factory=list)
+    undated: int = 0  # articles on the story left out because they carry no date
+
+    def to_dict(self) -> dict:
+        return {"query": self.query, "entries": [e.to_dict() for e in self.entries], "undated": self.undated}

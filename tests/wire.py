@@ -4,6 +4,7 @@ edits), and a second, different story about the same event: the story-group test
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from index.records import Article
 
@@ -79,3 +80,16 @@ def other_report(day: date = date(2025, 3, 3)) -> Article:
     return Article(id="feature-valmora-pickets", title="At Valmora's port gates, a strike town holds its breath",
                    text=text, source="valmoratimes.example", date=day,
                    url="https://valmoratimes.example/2025/03/03/port-gates-strike")
+
+
+# The Valmora port strike told in six dated articles (the first on three sites): the sample
+# collection plus these is what the timeline and story-group tests of the assistant and UI read.
+VALMORA = Path(__file__).parent / "fixtures" / "valmora.jsonl"
+
+
+def with_valmora(sample_assistant, folder: Path):  # noqa: ANN001, ANN201 - rag.Assistant in and out
+    """A copy of the sample assistant's index at ``folder`` with the Valmora story added."""
+    assistant = sample_assistant.copy_to(folder / "index")
+    report, build = assistant.add_articles([VALMORA])
+    assert build is not None and build.added == 8, report.summary()
+    return assistant

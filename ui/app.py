@@ -83,6 +83,13 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
             with gr.Column(scale=2, min_width=320):
                 sources_panel = gr.HTML(render.sources_html(None, turn=0), label="Sources",
                                         elem_id="nd-sources-panel", js_on_load=None, padding=True)
+                with gr.Accordion("Timeline", open=True, elem_id="nd-timeline-box"):
+                    with gr.Row():
+                        story = gr.Textbox(label="Story", show_label=False, elem_id="nd-timeline-query", scale=4,
+                                           placeholder="A story, e.g. the port strike")
+                        story_btn = gr.Button("Show timeline", size="sm", scale=1, min_width=80,
+                                              elem_id="nd-timeline-show")
+                    timeline_panel = gr.HTML(render.timeline_html(None), elem_id="nd-timeline", js_on_load=None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3), gr.Accordion("Search options", open=True):
                 with gr.Row():
@@ -136,7 +143,11 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
                       api_name="upload", concurrency_limit=2, concurrency_id="upload")
         remove_btn.click(handlers.remove_uploads, [uploaded, session], [upload_status, stats, uploaded, session],
                          api_name=False, concurrency_limit=2, concurrency_id="upload")
+        gr.on([story.submit, story_btn.click], handlers.timeline_view,
+              [story, date_from, date_to, sources, session], [timeline_panel], api_name=False,
+              concurrency_id="answer", show_progress="minimal")
         gr.api(handlers.ask, api_name="ask", concurrency_id="answer")
+        gr.api(handlers.timeline, api_name="timeline", concurrency_id="answer")
         demo.load(handlers.stats, [session], [stats], api_name=False)
 
     weakref.finalize(demo, workspace.close)

@@ -167,6 +167,45 @@ class Handlers:
             raise refuse(str(exc)) from None
         return answer.to_dict()
 
+    # ---- timeline -----------------------------------------------------------------------
+    def timeline_view(self, query: str, date_from: str | None, date_to: str | None, sources: list[str] | None,
+                      session: Session | None) -> str:
+        """The timeline panel for ``query`` over ``session``'s collection (with the search filters)."""
+        query = (query or "").strip()
+        if not query:
+            return render.timeline_html(None)
+        try:
+            filters = _dates_and_sources(date_from, date_to, sources)
+            check_dates(filters, {"date_from": "From", "date_to": "To"})
+            story = self.workspace.assistant_for(session).timeline(query, **filters)
+        except (ValueError, NewsdeskError) as exc:
+            return render.notice_html(f"Could not build the timeline: {exc}")
+        return render.timeline_html(story)
+
+    def timeline(self, query: str, date_from: str | None = None, date_to: str | None = None,
+                 sources: list[str] | None = None, as_of: str | None = None, k: int | None = None) -> dict:
+        """A story's developments in date order, from the collection served.
+
+        Args:
+            query: the story, e.g. "the Valmora port strike" or "What happened with X since March?".
+            date_from: only articles published on or after this date (YYYY-MM-DD).
+            date_to: only articles published on or before this date (YYYY-MM-DD).
+            sources: only articles from these sources.
+            as_of: the date the question is asked (default today).
+            k: at most this many entries (default: the server's k).
+
+        Returns:
+            query, entries (date, article_id, title, url, source, sentence, offsets, also: the
+            story's other copies) and undated (articles on the story without a date).
+        """
+        try:
+            filters = _dates_and_sources(date_from, date_to, sources)
+            check_dates(filters, {"date_from": "date_from", "date_to": "date_to"})
+            story = self.workspace.shared.timeline(query, as_of=as_of or None, k=api_k(k), **filters)
+        except (ValueError, NewsdeskError) as exc:
+            raise refuse(str(exc)) from None
+        return story.to_dict()
+
     # ---- the collection -----------------------------------------------------------------
     def private_flag(self, session: Session | None) -> bool | None:
         """What :func:`render.stats_markdown` says about uploads for ``session``."""

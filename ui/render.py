@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from rag import Answer, Citation, Passage, Stats
+from rag.records import Timeline
 
 __all__ = [
     "also_html",
+    "timeline_html",
     "answer_html",
     "citation_anchor",
     "escape",
@@ -257,6 +259,28 @@ def _turn_sources(answer: Answer, *, turn: int, hidden: bool) -> str:
         parts.append("</details>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def timeline_html(timeline: Timeline | None) -> str:
+    """A story's timeline as a dated list: each development's line (escaped), its source linked
+    to the article, and the story's other copies ("Also published by ...")."""
+    if timeline is None:
+        return ('<div class="nd-timeline nd-empty">Name a story (for example a strike or an election) to see '
+                "its developments in date order.</div>")
+    head = f'<div class="nd-timeline"><div class="nd-turn-label">Timeline: <q>{escape(timeline.query)}</q></div>'
+    if not timeline.entries:
+        return head + '<p class="nd-none">No dated article on this story was found.</p></div>'
+    items = []
+    for e in timeline.entries:
+        items.append(
+            f'<li class="nd-tl-entry"><span class="nd-tl-date">{escape(e.date.isoformat())}</span> '
+            f'<span class="nd-tl-line">{escape(e.sentence)}</span> '
+            f'<span class="nd-meta">({_link(e.url, e.source or e.title or "source", css="nd-title")})</span>'
+            f"{also_html(e.also, source=e.source)}</li>"
+        )
+    undated = (f'<p class="nd-meta">{timeline.undated:,} undated article{"s" if timeline.undated != 1 else ""} '
+               "on the story left out.</p>") if timeline.undated else ""
+    return head + f'<ol class="nd-tl">{"".join(items)}</ol>{undated}</div>'
 
 
 def stats_markdown(stats: Stats, *, private_copy: bool | None = None) -> str:

@@ -37,6 +37,10 @@ a.nd-cite:hover { color: var(--link-text-color-hover, #1d4ed8); background: var(
 .nd-card .nd-num { color: var(--color-accent); }
 .nd-card .nd-meta { font-size: 0.8em; opacity: 0.75; margin: 0.15em 0 0.4em; }
 .nd-card .nd-also { font-size: 0.8em; margin: -0.2em 0 0.4em; }
+.nd-tl { margin: 0.3em 0; padding-left: 1.2em; }
+.nd-tl-entry { margin-bottom: 0.5em; }
+.nd-tl-date { font-weight: 600; margin-right: 0.3em; }
+.nd-tl-entry .nd-also, .nd-tl-entry .nd-meta { font-size: 0.8em; }
 .nd-card .nd-passage { margin: 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary);
                        font-size: 0.9em; max-height: 14em; overflow-y: auto; }
 .nd-card mark { background: #fde68a; color: #111827; padding: 0 1px; border-radius: 2px; }

@@ -1,0 +1,213 @@
+"""A story's timeline: its articles in date order, one cited line each.
+
+"What happened with the port strike since March?" wants dated developments, not one
+sentence. The story's articles are the retrieved ones that cover the story's terms (the
+query without its question words and dates) nearly as well as the best one does; copies of
+one story are already one article (story groups, :mod:`index.dedup`). From each article the
+line kept is the sentence that carries its development: the one covering most of the story,
+with news's lead first, and not a repeat of a line already kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from index.chunk import sentence_spans
+from index.tokenize import terms
+from rag.answer import coverage
+from rag.records import Answer, Citation, Passage, Timeline, TimelineEntry
+
+# Questions that ask how a story developed, read from their opening words.
+_TIMELINE_QUESTION = re.compile(
+    r"^\W*(what(?:'s| has| had)? happened\b|what (?:is|are) the latest\b|how (?:did|has|have|do|does) .{2,120}? "
+    r"(?:end|ended|develop|developed|unfold|unfolded|evolve|evolved|progress|progressed|play out|played out|"
+    r"turn out|turned out|go|gone)\b|(?:give me |show me )?(?:a |the )?timeline\b|what (?:are|were) the "
+    r"(?:latest )?developments\b)",
+    re.I,
+)
+# Words of the question, not of the story: left out of the terms a story must cover.
+_QUESTION_WORDS = frozenset(terms(
+    "happened happen latest developments development develop developed unfold unfolded evolve evolved "
+    "progress progressed play played turn turned end ended ends timeline story news update updates since "
+    "until recently recent far now go gone went"
+))
+_MONTHS = {m: i for i, m in enumerate(
+    "january february march april may june july august september october november december".split(), 1)}
+_MONTH_TERMS = frozenset(terms(" ".join(_MONTHS)) + terms("jan feb mar apr jun jul aug sep sept oct nov dec"))
+_SINCE = re.compile(r"\bsince\s+(?:(?:early|mid|late)[\s-]+)?(?:(\d{1,2})(?:st|nd|rd|th)?\s+)?(" + "|".join(_MONTHS)
+                    + r")?\s*(?:(\d{1,2})(?:st|nd|rd|th)?\b(?!\d))?,?\s*(\d{4})?\b", re.I)
+ON_STORY = 0.7  # an article is on the story when it covers this share of the best article's coverage
+MIN_COVERAGE = 0.6  # ... and at least this share of the story's term weight
+MIN_LINE_COVERAGE = 0.5  # and its line covers this share itself (a news roundup's lead is another story)
+LEAD_BONUS = (0.3, 0.15, 0.05)  # news puts the development first: the first sentences are favoured
+LEAD_SENTENCES = 2  # the headline and these first sentences say what a story is about
+BODY_WEIGHT = 0.5  # a story term only further down the article counts at this weight
+MAX_REPEAT = 0.6  # a line sharing this share of its terms with a line already kept is a repeat
+MIN_LINE_CHARS = 40
+ANSWER_ENTRIES = 6  # a timeline answer is a short list: the best-covered entries, in date order
+MIN_ANSWER_ENTRIES = 2  # with fewer dated developments the question is answered as any other
+CANDIDATES = 30  # passages retrieved to find a story's articles (one per story group)
+
+
+def is_timeline_question(question: str) -> bool:
+    """Whether ``question`` asks how a story developed ("What happened with X?", "How did the
+    strike end?", "Timeline of ...")."""
+    return bool(_TIMELINE_QUESTION.match(question))
+
+
+def since(question: str, as_of: date | None) -> date | None:
+    """The start date a question names with "since March", "since March 2025" or "since 2024"
+    (a month without a year is the latest one not after ``as_of``), else None."""
+    m = _SINCE.search(question)
+    if not m:
+        return None
+    day_before, month_name, day_after, year = m.groups()
+    if month_name is None:
+        return date(int(year), 1, 1) if year else None
+    today = as_of or date.today()
+    month, day = _MONTHS[month_name.lower()], int(day_before or day_after or 1)
+    year = int(year) if year else today.year - ((month, day) > (today.month, today.day))
+    try:
+        return date(year, month, day)
+    except ValueError:  # "since February 30"
+        return date(year, month, 1)
+
+
+def names_story(question: str) -> bool:
+    """Whether ``question`` names its story ("How did the strike end?") rather than leaning on the
+    conversation ("How did it end?")."""
+    return bool(_story_terms(question))
+
+
+def _story_terms(query: str) -> list[str]:
+    query = _SINCE.sub(" ", query)  # "since March 10" is a date range, not part of the story
+    return [t for t in terms(query) if t not in _QUESTION_WORDS and t not in _MONTH_TERMS
+            and not re.fullmatch(r"(1[89]|20)\d\d", t)]
+
+
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+
+
+def year(question: str) -> int | None:
+    """The one year a question names outside a "since" phrase ("the 2023 Oscars"): the timeline
+    is that year's; None for no year or several."""
+    found = set(_YEAR.findall(_SINCE.sub(" ", question)))
+    return int(found.pop()) if len(found) == 1 else None
+
+
+def story_weights(query: str, idf: Callable[[str], float]) -> dict[str, float]:
+    """The story's terms (the query's, without question words, months and years) and their IDF."""
+    return {t: idf(t) for t in set(_story_terms(query) or terms(query))}
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What is read of one article: its passages (the matched one and its lead), best first."""
+
+    passages: list[Passage]
+
+    @property
+    def first(self) -> Passage:
+        return self.passages[0]
+
+
+def build(query: str, passages: Sequence[Passage], context: Sequence[Passage], *,
+          idf: Callable[[str], float], k: int) -> Timeline:
+    """The timeline of ``query``'s story from the retrieved ``passages`` (best first, one per
+    story group) and ``context`` (their articles' leads): at most ``k`` entries, in date order."""
+    weights = story_weights(query, idf)
+    read: dict[str, _Read] = {}
+    for p in passages:
+        read.setdefault(p.article_id, _Read([]))
+        read[p.article_id].passages.append(p)
+    for p in context:
+        if p.article_id in read:
+            read[p.article_id].passages.append(p)
+    covered = {article_id: coverage(weights, _found(r)) for article_id, r in read.items()}
+    best = max(covered.values(), default=0.0)
+    on_story = [a for a, c in covered.items() if c >= max(MIN_COVERAGE, ON_STORY * best)]
+    undated = sum(1 for a in on_story if read[a].first.date is None)
+    dated = sorted((a for a in on_story if read[a].first.date is not None),
+                   key=lambda a: (read[a].first.date, a))
+    entries: list[TimelineEntry] = []
+    kept_terms: list[set[str]] = []
+    # The k best-covered articles make the timeline; each gives its development line in date order.
+    chosen = set(sorted(dated, key=lambda a: -covered[a])[:k])
+    for article_id in dated:
+        if article_id not in chosen:
+            continue
+        line = _line(read[article_id], weights, kept_terms)
+        if line is None:
+            continue
+        p, start, end, text, score = line
+        kept_terms.append(set(terms(text)))
+        entries.append(TimelineEntry(
+            date=p.date, article_id=p.article_id, title=p.title, url=p.url, source=p.source, sentence=text,
+            start=start, end=end, score=round(covered[article_id], 4), passage_text=p.text,
+            passage_start=p.start, also=p.also,
+        ))
+    return Timeline(query=query, entries=entries, undated=undated)
+
+
+def _found(r: _Read) -> dict[str, float]:
+    """Story-term presence in an article: full in its headline and lead, :data:`BODY_WEIGHT` below
+    (an article that only mentions the story further down is about something else)."""
+    found: dict[str, float] = {}
+    for p in r.passages:
+        spans = sentence_spans(p.text)
+        for i, (s, e) in enumerate(spans):
+            weight = 1.0 if p.start == 0 and i < LEAD_SENTENCES else BODY_WEIGHT
+            for t in terms(p.text[s:e]):
+                found[t] = max(found.get(t, 0.0), weight)
+    found.update(dict.fromkeys(terms(r.first.title), 1.0))
+    return found
+
+
+def _line(r: _Read, weights: dict[str, float], kept: list[set[str]]) -> tuple | None:
+    """The sentence of an article that carries its development: (passage, start, end, text, score)."""
+    head = {t: 0.5 for t in terms(r.first.title)}
+    best = None
+    for p in sorted(r.passages, key=lambda p: p.start):
+        for s, e in sentence_spans(p.text):
+            text = p.text[s:e].strip()
+            if len(text) < MIN_LINE_CHARS:
+                continue
+            own = set(terms(text))
+            if any(len(own & other) >= MAX_REPEAT * max(len(own), 1) for other in kept):
+                continue
+            if coverage(weights, dict.fromkeys(own, 1.0)) < MIN_LINE_COVERAGE:
+                continue
+            rank = _sentence_rank(p, s)
+            score = coverage(weights, {**head, **dict.fromkeys(own, 1.0)})
+            score += LEAD_BONUS[rank] if rank < len(LEAD_BONUS) else 0.0
+            if best is None or score > best[4]:
+                best = (p, p.start + s, p.start + e, text, score)
+    return best
+
+
+def _sentence_rank(p: Passage, offset: int) -> int:
+    """Position of the sentence at ``offset`` of passage ``p`` in its article (0: the lead)
+    when ``p`` opens the article; a later chunk's sentences are past the lead."""
+    if p.start > 0:
+        return len(LEAD_BONUS)
+    return sum(1 for s, _ in sentence_spans(p.text) if s < offset)
+
+
+def as_answer(question: str, timeline: Timeline, passages: list[Passage], *, query: str = "") -> Answer:
+    """A timeline question's answer: a short dated list, one cited line per development."""
+    # The best-covered entries; among equals the later ones ("how did it end" wants the end).
+    top = sorted(timeline.entries, key=lambda e: (-e.score, -e.date.toordinal()))[:ANSWER_ENTRIES]
+    shown = [e for e in timeline.entries if e in top]
+    lines, citations = [], []
+    for n, e in enumerate(shown, 1):
+        lines.append(f"{e.date.day} {e.date:%b %Y}: {e.sentence} [{n}]")
+        citations.append(Citation(
+            number=n, article_id=e.article_id, title=e.title, url=e.url, source=e.source, date=e.date,
+            quote=e.sentence, score=e.score, quote_start=e.start, quote_end=e.end, passage_text=e.passage_text,
+            passage_start=e.passage_start, also=e.also,
+        ))
+    return Answer(question=question, text="\n".join(lines), citations=citations, passages=passages, query=query,
+                  backend="timeline", support=max((e.score for e in shown), default=0.0))
