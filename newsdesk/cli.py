@@ -77,6 +77,9 @@ def _add_cross_encoder_args(p: argparse.ArgumentParser) -> None:
                    help="passages the cross-encoder reads per question (default 20)")
 
 
+    p.add_argument("--no-chooser", dest="chooser", action="store_false", default=None,
+                   help="in multiple choice, mix the reader's and the hand-set votes instead of letting the "
+                        "reader's trained chooser weigh each option's evidence")
 def _add_filter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", metavar="DATE", help="date the question is asked (default today)")
     p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE")

@@ -17,16 +17,15 @@ import index as index_pkg
 from index import store as store_mod
 from index.build import BuildReport, add_articles, build_index, remove_articles
 from index.cache import cache_dir
-from index.chunk import sentence_spans
 from index.embed import Embedder
 from index.errors import IndexCorruptError, NewsdeskError
 from index.load import LoadReport, load_articles
 from index.records import Article
 from index.store import IndexStore
-from index.tokenize import terms
+from rag import choice as choice_mod
 from rag import timeline as timeline_mod
-from rag.answer import ExtractiveAnswerer, Reading, coverage
-from rag.cite import Evidence, number_citations
+from rag.answer import ExtractiveAnswerer, Reading
+from rag.cite import number_citations
 from rag.config import Config
 from rag.cross_encoder import CrossEncoderReranker
 from rag.filters import Filters, to_date
@@ -39,6 +38,7 @@ from rag.retrieve import Retriever
 Backend = Literal["auto", "extractive", "llm"]
 SAMPLE_ARTICLES = Path(index_pkg.__file__).parent / "sample" / "articles.jsonl"
 MAX_QUESTION_CHARS = 2000
+CHOOSE_K = 20  # passages ``choose`` reads by default (its chooser is trained with the same)
 
 
 def sample_index_dir() -> Path:
@@ -297,11 +297,13 @@ class Assistant:
 
     def choose(self, question: str, choices: Sequence[str], *, as_of: date | str | None = None,
                date_from: date | str | None = None, date_to: date | str | None = None,
-               sources: Sequence[str] | str | None = None, k: int = 20) -> Choice:
+               sources: Sequence[str] | str | None = None, k: int = CHOOSE_K) -> Choice:
         """Pick the choice the collection's evidence supports best.
 
-        Each sentence of the top ``k`` passages that mentions a choice votes for it, weighted
-        by how much of the question the sentence (with its headline) covers and by rank.
+        Each sentence of the top ``k`` passages (and of their articles' leads) that names a
+        choice is evidence for it: hand-set votes (question coverage and rank), the reader's
+        votes, and how many articles name it. The reader folder's trained chooser weighs that
+        evidence; without one the votes are mixed (see :mod:`rag.choice`).
 
         Returns:
             A :class:`Choice` with the pick, a normalised score per choice, and citations.
@@ -312,70 +314,41 @@ class Assistant:
             raise ValueError(f"choices must be non-empty strings, got {choices!r}")
         state = self._fresh()
         filters = self._filters(as_of, date_from, date_to, sources)
-        passages = self._search(state, question, _check_k(k), filters)
-        # The top articles' leads and the chunks next to their passages are read too (at the
-        # article's rank): the passage that matched the question often does not name the answer.
-        rank_of: dict[str, int] = {}
-        for i, p in enumerate(passages):
-            rank_of.setdefault(p.article_id, i)
-        read = passages + state.retriever.neighbours(passages[: self.config.answer_passages], lead=True)
-        weights = {t: state.idf_of(t) for t in set(terms(question))}
-        choice_terms = [set(terms(c)) for c in choices]
-        lowered = [c.lower().strip() for c in choices]
-        scores = [0.0] * len(choices)
-        best_ev: list[tuple[float, Evidence | None]] = [(0.0, None)] * len(choices)
-        for pos, p in enumerate(read):
-            rank = pos if pos < len(passages) else rank_of[p.article_id]
-            head = {t: 0.5 for t in terms(p.title)}
-            for s, e in sentence_spans(p.text):
-                text = p.text[s:e]
-                sent_terms = set(terms(text))
-                cov = coverage(weights, {**head, **{t: 1.0 for t in sent_terms}})
-                for i, presence in _mentions(text, sent_terms, lowered, choice_terms):
-                    vote = presence * (0.2 + cov) / (rank + 2)
-                    scores[i] += vote
-                    if vote > best_ev[i][0]:
-                        best_ev[i] = (vote, Evidence(pos, p.start + s, p.start + e, text, vote))
-        total = sum(scores)
-        norm = [s / total for s in scores] if total > 0 else [1.0 / len(choices)] * len(choices)
-        reader_ev = None
-        if state.answerer.reader is not None and self.config.reader_choice_weight > 0:
-            norm, reader_ev = self._reader_votes(state, question, passages, read, norm, lowered, choice_terms)
+        reader = state.answerer.reader
+        use_chooser = reader is not None and reader.chooser is not None and self.config.chooser
+        read, t, features = self._option_evidence(state, question, choices, filters, _check_k(k),
+                                                  features=use_chooser)
+        norm = reader.choose(features) if use_chooser else t.mixed(self.config.reader_choice_weight)
         pick = max(range(len(choices)), key=lambda i: norm[i])
-        chosen_ev = reader_ev[pick] if reader_ev and reader_ev[pick] is not None else best_ev[pick][1]
-        evidence = [chosen_ev] if chosen_ev is not None else []
-        _, citations = number_citations(evidence, read)
+        chosen = t.evidence(pick)
+        _, citations = number_citations([chosen] if chosen is not None else [], read)
         return Choice(question=question, choice=choices[pick], scores=dict(zip(choices, norm)), citations=citations)
 
-    def _reader_votes(self, state: _Loaded, question: str, passages: list[Passage], read: list[Passage],
-                      norm: list[float], lowered: list[str], choice_terms: list[set[str]],
-                      ) -> tuple[list[float], list[Evidence | None]]:
-        """The choice scores with the reader's votes mixed in: each sentence the answerer reads
-        votes for the choices it names, weighted by the reader's belief that it answers
-        (softmax over the candidates). Returns the scores and each choice's best sentence."""
-        context = read[len(passages):]
-        reading = state.answerer.read(question, passages, query=question, context=context)
-        if not reading.scored:
-            return norm, []
-        ranked, values = state.answerer.reader.rank(reading)
-        belief = np.exp(np.asarray(values) - values[0])
-        votes = [0.0] * len(lowered)
-        best: list[tuple[float, Evidence | None]] = [(0.0, None)] * len(lowered)
-        for s, b in zip(ranked, belief):
-            # ``reading.read`` is the top passages then the context: back to positions in ``read``
-            j = s.evidence.passage
-            pos = j if j < reading.n_top else len(passages) + j - reading.n_top
-            for i, presence in _mentions(s.evidence.text, set(terms(s.evidence.text)), lowered, choice_terms):
-                votes[i] += presence * float(b)
-                if presence * b > best[i][0]:
-                    best[i] = (presence * float(b), replace(s.evidence, passage=pos, score=float(b)))
-        total = sum(votes)
-        if total <= 0:
-            return norm, []
-        w = self.config.reader_choice_weight
-        return [(n + w * v / total) / (1 + w) for n, v in zip(norm, votes)], [ev for _, ev in best]
+    def _option_evidence(self, state: _Loaded, question: str, choices: list[str], filters: Filters, k: int, *,
+                         features: bool) -> tuple[list[Passage], choice_mod.Tally, np.ndarray | None]:
+        """What was read, each choice's evidence in it, and (with ``features``) the chooser's
+        feature rows. ``newsdesk train-reader`` fits the chooser on exactly these rows."""
+        passages = self._search(state, question, k, filters)
+        # The top articles' leads and the chunks next to their passages are read too (at the
+        # article's rank): the passage that matched the question often does not name the answer.
+        read = passages + state.retriever.neighbours(passages[: self.config.answer_passages], lead=True)
+        t = choice_mod.tally(question, choices, passages, read, state.idf_of)
+        reader = state.answerer.reader
+        if reader is not None and (features or self.config.reader_choice_weight > 0):
+            reading = state.answerer.read(question, passages, query=question, context=read[len(passages):])
+            ranked, values = reader.rank(reading)
+            t = choice_mod.add_reader_votes(t, reading, ranked, values, len(passages))
+        if not features:
+            return read, t, None
+        # A third of the answers are named nowhere in what the question retrieves: search the
+        # question with each choice too (BM25, fast), as a quiz-taker checks each option.
+        mask = state.retriever.facets.mask(filters)
+        found = [[state.retriever.passage(h.row, h.score)
+                  for h in state.retriever.sparse(f"{question} {c}", choice_mod.HYPOTHESIS_HITS, mask)]
+                 for c in choices]
+        t = choice_mod.add_hypotheses(t, question, found, state.idf_of)
+        return read, t, choice_mod.option_features(question, t, state.idf_of)
 
-    # ---- the collection -----------------------------------------------------------------
     def stats(self) -> Stats:
         store = self._fresh().store
         dates = [a.date for a in store.articles if a.date]
@@ -477,18 +450,6 @@ def _cross_encoder(config: Config, device: str | None) -> CrossEncoderReranker |
     reranker = CrossEncoderReranker(config.cross_encoder, device=device)
     reranker.load()
     return reranker
-
-
-def _mentions(text: str, sent_terms: set[str], lowered: list[str],
-              choice_terms: list[set[str]]) -> Iterator[tuple[int, float]]:
-    """(choice index, presence) for each choice ``text`` names: 1.0 for the whole phrase, 0.7
-    when only all its terms are there."""
-    low = text.lower()
-    for i, (phrase, cterms) in enumerate(zip(lowered, choice_terms)):
-        if phrase in low:
-            yield i, 1.0
-        elif cterms and cterms <= sent_terms:
-            yield i, 0.7
 
 
 def _reader(config: Config) -> Reader | None:

@@ -67,7 +67,10 @@ class Config:
             nothing to answer accuracy over the lexical combiner and cost ~125 ms a question
             (docs/reader.md).
         reader_choice_weight: in ``choose``, weight of the reader's votes (sentences it believes
-            answer, naming a choice) against the hand-set votes; 0 leaves them out.
+            answer, naming a choice) against the hand-set votes; 0 leaves them out. Used when
+            the chooser is off or the reader has none.
+        chooser: in ``choose``, let the reader folder's trained chooser (``chooser.txt``) weigh
+            each option's evidence; False mixes the votes by ``reader_choice_weight``.
         llm_base_url: OpenAI-compatible endpoint (``http://localhost:11434/v1``); None: offline.
         llm_model: model name at that endpoint.
         llm_api_key: key for the endpoint (defaults to the environment, never stored on disk).
@@ -102,6 +105,7 @@ class Config:
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
+    chooser: bool = True
     llm_timeout: float = 60.0
     llm_temperature: float = 0.1
     llm_max_tokens: int = 512
@@ -183,5 +187,6 @@ VARIANTS: dict[str, dict] = {
     # The trained reader's uses, each switched off alone (``newsdesk eval --compare``).
     "hybrid-reader": {"retrieval": "hybrid", "reader": None},
     "hybrid+reader-crossencoder": {"retrieval": "hybrid", "reader_cross_encoder": True},
-    "hybrid-reader-choose": {"retrieval": "hybrid", "reader_choice_weight": 0.0},
+    "hybrid-reader-choose": {"retrieval": "hybrid", "reader_choice_weight": 0.0, "chooser": False},
+    "hybrid-chooser": {"retrieval": "hybrid", "chooser": False},
 }

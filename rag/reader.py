@@ -31,9 +31,11 @@ from index.errors import ModelNotAvailableError
 from index.store import file_sha256 as sha256
 from index.tokenize import terms
 from rag.answer import Reading, ScoredSentence, answer_type, coverage
+from rag.choice import OPTION_FEATURES
 
 BUNDLED_READER = Path(__file__).parent / "models" / "reader"
 MANIFEST = "manifest.json"
+CHOOSER = "chooser.txt"
 FORMAT = "newsdesk-reader/1"
 _TYPES = {None: 0, "date": 1, "number": 2, "name": 3, "place": 4}
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w'’-]+")
@@ -131,6 +133,7 @@ class ReaderManifest:
     cross_encoder_top: int
     max_tokens: int
     second_margin: float
+    chooser_features: tuple[str, ...] | None = None  # None: the folder has no chooser
 
     @classmethod
     def read(cls, folder: Path) -> ReaderManifest:
@@ -141,7 +144,8 @@ class ReaderManifest:
                 raise ValueError(f"format is {data.get('format')!r}, expected {FORMAT!r}")
             return cls(files=dict(data["files"]), features=tuple(data["features"]),
                        cross_encoder_top=int(data["cross_encoder_top"]), max_tokens=int(data["max_tokens"]),
-                       second_margin=float(data["second_margin"]))
+                       second_margin=float(data["second_margin"]),
+                       chooser_features=tuple(data["chooser_features"]) if "chooser_features" in data else None)
         except FileNotFoundError:
             raise ModelNotAvailableError(f"Reader folder {folder} has no {MANIFEST}; give a folder made by "
                                          "`newsdesk train-reader`, or --reader none") from None
@@ -168,6 +172,10 @@ class Reader:
             raise ModelNotAvailableError(
                 f"Reader {self.folder} was trained on other features than this version of Newsdesk computes; "
                 "retrain it with `newsdesk train-reader` or use --reader none")
+        if self.manifest.chooser_features not in (None, OPTION_FEATURES):
+            raise ModelNotAvailableError(
+                f"Reader {self.folder}'s chooser was trained on other option features than this version of "
+                "Newsdesk computes; retrain it with `newsdesk train-reader` or use --reader none")
         self._lock = threading.Lock()  # the tokenizer keeps padding state per call
 
     def verify(self) -> None:
@@ -185,7 +193,7 @@ class Reader:
     def load(self) -> None:
         """Verify and load both parts now, so a bad folder fails at start, not at a question."""
         self.verify()
-        _ = self.combiner
+        _ = self.combiner, self.chooser
         if self.use_cross_encoder:
             _ = self.session
 
@@ -195,6 +203,22 @@ class Reader:
 
         name = "combiner.txt" if self.use_cross_encoder else "combiner-lexical.txt"
         return lightgbm.Booster(model_file=str(self.folder / name))
+
+    @cached_property
+    def chooser(self):  # noqa: ANN201 - lightgbm.Booster, or None when the folder has none
+        """The option ranker ``choose`` uses (``chooser.txt``), or None."""
+        if self.manifest.chooser_features is None:
+            return None
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(self.folder / CHOOSER))
+
+    def choose(self, features: np.ndarray) -> list[float]:
+        """A share per option (softmax of the chooser's scores) from its
+        :data:`~rag.choice.OPTION_FEATURES` rows."""
+        values = np.asarray(self.chooser.predict(features), dtype=np.float64)
+        e = np.exp(values - values.max())
+        return [float(v) for v in e / e.sum()]
 
     @cached_property
     def tokenizer(self):  # noqa: ANN201 - tokenizers.Tokenizer

@@ -93,13 +93,17 @@ def test_a_missing_file_is_named(copied):
         Reader(copied).load()
 
 
-def test_choose_mixes_in_the_readers_votes(sample_assistant):
+def test_choose_uses_the_chooser_or_mixes_in_the_readers_votes(sample_assistant):
     question, choices = "Who did Hasanov meet at IDEF 2025?", ["Haluk Görgün", "Irakli Chikovani", "Ilham Aliyev"]
     with_reader = sample_assistant.choose(question, choices)
-    without = sample_assistant.with_config(reader_choice_weight=0.0).choose(question, choices)
-    assert with_reader.choice == "Haluk Görgün" and with_reader.citations
-    assert "Görgün" in with_reader.citations[0].quote
-    assert with_reader.scores != without.scores  # the reader's votes moved the scores
+    mixed = sample_assistant.with_config(chooser=False).choose(question, choices)
+    hand = sample_assistant.with_config(reader_choice_weight=0.0, chooser=False).choose(question, choices)
+    for c in (with_reader, mixed):
+        assert c.choice == "Haluk Görgün" and c.citations
+        assert "Görgün" in c.citations[0].quote
+        assert abs(sum(c.scores.values()) - 1) < 1e-6
+    assert mixed.scores != hand.scores  # the reader's votes moved the scores
+    assert with_reader.scores != mixed.scores  # the trained chooser weighs them its own way
 
 
 def test_a_folder_without_manifest_or_with_other_features_is_refused(copied, tmp_path):

@@ -72,3 +72,8 @@ def test_smoke_run_trains_a_loadable_reader(tmp_path, sample_assistant):
     ranked, scores = reader.rank(sample_assistant.read("Who did Hasanov meet at IDEF 2025?"))
     assert ranked and scores == sorted(scores, reverse=True)
     assert (tmp_path / "reader" / "MODEL_CARD.md").is_file()
+    # The chooser learned from the quarters' options and ``choose`` uses it.
+    assert record["chooser"]["questions"] >= 6 and reader.chooser is not None
+    trained = sample_assistant.with_config(reader=str(tmp_path / "reader"))
+    pick = trained.choose("Who did Hasanov meet at IDEF 2025?", ["Haluk Görgün", "Ilham Aliyev"])
+    assert abs(sum(pick.scores.values()) - 1) < 1e-6 and pick.citations
