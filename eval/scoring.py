@@ -108,9 +108,8 @@ def score_question(question: Question, *, passages: Sequence[Passage], answer: A
     retrieved = [p.article_id for p in passages]
     copies = [[c.article_id for c in p.also] for p in passages]  # a gold article's copy counts as found
     relevant = set(question.relevant_ids)
-    if passages:
-        scores["copy_slots@10"] = m.copy_slots_at_k(retrieved=retrieved, copies=copies, k=10)
     if relevant:
+        scores["copy_slots@10"] = m.copy_slots_at_k(retrieved=retrieved, copies=copies, k=10)
         scores["story_recall@10"] = m.story_recall_at_k(retrieved=retrieved, copies=copies, relevant=relevant, k=10)
         scores["story_mrr@10"] = m.story_mrr_at_k(retrieved=retrieved, copies=copies, relevant=relevant, k=10)
         for k in KS:
