@@ -7,7 +7,9 @@ sources do not back. After generation:
 * each answer sentence is checked against the passages it cites: enough of its content
   words must appear there (or, with an embedder, one passage sentence must mean nearly
   the same), and every number it states must appear there too;
-* factual sentences without any citation are reported as unsupported.
+* a factual sentence without any citation is given the passage that backs it best, when one
+  passes the same test (small models often state the answer and forget the marker);
+  otherwise it is reported as unsupported.
 
 Problems are reported as warnings. A sentence that fails the check is *flagged*: it keeps the
 model's wording, but loses its markers and never becomes a citation (a card is shown only
@@ -140,7 +142,12 @@ def split_claims(text: str) -> list[Claim]:
 
 def _claims_and_markers(text: str) -> list[tuple[Claim, list[tuple[int, int]]]]:
     """:func:`split_claims`, with the (start, end) in ``text`` of each claim's markers."""
-    pieces: list[list] = []  # [text, numbers, marker spans]
+    return [(claim, spans) for claim, spans, _ in _claims_markers_ends(text)]
+
+
+def _claims_markers_ends(text: str) -> list[tuple[Claim, list[tuple[int, int]], int]]:
+    """:func:`_claims_and_markers`, with where in ``text`` each claim's sentence ends."""
+    pieces: list[list] = []  # [text, numbers, marker spans, end]
     for s, e in sentence_spans(text):
         sentence = text[s:e]
         lead = _LEADING_MARKERS.match(sentence)
@@ -153,18 +160,24 @@ def _claims_and_markers(text: str) -> list[tuple[Claim, list[tuple[int, int]]]]:
         spans = [(s + m.start(), s + m.end()) for m in found]
         body = _SPACE_BEFORE_PUNCT.sub("", MARKER.sub("", sentence)).strip()
         if body:
-            pieces.append([body, numbers, spans])
+            pieces.append([body, numbers, spans, s + len(sentence.rstrip())])
         elif pieces:  # a line of markers alone
             pieces[-1][1].extend(numbers)
             pieces[-1][2].extend(spans)
-    return [(Claim(body, tuple(dict.fromkeys(numbers))), spans) for body, numbers, spans in pieces]
+    return [(Claim(body, tuple(dict.fromkeys(numbers))), spans, end) for body, numbers, spans, end in pieces]
 
 
-def _without(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with the character ranges ``spans`` cut out, and the spacing tidied."""
-    for s, e in sorted(spans, reverse=True):
-        text = text[:s] + text[e:]
+def _edited(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """``text`` with each range ``(start, end)`` replaced by its string, and the spacing tidied."""
+    for s, e, new in sorted(edits, reverse=True):
+        text = text[:s] + new + text[e:]
     return _RUNS_OF_SPACES.sub(" ", _SPACE_BEFORE_PUNCT.sub("", text)).strip()
+
+
+def _marker_at(text: str, end: int, number: int) -> tuple[int, int, str]:
+    """An edit that puts ``[number]`` before the full stop of the sentence ending at ``end``."""
+    at = end - 1 if end and text[end - 1] in ".!?" else end
+    return at, at, f" [{number}]"
 
 
 def _numbers_in(text: str) -> set[str]:
@@ -213,6 +226,18 @@ class _Evidence:
         assert best is not None  # every passage has at least one sentence
         return best
 
+    def backer(self, claim: Claim) -> int | None:
+        """The passage that backs an uncited ``claim`` best, when one backs it alone; else None."""
+        wanted = set(terms(claim.text))
+        best, share = None, 0.0
+        for n in self.terms:
+            if _numbers_in(claim.text) - self.numbers[n]:
+                continue
+            lexical = len(wanted & self.terms[n]) / len(wanted)
+            if lexical >= LEXICAL_SUPPORT and lexical > share:
+                best, share = n, lexical
+        return best
+
     def problem(self, index: int, claim: Claim) -> str | None:
         """Why ``claim`` is not backed by the passages it cites, or None when it is."""
         wanted = set(terms(claim.text))
@@ -246,24 +271,28 @@ def check(text: str, passages: Sequence[Passage], *, embedder: Embedder | None =
         The cleaned text, the cited numbers in order of first use, warnings, and a quote per number.
     """
     text, warnings = clean_markers(text, len(passages))
-    pieces = _claims_and_markers(text)
-    claims = [claim for claim, _ in pieces]
+    pieces = _claims_markers_ends(text)
+    claims = [claim for claim, _, _ in pieces]
     evidence = _Evidence(passages, claims, embedder)
     quotes: dict[int, Support] = {}
     flagged: list[str] = []
-    rejected_markers: list[tuple[int, int]] = []
-    for i, (claim, markers) in enumerate(pieces):
+    edits: list[tuple[int, int, str]] = []
+    for i, (claim, markers, end) in enumerate(pieces):
         problem = evidence.problem(i, claim)
+        backer = evidence.backer(claim) if problem and not claim.numbers else None
+        if backer is not None:
+            claim, problem = Claim(claim.text, (backer,)), None
+            edits.append(_marker_at(text, end, backer))
         if problem:
             warnings.append(problem)
             flagged.append(_RUNS_OF_SPACES.sub(" ", claim.text))
-            rejected_markers += markers
+            edits += [(s, e, "") for s, e in markers]
             continue
         for n in claim.numbers:
             if n not in quotes:
                 quotes[n] = evidence.best(i, claim, n)
-    if rejected_markers:
-        text = _without(text, rejected_markers)
+    if edits:
+        text = _edited(text, edits)
     return Checked(text=text, numbers=list(quotes), warnings=warnings, quotes=quotes, flagged=flagged)
 
 

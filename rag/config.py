@@ -77,6 +77,9 @@ class Config:
         llm_timeout: seconds to wait for the endpoint.
         llm_temperature: sampling temperature.
         llm_max_tokens: most tokens the model may write.
+        llm_context_tokens: tokens of passages sent to the model (cl100k count; lower-ranked
+            passages are dropped first). ``--llm-gguf`` sends 1,200 unless told otherwise
+            (docs/llm.md: a small CPU model reads about 190 tokens a second).
     """
 
     index: IndexSettings = field(default_factory=IndexSettings)
@@ -109,6 +112,7 @@ class Config:
     llm_timeout: float = 60.0
     llm_temperature: float = 0.1
     llm_max_tokens: int = 512
+    llm_context_tokens: int = 3000
 
     def __post_init__(self) -> None:
         if self.retrieval not in get_args(Retrieval):
@@ -130,6 +134,8 @@ class Config:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.llm_context_tokens, int) or self.llm_context_tokens < 1:
+            raise ValueError(f"llm_context_tokens must be a positive integer, got {self.llm_context_tokens!r}")
         if self.k > 100:
             raise ValueError(f"k must be at most 100, got {self.k!r}")
         if self.bm25_weight < 0:

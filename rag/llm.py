@@ -21,7 +21,7 @@ from rag.answer import ABSTAIN_TEXT
 from rag.check import MARKER, check
 from rag.config import Config
 from rag.llm_client import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, LLMClient, LLMError, resolve_endpoint
-from rag.prompt import DEFAULT_CONTEXT_TOKENS, NOT_IN_SOURCES, build_condense_messages, build_prompt
+from rag.prompt import NOT_IN_SOURCES, build_condense_messages, build_prompt
 from rag.query import Turn
 from rag.records import Answer, Citation, Passage
 
@@ -76,15 +76,17 @@ class LLMAnswerer:
         config: ``llm_base_url``, ``llm_model``, ``llm_api_key`` (each falling back to the
             environment), ``llm_timeout``, ``llm_temperature`` and ``llm_max_tokens`` are used.
         embedder: the collection's embedding model; lets the citation check accept paraphrases.
-        context_tokens: tokens of passages sent to the model (lowest-ranked passages are dropped).
+        context_tokens: tokens of passages sent to the model (lowest-ranked passages are dropped);
+            None: ``config.llm_context_tokens``.
         retries: further tries after a 429 or 5xx answer.
         backoff: seconds before the first retry, doubled for each next one.
         client: a ready client (otherwise one is made from ``config`` on first use).
     """
 
     def __init__(self, config: Config, *, embedder: Embedder | None = None,
-                 context_tokens: int = DEFAULT_CONTEXT_TOKENS, retries: int = DEFAULT_RETRIES,
+                 context_tokens: int | None = None, retries: int = DEFAULT_RETRIES,
                  backoff: float = DEFAULT_BACKOFF_S, client: LLMClient | None = None) -> None:
+        context_tokens = config.llm_context_tokens if context_tokens is None else context_tokens
         if context_tokens < 1:
             raise ValueError(f"context_tokens must be a positive integer, got {context_tokens!r}")
         self.config = config
@@ -184,6 +186,10 @@ class LLMAnswerer:
         checked = check(text.replace(NOT_IN_SOURCES, "").strip(), shown, embedder=self.embedder)
         if not MARKER.sub("", checked.text).strip():
             raise LLMError(f"the reply from {self.client().url} held no answer text ({_short(text)!r})")
+        if not checked.numbers and checked.flagged:
+            # Nothing the model wrote is backed by a passage: a small model asked what the passages
+            # do not say tends to make an answer up from their words, rather than abstain.
+            return replace(base, text=ABSTAIN_TEXT, abstained=True, warnings=checked.warnings, flagged=checked.flagged)
         renumber = {old: new for new, old in enumerate(checked.numbers, 1)}
         citations = []
         for old, new in renumber.items():

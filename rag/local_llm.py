@@ -97,7 +97,9 @@ class LocalLLMServer:
         host: address to bind (loopback keeps the model to this machine).
         port: port to bind (None: a free one).
         context: the server's context window in tokens.
-        threads: CPU threads for generation (None: every core; llama-cpp-python's own default is half).
+        threads: CPU threads (None: llama-cpp-python's default, half the cores). On a busy 2-core
+            machine two threads wrote 0.6 tokens a second and one thread 9.7: llama.cpp's threads
+            wait for each other, so more threads than free cores is far slower.
         start_timeout: seconds to wait for the model to load.
         progress: called with each start-up line (None: quiet).
 
@@ -118,7 +120,7 @@ class LocalLLMServer:
         self.host = host
         self.port = port
         self.context = context
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads
         self.start_timeout = start_timeout
         self.model = self.gguf.name.removesuffix(".gguf")
         self._say = progress or (lambda _line: None)
@@ -140,7 +142,7 @@ class LocalLLMServer:
         """The command line that starts the server."""
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--model_alias", self.model,
                 "--host", self.host, "--port", str(self.port), "--n_ctx", str(self.context),
-                "--n_threads", str(self.threads)]
+                *(["--n_threads", str(self.threads)] if self.threads else [])]
 
     def start(self) -> LocalLLMServer:
         """Start the server and wait until it answers; returns ``self``."""
@@ -154,7 +156,7 @@ class LocalLLMServer:
         self.port = self.port or free_port(self.host)
         size_mb = self.gguf.stat().st_size / 1e6
         self._say(f"Starting the local model: llama.cpp with {self.gguf.name} ({size_mb:,.0f} MB, "
-                  f"{self.threads} threads, context {self.context:,})…")
+                  f"context {self.context:,} tokens)…")
         fd, log = tempfile.mkstemp(prefix="newsdesk-llama-", suffix=".log")
         self._log = Path(log)
         started = time.monotonic()

@@ -26,7 +26,7 @@ from rag.check import check, check_answer, split_claims
 from rag.config import Config
 from rag.llm import LLMAnswerer, visible_text
 from rag.llm_client import LLMClient, LLMError, _retry_after
-from rag.prompt import NOT_IN_SOURCES, build_prompt, fit_passages, format_passage
+from rag.prompt import ANSWER_INSTRUCTION, NOT_IN_SOURCES, build_prompt, fit_passages, format_passage
 from rag.query import condense as offline_condense
 from rag.records import Answer, Passage
 
@@ -242,6 +242,28 @@ def test_an_uncited_unsupported_claim_is_flagged(server, fallback):
     assert final.flagged == ["The minister also announced a manned mission to Mars."]
 
 
+def test_an_uncited_sentence_a_passage_backs_is_cited_with_that_passage(server, fallback):
+    # Qwen2.5 0.5B wrote the ECB's rate sentence without a marker; the check finds its passage.
+    reply = "More than 1,200 companies from 44 countries are showing their products at the fair."
+    _, final = ask(server, fallback, Reply(reply))
+    assert final.text == "More than 1,200 companies from 44 countries are showing their products at the fair [1]."
+    assert [c.article_id for c in final.citations] == [FAIR.article_id] and final.warnings == []
+    assert "1,200 companies" in final.citations[0].quote
+    # A number no passage holds is not backed, whatever the words share.
+    _, final = ask(server, fallback, Reply("More than 3,000 companies from 44 countries are showing products."))
+    assert final.citations == [] and final.flagged and "No citation" in final.warnings[0]
+
+
+def test_an_answer_no_passage_backs_at_all_is_an_abstention(server, fallback):
+    # What Qwen2.5 0.5B wrote for "Who won the Eurovision Song Contest in 2031?" over the sample.
+    reply = "Ethiopia's Almaz Tesfaye won the Eurovision Song Contest in 2031."
+    _, final = ask(server, fallback, Reply(reply))
+    assert final.abstained and final.text == ABSTAIN_TEXT and final.citations == []
+    assert final.flagged == [reply] and "No citation" in final.warnings[0] and final.backend == "llm:m"
+    _, cited = ask(server, fallback, Reply("Hasanov won the Eurovision Song Contest in 2031 [1]."))
+    assert cited.abstained and "Not supported by [1]" in cited.warnings[0]
+
+
 def test_a_cited_claim_its_passage_does_not_back_is_flagged(server, fallback):
     reply = f"{GOOD} Azerbaijan ordered 40 submarines and a fleet of tankers [1]."
     _, final = ask(server, fallback, Reply(reply))
@@ -301,6 +323,14 @@ def test_answerer_sends_only_what_fits_its_context_budget(server, fallback):
     user = server.user_message()
     assert '<passage id="1">' in user and '<passage id="2">' not in user
     assert final.citations[0].article_id == HASANOV.article_id
+
+
+def test_the_prompt_ends_asking_for_the_answer_in_words_with_an_example():
+    # Told only to "cite them as [n]", Qwen2.5-Coder-0.5B answered with a bare "[1]".
+    user = build_prompt(QUESTION, PASSAGES).messages[-1]["content"]
+    assert user.endswith(ANSWER_INSTRUCTION)
+    assert "state the answer in words" in user and '"The bridge opened on Sunday [2]."' in user
+    assert user.index(f"Question: {QUESTION}") < user.index(ANSWER_INSTRUCTION)
 
 
 def test_history_is_given_without_old_markers():
