@@ -177,3 +177,26 @@ def test_cli_timeline(news, capsys):
     assert main(["timeline", "the Valmora port strike", "--index", index, "--json", "--since", "2025-03-10"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["entries"] and all(e["date"] >= "2025-03-10" for e in data["entries"])
+
+
+@pytest.mark.slow
+def test_gradio_client_gets_the_timeline(news):
+    import socket
+
+    from gradio_client import Client
+
+    from ui.app import build_app, launch
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = build_app(news)
+    url = launch(demo, port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        data = Client(url, verbose=False).predict("the Valmora port strike", as_of="2025-04-01",
+                                                  api_name="/timeline")
+    finally:
+        demo.close()
+    dates = [e["date"] for e in data["entries"]]
+    assert len(dates) >= 5 and dates == sorted(dates)
+    assert any(len(e["also"]) == 2 for e in data["entries"])
