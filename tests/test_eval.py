@@ -148,7 +148,8 @@ def test_a_folder_in_newsdesk_format_is_read_too(quiz_folder):
 
 
 def test_missing_dataset_folder_or_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="'sample' or a folder holding articles.jsonl and questions.jsonl"):
+    with pytest.raises(FileNotFoundError, match="one of sample, conversations, conversations-heldout or a folder holding articles.jsonl "
+                       "and questions.jsonl"):
         load_dataset(tmp_path / "nope")
     with pytest.raises(FileNotFoundError):
         load_dataset(tmp_path)
