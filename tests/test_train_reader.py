@@ -77,3 +77,21 @@ def test_smoke_run_trains_a_loadable_reader(tmp_path, sample_assistant):
     trained = sample_assistant.with_config(reader=str(tmp_path / "reader"))
     pick = trained.choose("Who did Hasanov meet at IDEF 2025?", ["Haluk Görgün", "Ilham Aliyev"])
     assert abs(sum(pick.scores.values()) - 1) < 1e-6 and pick.citations
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TRAIN.is_dir(), reason=f"the shared training split is not at {TRAIN}")
+def test_retraining_from_cold_with_the_same_seed_writes_the_same_model(tmp_path):
+    """Two runs with nothing cached (each builds its own indexes, mines, fine-tunes, exports and
+    fits) write byte-identical model files: the seed fixes everything."""
+    import json
+
+    from eval.train_reader import train
+
+    settings = TrainSettings(epochs=1, time_budget_s=900.0, trees=10, combiner_every=2)  # no cut by time
+    for run in ("a", "b"):
+        train(TRAIN, tmp_path / run / "reader", tmp_path / run / "work", settings=settings, limit=6, max_quarters=2,
+              progress=False)
+    files = json.loads((tmp_path / "a" / "reader" / "manifest.json").read_text())["files"]
+    assert set(files) >= {"model.onnx", "combiner.txt", "combiner-lexical.txt", "chooser.txt"}
+    assert files == json.loads((tmp_path / "b" / "reader" / "manifest.json").read_text())["files"]
