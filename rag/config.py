@@ -105,10 +105,10 @@ class Config:
     reader: str | None = "bundled"
     reader_cross_encoder: bool = False
     reader_choice_weight: float = 1.0
+    chooser: bool = True
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
-    chooser: bool = True
     llm_timeout: float = 60.0
     llm_temperature: float = 0.1
     llm_max_tokens: int = 512
