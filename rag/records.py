@@ -31,8 +31,12 @@ class Copy:
                    source=d.get("source") or "", date=date.fromisoformat(d["date"]) if d.get("date") else None)
 
 
-def _copies(copies: tuple[Copy, ...]) -> list[dict]:
-    return [c.to_dict() for c in copies]
+def _with_copies(record) -> dict:  # noqa: ANN001 - a Passage, Citation or TimelineEntry
+    """``record`` as a JSON-ready dict: its date in ISO form and its story copies as dicts."""
+    d = asdict(record)
+    d["date"] = _iso(record.date)
+    d["also"] = [c.to_dict() for c in record.also]
+    return d
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,7 @@ class Passage:
     also: tuple[Copy, ...] = ()  # the other articles of its story group, oldest first
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["date"] = _iso(self.date)
-        d["also"] = _copies(self.also)
-        return d
+        return _with_copies(self)
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,7 @@ class Citation:
     also: tuple[Copy, ...] = ()  # the other articles of the cited article's story group
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["date"] = _iso(self.date)
-        d["also"] = _copies(self.also)
-        return d
+        return _with_copies(self)
 
 
 @dataclass(frozen=True)
@@ -157,10 +155,7 @@ class TimelineEntry:
     also: tuple[Copy, ...] = ()
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["date"] = _iso(self.date)
-        d["also"] = _copies(self.also)
-        return d
+        return _with_copies(self)
 
 
 @dataclass(frozen=True)
