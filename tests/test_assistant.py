@@ -3,10 +3,10 @@ go through the same writer lock."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -21,27 +21,10 @@ SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
-# `newsdesk index add` in another process (with the test embedder): waits for a start file,
-# then adds one article, embedding slowly as a real model does.
-OTHER_WRITER = textwrap.dedent("""
-    import os, sys, time
-    from index.build import add_articles
-    from index.records import Article
-    from index.settings import IndexSettings
-    from tests.conftest import HashEmbedder
-
-    class Slow(HashEmbedder):
-        def embed(self, texts, *, progress=False):
-            time.sleep(float(sys.argv[3]))
-            return super().embed(texts)
-
-    root, go = sys.argv[1], sys.argv[2]
-    while go != "-" and not os.path.exists(go):
-        time.sleep(0.01)
-    article = Article(id="cli-1", title="Zephyrine tram line opens", text="The Zephyrine tram line opened today.")
-    add_articles(root, [article], settings=IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8),
-                 embedder=Slow(), progress=False)
-""")
+# Another process adding one article (tests/fixtures/writer.py), embedding slowly as a real model does.
+WRITER = ROOT / "tests" / "fixtures" / "writer.py"
+TRAM = json.dumps([{"id": "cli-1", "title": "Zephyrine tram line opens",
+                    "text": "The Zephyrine tram line opened today."}])
 
 
 def assistant_over(tmp_path: Path) -> Assistant:
@@ -52,8 +35,9 @@ def assistant_over(tmp_path: Path) -> Assistant:
 
 
 def other_writer(root: Path, go: str = "-", delay: float = 0.0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", OTHER_WRITER, str(root), go, str(delay)], env=ENV, cwd=ROOT,
-                            stderr=subprocess.PIPE, text=True)
+    start = [] if go == "-" else ["--go", go]
+    return subprocess.Popen([sys.executable, str(WRITER), str(root), TRAM, *start, "--delay", str(delay)], env=ENV,
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def test_a_serving_assistant_reloads_when_another_process_writes(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,29 +24,15 @@ SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
-# One writer process: waits for the start signal (a file), then adds its own articles with an
-# embedder slowed down like a real model, so every writer's read-modify-write overlaps the others'.
-WRITER = textwrap.dedent("""
-    import os, sys, time
-    from index.build import add_articles
-    from index.records import Article
-    from index.settings import IndexSettings
-    from tests.conftest import HashEmbedder
+# Writer processes (tests/fixtures/writer.py): each waits for the start file, then adds its own
+# articles with an embedder slowed like a real model, so every read-modify-write overlaps the others'.
+WRITER = ROOT / "tests" / "fixtures" / "writer.py"
 
-    class Slow(HashEmbedder):
-        def embed(self, texts, *, progress=False):
-            time.sleep(0.3)
-            return super().embed(texts)
 
-    root, name, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    articles = [Article(id=f"{name}-{i}", title=f"{name} story {i}", text=f"Writer {name} reports item {i}.")
-                for i in range(n)]
-    while not os.path.exists(go):
-        time.sleep(0.01)
-    add_articles(root, articles, settings=IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8),
-                 embedder=Slow(), progress=False)
-    print("done", flush=True)
-""")
+def writer_articles(name: str, n: int) -> str:
+    return json.dumps([{"id": f"{name}-{i}", "title": f"{name} story {i}", "text": f"Writer {name} reports item {i}."}
+                       for i in range(n)])
+
 
 # Holds the lock until killed (a writer that crashes or hangs mid-write).
 HOLDER = textwrap.dedent("""
@@ -70,7 +57,8 @@ def test_parallel_writer_processes_lose_no_article(tmp_path, hash_embedder, summ
         root = tmp_path / f"idx{trial}"
         write_collection(root, make_articles(5), settings=SETTINGS, embedder=hash_embedder, progress=False)
         go = tmp_path / f"go{trial}"
-        children = [subprocess.Popen([sys.executable, "-c", WRITER, str(root), f"w{w}", str(per_writer), str(go)],
+        children = [subprocess.Popen([sys.executable, str(WRITER), str(root), writer_articles(f"w{w}", per_writer),
+                                      "--go", str(go), "--delay", "0.3"],
                                      env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                     for w in range(writers)]
         time.sleep(1.5)  # every writer imported and waiting
