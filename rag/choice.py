@@ -6,8 +6,7 @@
   question the sentence (with its headline) covers and by the passage's rank;
 - **reader votes**: each sentence the trained reader scores votes with the reader's belief
   that it answers the question (softmax over the candidates);
-- **spread**: how many of the articles read, and of their headlines, name the option.
-
+- **spread**: how many of the articles read, and of their headlines, name the option;
 - **hypotheses**: the question searched with each choice (BM25): do the passages found name
   it, how early, and does the sentence naming it cover the question.
 
@@ -51,6 +50,11 @@ def mentions(text: str, sent_terms: set[str], lowered: Sequence[str],
             yield i, 1.0
         elif cterms and cterms <= sent_terms:
             yield i, 0.7
+
+
+def _matchers(choices: Sequence[str]) -> tuple[list[str], list[set[str]]]:
+    """What :func:`mentions` looks for per choice: its lower-cased phrase and its terms."""
+    return [c.lower().strip() for c in choices], [set(terms(c)) for c in choices]
 
 
 @dataclass
@@ -103,8 +107,7 @@ def tally(question: str, choices: Sequence[str], passages: Sequence[Passage], re
     for i, p in enumerate(passages):
         rank_of.setdefault(p.article_id, i)
     weights = {t: idf(t) for t in set(terms(question))}
-    choice_terms = [set(terms(c)) for c in choices]
-    lowered = [c.lower().strip() for c in choices]
+    lowered, choice_terms = _matchers(choices)
     n = len(choices)
     votes = [0.0] * n
     best: list[tuple[float, Evidence | None]] = [(0.0, None)] * n
@@ -150,8 +153,7 @@ def add_reader_votes(t: Tally, reading: Reading, ranked: list[ScoredSentence], v
     """``t`` with the reader's votes: each sentence it ranked votes for the options it names,
     weighted by its belief (``exp`` of the score less the best). ``reading.read`` is the top
     passages then the context; ``n_passages`` maps them back to positions in what was read."""
-    lowered = [c.lower().strip() for c in t.choices]
-    choice_terms = [set(terms(c)) for c in t.choices]
+    lowered, choice_terms = _matchers(t.choices)
     n = len(t.choices)
     votes = [0.0] * n
     best: list[tuple[float, Evidence | None]] = [(0.0, None)] * n
@@ -172,9 +174,10 @@ def add_hypotheses(t: Tally, question: str, found: Sequence[Sequence[Passage]], 
     says: whether those passages name the choice, how early, and how much of the question
     the sentence naming it covers."""
     weights = {x: idf(x) for x in set(terms(question))}
+    lowered, choice_terms = _matchers(t.choices)
     named, first, score, cover = [], [], [], []
-    for choice, passages in zip(t.choices, found):
-        phrase, cterms = [choice.lower().strip()], [set(terms(choice))]
+    for i, passages in enumerate(found):
+        phrase, cterms = lowered[i:i + 1], choice_terms[i:i + 1]  # this choice alone
         hits, best_cov, first_i, score_i = 0, 0.0, HYPOTHESIS_HITS, 0.0
         for rank, p in enumerate(passages):
             head_terms = set(terms(p.title))
