@@ -3,8 +3,9 @@
 ``--dataset sample`` is the bundled sample (``index/sample/articles.jsonl`` with
 ``eval/datasets/sample.jsonl``); ``--dataset conversations`` asks the same articles the
 scripted conversations of ``eval/datasets/conversations.jsonl`` and ``--dataset
-conversations-heldout`` those of ``eval/datasets/conversations-heldout.jsonl`` (never tuned on,
-see docs/evaluation.md). ``--dataset PATH`` is a folder holding
+conversations-heldout`` those of ``eval/datasets/conversations-heldout.jsonl`` (written before
+tuning, tuned on since) and ``--dataset conversations-heldout2`` those of
+``eval/datasets/conversations-heldout2.jsonl`` (never tuned on, see docs/evaluation.md). ``--dataset PATH`` is a folder holding
 ``articles.jsonl`` and ``questions.jsonl``; the questions are either in Newsdesk's own
 format (:mod:`eval.questions`) or in the RealTimeQA quiz format of
 ``../shared/data/realtimeqa-2023q1`` (recognised by its ``gold_urls`` field).
@@ -28,8 +29,10 @@ SAMPLE_QUESTIONS = Path(__file__).parent / "datasets" / "sample.jsonl"
 CONVERSATIONS = Path(__file__).parent / "datasets" / "conversations.jsonl"
 # More of them, written before the topic-change rule was tuned and never tuned on.
 CONVERSATIONS_HELDOUT = Path(__file__).parent / "datasets" / "conversations-heldout.jsonl"
+# Written after that set had been looked at, before the rule was changed again; never tuned on.
+CONVERSATIONS_HELDOUT2 = Path(__file__).parent / "datasets" / "conversations-heldout2.jsonl"
 BUNDLED = {"sample": SAMPLE_QUESTIONS, "conversations": CONVERSATIONS,
-           "conversations-heldout": CONVERSATIONS_HELDOUT}
+           "conversations-heldout": CONVERSATIONS_HELDOUT, "conversations-heldout2": CONVERSATIONS_HELDOUT2}
 ARTICLES_FILE = "articles.jsonl"
 QUESTIONS_FILE = "questions.jsonl"
 # Fields a quiz record must have; anything else (``evidence``) is ignored on purpose.
@@ -60,7 +63,7 @@ class Dataset:
 
 
 def load_dataset(name_or_path: str | Path) -> Dataset:
-    """Load a bundled set (``sample``, ``conversations``, ``conversations-heldout``) or a dataset folder.
+    """Load a bundled set (``sample``, ``conversations``, ``conversations-heldout(2)``) or a dataset folder.
 
     Raises:
         FileNotFoundError: the folder or one of its two files is missing.
