@@ -5,9 +5,9 @@
 scripted conversations of ``eval/datasets/conversations.jsonl`` and ``--dataset
 conversations-heldout`` those of ``eval/datasets/conversations-heldout.jsonl`` (written before
 tuning, tuned on since) and ``--dataset conversations-heldout2`` those of
-``eval/datasets/conversations-heldout2.jsonl`` (never tuned on, see docs/evaluation.md). ``--dataset PATH`` is a folder holding
-``articles.jsonl`` and ``questions.jsonl``; the questions are either in Newsdesk's own
-format (:mod:`eval.questions`) or in the RealTimeQA quiz format of
+``eval/datasets/conversations-heldout2.jsonl`` (never tuned on, see docs/evaluation.md).
+``--dataset PATH`` is a folder holding ``articles.jsonl`` and ``questions.jsonl``; the
+questions are either in Newsdesk's own format (:mod:`eval.questions`) or in the RealTimeQA quiz format of
 ``../shared/data/realtimeqa-2023q1`` (recognised by its ``gold_urls`` field).
 
 A quiz record's ``evidence`` is the quiz's own justification of the answer: it is never
