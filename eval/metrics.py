@@ -243,6 +243,20 @@ def citation_precision(*, cited: Sequence[str], answers: Sequence[str]) -> float
     return sum(any(_contains(t, a) for a in wanted) for t in texts) / len(texts)
 
 
+def shows_sides(*, text: str, sides: Sequence[str]) -> float:
+    """1.0 when ``text`` names every one of ``sides`` (normalised, as whole tokens): an answer
+    about reports that differ shows both, else 0.0.
+
+    Raises:
+        ValueError: fewer than two sides.
+    """
+    wanted = _answers(sides)
+    if len(wanted) < 2:
+        raise ValueError("sides must hold at least two values")
+    normal = normalize_answer(text)
+    return float(all(_contains(normal, side) for side in wanted))
+
+
 def percentile(*, values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (0..100) of ``values``, interpolating linearly between the two
     nearest ranks (numpy's default method): the p50 of ``[1, 2, 3, 4]`` is 2.5.

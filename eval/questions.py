@@ -24,6 +24,12 @@ Fields (only ``id`` and ``question`` are required; the rest have the defaults sh
 - ``unanswerable`` (bool, ``false``): the collection does not hold the answer; the
   assistant should abstain.
 - ``kind`` (str, ``""``): a free label for per-kind breakdowns ("who", "follow-up", ...).
+  Two kinds mean something to the scoring: ``conflict`` (sources disagree on the answer) and
+  ``update`` (a later report of the same source changed the figure).
+- ``sides`` (list of str, ``[]``): for a ``conflict`` or ``update`` question, each report's
+  value (at least two); the answer shows both sides when it carries a disagreement note of
+  that kind and its text names every side. ``answer`` is one of them (for an update, the
+  latest).
 
 Unknown fields are an error, so a misspelt field is not silently ignored.
 """
@@ -36,7 +42,8 @@ from datetime import date
 from pathlib import Path
 
 FIELDS = ("id", "question", "answer", "aliases", "relevant_ids", "relevant_urls", "choices", "as_of",
-          "history", "unanswerable", "kind")
+          "history", "unanswerable", "kind", "sides")
+DIFFER_KINDS = ("conflict", "update")  # question kinds whose reports differ (``sides`` required)
 
 
 class QuestionFormatError(ValueError):
@@ -58,6 +65,7 @@ class Question:
     history: tuple[tuple[str, str], ...] = field(default=())
     unanswerable: bool = False
     kind: str = ""
+    sides: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("id", "question"):
@@ -71,6 +79,9 @@ class Question:
                 raise QuestionFormatError(f"'choices' needs at least two options, got {list(self.choices)!r}")
             if self.answer not in self.choices:
                 raise QuestionFormatError(f"'answer' {self.answer!r} is not one of 'choices' {list(self.choices)!r}")
+        if (self.kind in DIFFER_KINDS) != bool(self.sides) or len(self.sides) == 1:
+            raise QuestionFormatError(f"a {'/'.join(DIFFER_KINDS)} question needs 'sides' (at least two values) "
+                                      f"and no other kind has them; got kind {self.kind!r}, sides {list(self.sides)!r}")
 
     @property
     def answers(self) -> tuple[str, ...]:
@@ -107,6 +118,7 @@ class Question:
             history=_history(d.get("history") or []),
             unanswerable=_bool(d, "unanswerable"),
             kind=_string(d, "kind", default=""),
+            sides=_strings(d, "sides"),
         )
 
     def to_dict(self) -> dict:
@@ -118,6 +130,7 @@ class Question:
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "history": [{"question": q, "answer": a} for q, a in self.history],
             "unanswerable": self.unanswerable, "kind": self.kind,
+            **({"sides": list(self.sides)} if self.sides else {}),
         }
 
 

@@ -31,11 +31,14 @@ KEY_COLUMNS = {
     "citation_precision": "cite prec",
     "kept_as_asked": "kept as asked",
     "follow_up_accuracy": "follow-ups",
+    "conflict_shown": "differ shown",
+    "false_conflict_rate": "false differ",
     "search_latency_p50_ms": "search p50 ms",
     "latency_p50_ms": "ask p50 ms",
     "latency_p95_ms": "ask p95 ms",
 }
 KIND_COLUMNS = ("article_hit@10", "answer_accuracy", "mc_accuracy", "abstention_recall", "false_abstention_rate")
+DIFFER_COLUMNS = ("conflict_shown", "false_conflict_rate")  # per kind only: the conflict questions are one kind
 MONTH_COLUMNS = (*KIND_COLUMNS, "article_recall@10", "article_mrr@10", "answer_in_context@10")
 # A month makes a row worth reading with this many questions; the table needs two such months.
 MIN_MONTH_QUESTIONS = 10
@@ -102,7 +105,8 @@ def write_markdown(out_dir: Path, *, header: Mapping, runs: Sequence[RunResult])
                        [[key, *(fmt(r.metrics.get(key), key) for r in runs)] for key in METRIC_KEYS])
     for r in runs:
         lines += ["", f"## By question kind: {r.name}", ""]
-        lines += _group_table("kind", by_kind(r.questions, KIND_COLUMNS), KIND_COLUMNS)
+        kind_columns = (*KIND_COLUMNS, *DIFFER_COLUMNS)
+        lines += _group_table("kind", by_kind(r.questions, kind_columns), kind_columns)
         # RealTimeQA's dev set has no held-out collection, so a per-month split is the closest
         # check that the figures hold across time slices; one month alone says nothing.
         months = by_month(r.questions, MONTH_COLUMNS)

@@ -69,6 +69,7 @@ def run_question(assistant: Assistant, q: Question, *, backend: str = "extractiv
         choice=choice.choice if choice else None, search_ms=(t2 - t1) * 1000, latency_ms=(t1 - t0) * 1000,
         choose_ms=choose_ms, scores=score_question(q, passages=passages, answer=answer, choice=choice),
         recall_curve=recall_curve(q, passages),
+        disagreement=answer.disagreement.kind if answer.disagreement else None,
     )
 
 

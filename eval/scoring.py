@@ -3,7 +3,8 @@
 Every metric is a mean over the questions it applies to (see ``eval/README.md``):
 retrieval metrics over questions with relevant articles, answer metrics over answerable
 questions, ``abstention_recall`` over unanswerable ones, ``mc_accuracy`` over questions with
-choices. A metric no question applies to is ``None``.
+choices, ``conflict_shown`` over questions whose reports differ (``sides``) and
+``false_conflict_rate`` over the other answerable ones. A metric no question applies to is ``None``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ QUESTION_KEYS = (
     *(f"article_hit@{k}" for k in KS), *(f"article_recall@{k}" for k in KS), *(f"article_mrr@{k}" for k in KS),
     "ndcg@10", "story_recall@10", "story_mrr@10", "copy_slots@10", *(f"answer_in_context@{k}" for k in KS),
     "answer_accuracy", "answer_f1", "mc_accuracy", "abstention_recall", "false_abstention_rate",
-    "citation_precision", "kept_as_asked", "follow_up_accuracy",
+    "citation_precision", "kept_as_asked", "follow_up_accuracy", "conflict_shown", "false_conflict_rate",
 )
 # The ``kind`` of a conversation turn that leans on the turns before it; any other question
 # with a history is a new topic, which should be searched as asked.
@@ -49,6 +50,7 @@ class QuestionResult:
         search_ms, latency_ms, choose_ms: wall time of ``search``, ``ask`` and ``choose``.
         scores: metric name -> this question's value, None where the metric does not apply.
         recall_curve: ``article_recall@k`` for k = 1..10, None without relevant articles.
+        disagreement: the kind of the answer's "reports differ" note (``conflict``/``update``), or None.
     """
 
     id: str
@@ -67,6 +69,7 @@ class QuestionResult:
     choose_ms: float | None
     scores: dict[str, float | None] = field(default_factory=dict)
     recall_curve: tuple[float, ...] | None = None
+    disagreement: str | None = None
 
     def to_dict(self) -> dict:
         d = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -131,7 +134,15 @@ def score_question(question: Question, *, passages: Sequence[Passage], answer: A
         scores["false_abstention_rate"] = float(answer.abstained)
         if answer.citations and not answer.abstained:
             cited = [c.quote or c.passage_text for c in answer.citations]
-            scores["citation_precision"] = m.citation_precision(cited=cited, answers=question.answers)
+            # Where reports differ, a citation quoting any side's value backs the answer's note.
+            scores["citation_precision"] = m.citation_precision(cited=cited, answers=question.answers + question.sides)
+        if question.sides:
+            # Both sides shown: a note of the expected kind, and every side's value in the text.
+            kind = "update" if question.kind == "update" else "conflict"
+            noted = answer.disagreement is not None and answer.disagreement.kind == kind and not answer.abstained
+            scores["conflict_shown"] = m.shows_sides(text=text, sides=question.sides) if noted else 0.0
+        else:
+            scores["false_conflict_rate"] = float(answer.disagreement is not None)
     if question.history and question.kind == FOLLOW_UP:
         scores["follow_up_accuracy"] = scores["answer_accuracy"]
     elif question.history:

@@ -80,6 +80,8 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-chooser", dest="chooser", action="store_false", default=None,
                    help="in multiple choice, mix the reader's and the hand-set votes instead of letting the "
                         "reader's trained chooser weigh each option's evidence")
+    p.add_argument("--no-conflicts", dest="conflicts", action="store_false", default=None,
+                   help="answer without the \"Reports differ\" / \"Updated\" note when sources give different values")
 
 
 def _add_cross_encoder_args(p: argparse.ArgumentParser) -> None:

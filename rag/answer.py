@@ -279,26 +279,49 @@ class ExtractiveAnswerer:
         if not scored or support < self.config.min_support:
             return Answer(question=question, text=ABSTAIN_TEXT, passages=passages, abstained=True, query=query,
                           support=support)
-        chosen = self._choose(reading)
+        ranked, scores, bar = self._rank(reading)
+        chosen = pick_sentences(ranked, scores, bar, self.config.answer_sentences)
         chosen = [replace(s, evidence=replace(s.evidence, passage=where[s.evidence.passage])) for s in chosen]
         chosen.sort(key=lambda s: (s.evidence.passage, s.evidence.start))
         evidence = [Evidence(s.evidence.passage, s.evidence.start, s.evidence.end, s.evidence.text, s.score)
                     for s in chosen]
         numbers, citations = number_citations(evidence, passages)
         text = " ".join(f"{ev.text} [{numbers[ev.passage]}]" for ev in evidence)
-        return Answer(question=question, text=text, citations=citations, passages=passages, query=query,
-                      support=support)
+        answer = Answer(question=question, text=text, citations=citations, passages=passages, query=query,
+                        support=support)
+        return self._disagree(question, reading, ranked, scores, bar, answer)
 
-    def _choose(self, reading: Reading) -> list[ScoredSentence]:
-        """The sentences that make the answer: the reader's best when a reader is set, else
-        the hand-set score's best; a second one only when nearly as good and not a restatement."""
+    def with_disagreement(self, question: str, passages: list[Passage], answer: Answer) -> Answer:
+        """``answer`` (another answerer's, e.g. the LLM's) with the note on reports that differ,
+        read from the top ``answer_passages`` of ``passages`` (what that answerer was given)."""
+        if not self.config.conflicts or answer.abstained or not passages:
+            return answer
+        reading = self.read(question, passages)
+        if not reading.scored:
+            return answer
+        ranked, scores, bar = self._rank(reading)
+        return self._disagree(question, reading, ranked, scores, bar, answer)
+
+    def _disagree(self, question: str, reading: Reading, ranked: list[ScoredSentence], scores: list[float],
+                  bar: float, answer: Answer) -> Answer:
+        if not self.config.conflicts:
+            return answer
+        from rag import conflicts  # imported here: rag.conflicts builds on this module
+
+        found = conflicts.detect(question, ranked, scores, reading.read, weights=reading.weights, bar=bar,
+                                 min_support=self.config.min_support)
+        return conflicts.attach(answer, found) if found else answer
+
+    def _rank(self, reading: Reading) -> tuple[list[ScoredSentence], list[float], float]:
+        """The candidates best first, their scores, and the score a second answer sentence needs:
+        the reader's when a reader is set, else the hand-set score's."""
         # The reader learnt from standalone questions, whose answer is often a story's lead; a
         # follow-up's lead is mostly what the conversation already said: the hand-set score ranks.
         if self.reader is not None and reading.query == reading.question:
             ranked, scores = self.reader.rank(reading)
-            return pick_sentences(ranked, scores, self.second_bar(scores[0]), self.config.answer_sentences)
+            return ranked, scores, self.second_bar(scores[0])
         scores = [s.score for s in reading.scored]
-        return pick_sentences(reading.scored, scores, HAND_SET_SECOND * scores[0], self.config.answer_sentences)
+        return reading.scored, scores, HAND_SET_SECOND * scores[0]
 
     def second_bar(self, best: float) -> float:
         """The score a second sentence needs: the reader's own bar, or 0.85 of the best (hand-set)."""

@@ -71,6 +71,9 @@ class Config:
             the chooser is off or the reader has none.
         chooser: in ``choose``, let the reader folder's trained chooser (``chooser.txt``) weigh
             each option's evidence; False mixes the votes by ``reader_choice_weight``.
+        conflicts: when the best-supported sentences of different articles give different values
+            for what was asked, say so in the answer and set ``Answer.disagreement``
+            (:mod:`rag.conflicts`); False answers without the note.
         llm_base_url: OpenAI-compatible endpoint (``http://localhost:11434/v1``); None: offline.
         llm_model: model name at that endpoint.
         llm_api_key: key for the endpoint (defaults to the environment, never stored on disk).
@@ -106,6 +109,7 @@ class Config:
     reader_cross_encoder: bool = False
     reader_choice_weight: float = 1.0
     chooser: bool = True
+    conflicts: bool = True
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)

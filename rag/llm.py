@@ -42,6 +42,8 @@ class Answerer(Protocol):
 
     def run(self, question: str, passages: list[Passage], *, query: str | None = None) -> Answer: ...
 
+    def with_disagreement(self, question: str, passages: list[Passage], answer: Answer) -> Answer: ...
+
 
 def visible_text(reply: str) -> str:
     """What of a (possibly partial) reply to show: no thinking, and nothing while it may be the abstain phrase."""
@@ -163,6 +165,8 @@ class LLMAnswerer:
                 if shown:
                     yield Answer(question=question, text=shown, passages=passages, query=query, backend=self.backend)
             final = self._finish(question, reply, prompt.passages, passages, query)
+            # Reports that differ are read from the passages the model saw, as offline.
+            final = fallback.with_disagreement(question, prompt.passages, final)
         except LLMError as exc:
             yield self._fallback(exc, question, passages, query, fallback)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import Literal
 
 
 def _iso(d: date | None) -> str | None:
@@ -86,6 +87,38 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Report:
+    """One side of a disagreement: the value a report gives, its source and date, and the
+    citation ``[n]`` of the answer that quotes its sentence."""
+
+    value: str
+    citation: int
+    source: str
+    date: date | None
+    article_id: str
+    quote: str
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["date"] = _iso(self.date)
+        return d
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Reports that differ on what was asked: ``conflict`` (different sources give different
+    values) or ``update`` (a later report of the same source changed the value). ``reports``
+    are oldest first; ``note`` is the line the answer text carries."""
+
+    kind: Literal["conflict", "update"]
+    reports: tuple[Report, ...]
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "reports": [r.to_dict() for r in self.reports], "note": self.note}
+
+
+@dataclass(frozen=True)
 class Answer:
     """What ``Assistant.ask`` returns: the text with [n] markers and what backs it."""
 
@@ -100,6 +133,7 @@ class Answer:
     support: float = 0.0  # how well the evidence backs the answer (0..1); low means abstain
     # Sentences of ``text`` the citation check rejected: shown as flagged, never with a source.
     flagged: list[str] = field(default_factory=list)
+    disagreement: Disagreement | None = None  # reports that differ on the asked value, shown in ``text``
 
     def to_dict(self) -> dict:
         return {
@@ -113,6 +147,7 @@ class Answer:
             "backend": self.backend,
             "support": round(self.support, 4),
             "flagged": list(self.flagged),
+            "disagreement": self.disagreement.to_dict() if self.disagreement else None,
         }
 
 
