@@ -78,6 +78,20 @@ class _Loaded:
         self.retriever = Retriever(store, embedder, config, cross_encoder)
         self.idf_of = self.retriever.idf
         self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config, reader)
+        self.embedder = embedder
+
+    def similarity(self, text: str, passage: Passage) -> float | None:
+        """Cosine of ``text``'s embedding (cached: the search embedded it) and ``passage``'s stored
+        vector; None when the passage's chunk has none."""
+        article_id, _, n = passage.chunk_id.rpartition("#")
+        if article_id not in self.store.article_row or not n.isdigit():
+            return None
+        rows = self.store.chunk_rows(article_id)[int(n):int(n) + 1]
+        try:
+            vector = self.store.embeddings(rows)
+        except RuntimeError:  # faiss: no vector stored for that row
+            return None
+        return float(vector[0] @ self.embedder.embed_query(text)) if len(vector) else None
 
 
 class Assistant:
@@ -227,7 +241,8 @@ class Assistant:
         k = _check_k(self.config.k if k is None else k)
         # A follow-up is searched as rewritten only when that finds clearly better support.
         query, passages = resolve(question, history, lambda q: self._search(state, q, k, filters), state.idf_of,
-                                  rewrite=llm.condense(question, history) if llm and history else None)
+                                  rewrite=llm.condense(question, history) if llm and history else None,
+                                  similarity=state.similarity)
         if llm is not None:
             yield from llm.stream(question, passages, query=query, history=history, fallback=state.answerer)
             return

@@ -3,15 +3,18 @@ what the two searches find; an answer does not repeat the last one when others a
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from rag.answer import Reading, ScoredSentence
+from rag.assistant import SAMPLE_ARTICLES
 from rag.cite import Evidence, strip_markers
-from rag.query import evidence, resolve, unsaid
+from rag.query import evidence, names_own_subject, resolve, unsaid
 from rag.records import Passage
 
 IDEF = "idef-2025-hasanov-gorgun"
 ECB = "ecb-june-2025-rate-cut"
+RESPIVA = "respiva-rsv-vaccine-eu-approval"
 HASANOV = ("Who did Hasanov meet at IDEF 2025?",
            "During the visit, Colonel General Hasanov held a meeting with Haluk Görgün, Chairman of the Defense "
            "Industry Committee under the Presidency of the Republic of Türkiye [1]")
@@ -132,3 +135,77 @@ def test_the_follow_up_says_what_was_discussed_not_the_meeting_again(sample_assi
     first = sample_assistant.ask(HASANOV[0])
     follow = sample_assistant.ask("What did they discuss?", history=[(first.question, first.text)])
     assert "held a meeting" not in follow.text and "cooperation" in follow.text
+
+
+FILM = [("Who is Mira Kovač?", "\"The Salt Orchard\", the first feature by Croatian director Mira Kovač, won the Heart "
+         "of Sarajevo for best film at the 31st Sarajevo Film Festival on Friday night [1]"),
+        ("Which award did her film win?", "\"The Salt Orchard\", the first feature by Croatian director Mira Kovač, "
+         "won the Heart of Sarajevo for best film at the 31st Sarajevo Film Festival on Friday night [1]")]
+FLOODS = [("Who is Declan Furlong?", "Declan Furlong, a senior engineer with the council, said the flood barriers "
+           "along the quays had held, but that water had entered the town centre through drains near the Old "
+           "Bridge [1]")]
+BRIDGE = [("How many vehicles a day are expected to use the Santaka Bridge?",
+           "City officials expect around 25,000 vehicles a day to use the bridge once traffic patterns settle [1]"),
+          ("Who cut the ribbon?", "Deputy mayor Rūta Jankauskienė cut the ribbon at a ceremony attended by several "
+           "thousand residents, many of whom walked across the deck before it opened to vehicles [1]")]
+VACCINE = [("What efficacy did Respiva show in its late-stage trial?",
+            "In a late-stage trial involving about 24,000 participants in 14 countries, Respiva showed an efficacy "
+            "of 83.7% against RSV lower respiratory tract disease during the first season after vaccination [1]")]
+
+
+def test_a_question_naming_a_subject_of_its_own_is_searched_as_asked(sample_assistant) -> None:
+    # One rare word of their own, outweighed in words by the conversation's story: the rewrite
+    # found the film and the floods; the questions' meaning singles out their own stories.
+    for question, history, story in (("What is Respiva?", FILM, RESPIVA),
+                                     ("What is LPP?", FLOODS, "ljubljana-bus-fare-2025")):
+        answer = sample_assistant.ask(question, history=history)
+        assert answer.query == question and answer.citations[0].article_id == story
+
+
+def test_the_conversations_story_lower_down_does_not_pull_a_named_question_back(sample_assistant) -> None:
+    # The bridge's passage (a bus lane, EU funds: "bus", "union") is third for the question by
+    # itself; it held the conversation's words, so the old rule took the rewrite and the bridge.
+    question = "Who was the union's chief negotiator in the Helsinki bus strike?"
+    answer = sample_assistant.ask(question, history=BRIDGE)
+    assert answer.query == question and "Jari Nieminen" in answer.text
+
+
+def test_a_follow_up_whose_words_other_stories_share_still_takes_the_rewrite(sample_assistant) -> None:
+    # Its own search finds another company's chief executive first, but not by a distinct margin
+    # of meaning: every chief executive is as close, so the question names no subject of its own.
+    answer = sample_assistant.ask("Who is the company's chief executive?", history=VACCINE)
+    assert "Respiva" in answer.query and "Mads Østergaard" in answer.text
+    follow = sample_assistant.ask("What did they discuss?", history=[HASANOV])
+    assert "Hasanov" in follow.query
+
+
+def _article(article_id: str, paragraphs: int = 5) -> Passage:
+    """A passage of a sample article: its headline and first ``paragraphs`` paragraphs."""
+    for line in SAMPLE_ARTICLES.read_text(encoding="utf-8").splitlines():
+        a = json.loads(line)
+        if a["id"] == article_id:
+            return passage(article_id, a["title"], "\n\n".join(a["text"].split("\n\n")[:paragraphs]))
+    raise KeyError(article_id)
+
+
+def test_names_own_subject_needs_lost_words_and_a_distinct_meaning(sample_assistant) -> None:
+    embedder = sample_assistant.embedder
+
+    def similarity(text: str, p: Passage) -> float:
+        return float(embedder.embed_query(text) @ embedder.embed([f"{p.title}\n{p.text}"])[0])
+
+    def own(question: str, found: list[str], rewritten: str | Passage) -> bool:
+        top = _article(rewritten) if isinstance(rewritten, str) else rewritten
+        return names_own_subject(question, [_article(a) for a in found], top, lambda t: 1.0, similarity)
+
+    assert own("What is Respiva?", [RESPIVA], "sarajevo-film-festival-2025-awards")
+    # The rewrite's passage holds the question's words too: nothing was lost.
+    assert not own("What is Respiva?", [RESPIVA], RESPIVA)
+    # Words lost ("discussed" is in the Georgian minister's visit, not in the IDEF meeting), but
+    # the question is about as close in meaning to the meeting as to the visit.
+    assert not own("What did they discuss?", ["hasanov-chikovani-baku-2025"], "idef-2025-hasanov-gorgun")
+    # The vaccine's lead holds only "company" of its words, and the question is far closer to one
+    # company's chief executive; but no closer to him than to another company's chief.
+    found, lead = ["norvik-robotics-new-ceo", "altamira-q2-2025-earnings"], _article(RESPIVA, paragraphs=1)
+    assert not own("Who is the company's chief executive?", found, lead)
+    assert own("Who is the company's chief executive?", found[:1], lead)
