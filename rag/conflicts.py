@@ -182,10 +182,10 @@ def _values(kind: str, sentence: str, question: str) -> list[Value]:
             text = text.lower() if m.group("num").lower() in _WORD_NUMBERS else text
             found.append(Value(text, key, unit, _near(sentence, m.start(), m.end(), where), weight))
     elif kind == "date":
+        asked = {_date_key(m) for m in _DATE.finditer(question)}
         for m in _DATE.finditer(sentence):
-            day, month = (m.group("d1"), m.group("m1")) if m.group("d1") else (m.group("d2"), m.group("m2"))
-            key = (_MONTHS[month.lower().rstrip(".")], int(day))
-            if m.group(0).lower() in question.lower():
+            key = _date_key(m)
+            if key in asked:
                 continue
             found.append(Value(m.group(0).strip(" ."), key, None, _near(sentence, m.start(), m.end(), where)))
     elif kind == "name":

@@ -573,3 +573,25 @@ def test_cli_ask_on_a_terminal_streams_then_prints_the_checked_answer(server, sa
     streamed, _, checked = out.partition("\n\n")
     assert streamed == "Hasanov met Haluk Görgün at IDEF 2025 [1]."
     assert checked.startswith(streamed) and "Sources:" in checked
+
+
+@pytest.mark.slow
+def test_the_llm_answer_gets_the_note_when_reports_differ(server, sample_assistant):
+    from rag import Assistant
+
+    def cite_march(body: dict) -> str:  # the model answers from the organisers' figure only
+        blocks = body["messages"][-1]["content"].split('<passage id="')[1:]
+        n = next(b.split('"')[0] for b in blocks if "40,000" in b)
+        return f"About 40,000 people marched in Porto Alegre, the organisers said [{n}]."
+
+    server.script(Reply(cite_march))
+    config = Config(llm_base_url=server.url, llm_model="m", llm_timeout=5.0)
+    final = Assistant.from_index(config=config, progress=False).ask(
+        "How many people marched in Porto Alegre against the sale of the water utility?")
+    d = final.disagreement
+    assert final.backend == "llm:m" and d is not None and d.kind == "conflict", final.text
+    assert final.text.startswith("About 40,000 people marched in Porto Alegre, the organisers said [1].\nReports differ:")
+    assert {r.value for r in d.reports} == {"40,000", "15,000"} and d.note in final.text
+    by_number = {c.number: c for c in final.citations}
+    assert all(r.quote in by_number[r.citation].quote for r in d.reports)
+    assert final.to_dict()["disagreement"]["kind"] == "conflict"
