@@ -29,6 +29,21 @@ def test_ask_json(capsys):
     assert data["citations"][0]["number"] == 1 and data["citations"][0]["date"] == "2025-07-23"
 
 
+def test_ask_prints_and_returns_reports_that_differ(capsys):
+    question = "How many councillors voted for the Ballyhoura greenway?"
+    assert main(["ask", question]) == 0
+    out = capsys.readouterr().out
+    assert "Reports differ: 31 according to corkcountynews.ie (11 Feb 2025) [1]; 29 according to avondhupress.ie" in out
+    assert "[2] Greenway through Ballyhoura gets the green light" in out  # the other side's source is listed
+    assert main(["ask", question, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["disagreement"]["kind"] == "conflict"
+    assert [r["value"] for r in data["disagreement"]["reports"]] == ["31", "29"]
+    assert main(["ask", question, "--json", "--no-conflicts"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["disagreement"] is None and "Reports differ" not in data["text"]
+
+
 def test_abstains_with_exit_zero(capsys):
     assert main(["ask", "Who won the 2031 Eurovision Song Contest?", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -111,3 +111,25 @@ def test_4_a_feed_uploaded_through_the_page_is_searchable(page, tmp_path):
     expect(page.locator('#nd-sources-panel .nd-sources[data-turn="3"]')).to_be_attached(timeout=TIMEOUT_MS)
     expect(page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
     assert "Marit Osvald" in page.locator('#nd-chat [data-testid="bot"]').last.inner_text()
+
+
+def test_5_reports_that_differ_are_shown_with_working_markers(page):
+    from playwright.sync_api import expect
+
+    page.fill("#nd-question textarea", "How many councillors voted for the Ballyhoura greenway?")
+    page.click("#nd-ask")
+    expect(page.locator('#nd-sources-panel .nd-sources[data-turn="4"]')).to_be_attached(timeout=TIMEOUT_MS)
+    expect(page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    note = page.locator('#nd-chat [data-testid="bot"]').last.locator(".nd-differ")
+    expect(note).to_be_visible(timeout=TIMEOUT_MS)
+    text = note.inner_text()
+    assert text.startswith("Reports differ: 31 according to corkcountynews.ie") and "29 according to" in text, text
+    links = note.locator("a.nd-cite")
+    assert links.count() == 2
+    for href in links.evaluate_all("links => links.map(a => a.getAttribute('href'))"):
+        card = page.locator(f'#nd-sources-panel {href}')  # each marker points at a source card shown
+        expect(card).to_be_attached()
+    links.nth(1).click()
+    assert page.evaluate("location.hash").startswith("#nd-src-4-")
+    assert "avondhupress.ie" in page.locator("#nd-sources-panel #nd-src-4-2").inner_text()
+    _shot(page, "reports-differ")

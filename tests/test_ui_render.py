@@ -259,3 +259,20 @@ def test_earlier_answers_keep_their_sources_hidden_in_the_panel() -> None:
     assert "Sources of answer 1: <q>When did the bridge open?</q>" in html
     # The latest answer itself is never listed twice.
     assert render.sources_html(second, turn=2, earlier=[(1, first), (2, second)]).count('data-turn="2"') == 1
+
+
+def test_a_note_on_reports_that_differ_is_its_own_block_with_linked_markers() -> None:
+    from rag.records import Disagreement, Report
+
+    note = f"Reports differ: 41 according to x.example (6 Feb 2025) [1]; 47 according to {SCRIPT} (7 Feb 2025) [2]."
+    reports = (Report("41", 1, "x.example", date(2025, 2, 6), "a", QUOTE),
+               Report("47", 2, SCRIPT, date(2025, 2, 7), "b", QUOTE))
+    a = answer(text=f"{QUOTE} [1]\n{note}", citations=[citation(), citation(number=2, article_id="b")],
+               disagreement=Disagreement("conflict", reports, note))
+    html = render.answer_html(a, turn=2)
+    no_live_markup(html)
+    block = html[html.index('<div class="nd-differ nd-differ-conflict"'):]
+    assert block.index("Reports differ") < block.index("</div>")
+    assert '<a class="nd-cite" href="#nd-src-2-1"' in block and '<a class="nd-cite" href="#nd-src-2-2"' in block
+    assert "<br><div" not in html  # the block starts its own line
+    assert 'class="nd-differ' not in render.answer_html(replace(a, disagreement=None), turn=2)

@@ -151,7 +151,9 @@ class Handlers:
 
         Returns:
             The answer as a dict: question, text with [n] markers, citations (number, title,
-            url, source, date, quote, offsets), passages, abstained, warnings, query, backend.
+            url, source, date, quote, offsets), passages, abstained, warnings, query, backend,
+            and disagreement (None, or kind "conflict"/"update", the note, and each report's value,
+            citation number, source and date) when sources give different values.
         """
         pairs = []
         for pair in history or []:

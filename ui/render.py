@@ -126,7 +126,8 @@ def answer_html(answer: Answer, *, turn: int) -> str:
 
     The text is escaped, then each ``[n]`` that matches a citation becomes a link to that
     source's card in the sources panel (``#nd-src-{turn}-{n}``) whose tooltip names the
-    headline. Sentences the citation check rejected are marked "[unsupported]". The
+    headline. Sentences the citation check rejected are marked "[unsupported]", and a note on
+    reports that differ (``Answer.disagreement``) is set apart in its own block. The
     rewritten search ("Searched for: …") is shown when it differs from the question, and
     warnings follow the text.
 
@@ -147,12 +148,26 @@ def answer_html(answer: Answer, *, turn: int) -> str:
     parts = ['<div class="nd-answer">']
     if answer.query and answer.query.strip() != answer.question.strip():
         parts.append(f'<div class="nd-query">Searched for: <q>{escape(answer.query)}</q></div>')
-    body = _MARKER.sub(link, _flag(escape(answer.text), answer.flagged))
+    body = _MARKER.sub(link, _differ(_flag(escape(answer.text), answer.flagged), answer))
     parts.append(f'<div class="nd-text{" nd-abstained" if answer.abstained else ""}">{body}</div>')
     for warning in answer.warnings:
         parts.append(f'<div class="nd-warning">⚠ {escape(warning)}</div>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def _differ(body: str, answer: Answer) -> str:
+    """``body`` (escaped) with the note on reports that differ set apart as its own block, so the
+    reader sees at once that the sources disagree (its [n] markers are linked like the others)."""
+    if answer.disagreement is None:
+        return body
+    shown = escape(answer.disagreement.note)
+    at = body.rfind(shown)
+    if at < 0:
+        return body
+    label = "Sources disagree" if answer.disagreement.kind == "conflict" else "The figure was updated"
+    return (f'{body[:at].removesuffix("<br>")}<div class="nd-differ nd-differ-{answer.disagreement.kind}" '
+            f'role="note" title="{label}">{shown}</div>{body[at + len(shown):]}')
 
 
 def _flag(body: str, flagged: Sequence[str]) -> str:
