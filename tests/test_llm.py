@@ -590,7 +590,8 @@ def test_the_llm_answer_gets_the_note_when_reports_differ(server, sample_assista
         "How many people marched in Porto Alegre against the sale of the water utility?")
     d = final.disagreement
     assert final.backend == "llm:m" and d is not None and d.kind == "conflict", final.text
-    assert final.text.startswith("About 40,000 people marched in Porto Alegre, the organisers said [1].\nReports differ:")
+    said = "About 40,000 people marched in Porto Alegre, the organisers said [1]."
+    assert final.text.startswith(f"{said}\nReports differ:")
     assert {r.value for r in d.reports} == {"40,000", "15,000"} and d.note in final.text
     by_number = {c.number: c for c in final.citations}
     assert all(r.quote in by_number[r.citation].quote for r in d.reports)
