@@ -55,6 +55,7 @@ _MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DATE = re.compile(rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH_NAMES})\b\.?|"
                    rf"(?P<m2>{_MONTH_NAMES})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b(?!,?\s*\d{{3}}\b))", re.I)
 _NAME = re.compile(r"[A-ZÀ-ÞŁŠŽČ][\w'’-]*(?:\s+(?:&\s+)?[A-ZÀ-ÞŁŠŽČ][\w'’-]*)*")
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][\w'’-]*")
 _TOKEN = re.compile(r"[\w'’&-]+")
 _NEXT_WORD = re.compile(r"[\s-]+([A-Za-zÀ-ž]+)")
 # Capitalised words that are not the name asked for: days and months, and the titles and ranks
@@ -165,8 +166,10 @@ def _number_weight(question: str, sentence: str, m: re.Match[str], unit: str | N
     return int(unit is not None and unit in set(terms(question)))
 
 
-def _values(kind: str, sentence: str, question: str) -> list[Value]:
-    """Values of the asked ``kind`` in ``sentence`` that the question does not give, best first."""
+def _values(kind: str, sentence: str, question: str, lower: frozenset[str] = frozenset()) -> list[Value]:
+    """Values of the asked ``kind`` in ``sentence`` that the question does not give, best first.
+    ``lower``: words seen in lower case in what was read; a sentence's first word among them is
+    an ordinary word ("Unlike Truss", "Staff Steve Barclay"), not part of a name."""
     q_terms = set(terms(question))
     where = _positions(sentence, q_terms)
     found: list[Value] = []
@@ -192,6 +195,8 @@ def _values(kind: str, sentence: str, question: str) -> list[Value]:
         question_words = {_bare(w).lower() for w in _TOKEN.findall(question)}
         for m in _NAME.finditer(sentence):
             words = [_bare(w) for w in m.group().split() if w != "&"]
+            if m.start() == len(sentence) - len(sentence.lstrip(" \"“‘'(")) and words[0].lower() in lower:
+                words = words[1:]
             # Sentence-initial function words ("The"), dates and the question's own names are not the answer.
             while words and (words[0].lower() in STOPWORDS or words[0].lower() in _NOT_NAMES
                              or words[0].lower() in question_words):
@@ -241,6 +246,7 @@ def detect(question: str, ranked: Sequence[ScoredSentence], scores: Sequence[flo
     texts: dict[str, str] = {}
     for p in read:
         texts[p.article_id] = texts.get(p.article_id, p.title) + "\n" + p.text
+    lower = frozenset(_LOWER_WORD.findall(" ".join(texts.values()))) if kind == "name" else frozenset()
     # Each article's best well-supported sentence that holds a value of the asked type.
     firsts: dict[str, tuple[ScoredSentence, list[Value]]] = {}
     for s, score, cover in zip(ranked, scores, own):
@@ -249,13 +255,15 @@ def detect(question: str, ranked: Sequence[ScoredSentence], scores: Sequence[flo
         article = read[s.evidence.passage].article_id
         if article in firsts or s.support < min_support or cover < OWN_SHARE * best_own:
             continue
-        found = _values(kind, s.evidence.text, question)
+        found = _values(kind, s.evidence.text, question, lower)
         if found:
             firsts[article] = (s, found)
     answer_article = read[ranked[0].evidence.passage].article_id
     if answer_article not in firsts:
         return None
     top_s, (top_v, *_) = firsts[answer_article]
+    if kind == "name" and not top_v.weight:
+        return None  # a lone capitalised word (a place, "Russian") is too weak a name to contradict
     top = Side(top_s, read[top_s.evidence.passage], top_v)
     sides, update = [top], True
     for article, (s, values) in firsts.items():
@@ -289,7 +297,9 @@ def detect(question: str, ranked: Sequence[ScoredSentence], scores: Sequence[flo
 
 
 def _same_event(a: Passage, b: Passage) -> bool:
-    return a.date is None or b.date is None or abs((a.date - b.date).days) <= MAX_DAYS
+    """Both reports dated, at most :data:`MAX_DAYS` apart: an undated page cannot be placed
+    beside another report (it may be years older)."""
+    return a.date is not None and b.date is not None and abs((a.date - b.date).days) <= MAX_DAYS
 
 
 def _same_story(earlier: Passage, later: Passage) -> bool:

@@ -14,6 +14,7 @@ from eval.questions import load_questions
 from eval.scoring import score_question
 from index.records import Article
 from rag import conflicts
+from rag.records import Passage
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "How many people died when the ferry Kestrel capsized on Lake Orvan?"
@@ -122,8 +123,8 @@ def test_the_sample_conflict_questions_show_both_sides(sample_assistant):
 
 
 # ---- the values compared ------------------------------------------------------------------
-def _values(kind: str, sentence: str, question: str) -> list[str]:
-    return [v.text for v in conflicts._values(kind, sentence, question)]
+def _values(kind: str, sentence: str, question: str, lower: frozenset[str] = frozenset()) -> list[str]:
+    return [v.text for v in conflicts._values(kind, sentence, question, lower)]
 
 
 def test_numbers_are_quantities_not_years_days_or_scores():
@@ -142,3 +143,16 @@ def test_dates_and_names_leave_out_what_the_question_says():
                    "By what date are bids due, the ministry said on 2 June?") == ["30 June"]
     who = "Who did Hasanov meet at IDEF 2025?"
     assert _values("name", "Colonel General Hasanov met Haluk Görgün at IDEF 2025.", who) == ["Haluk Görgün"]
+    # A sentence's first word seen in lower case elsewhere is an ordinary word, not part of the name.
+    sunak = "What is the name of the deal?"
+    assert _values("name", "Unlike Truss Sunak won.", sunak, frozenset({"unlike"})) == ["Truss Sunak"]
+    assert _values("name", "Edgars Kalniņš scored.", sunak, frozenset({"scored"})) == ["Edgars Kalniņš"]
+
+
+def test_undated_reports_are_not_compared():
+    def p(day):
+        return Passage(article_id="a", title="t", url="", source="s", date=day, text="x", start=0, end=1, score=1.0)
+
+    assert conflicts._same_event(p(date(2025, 1, 1)), p(date(2025, 2, 1)))
+    assert not conflicts._same_event(p(date(2025, 1, 1)), p(date(2025, 3, 1)))  # over 45 days apart
+    assert not conflicts._same_event(p(None), p(date(2025, 1, 1)))
