@@ -199,4 +199,5 @@ VARIANTS: dict[str, dict] = {
     "hybrid+reader-crossencoder": {"retrieval": "hybrid", "reader_cross_encoder": True},
     "hybrid-reader-choose": {"retrieval": "hybrid", "reader_choice_weight": 0.0, "chooser": False},
     "hybrid-chooser": {"retrieval": "hybrid", "chooser": False},
+    "hybrid-conflicts": {"retrieval": "hybrid", "conflicts": False},
 }
