@@ -587,7 +587,7 @@ def test_the_llm_answer_gets_the_note_when_reports_differ(server, sample_assista
     server.script(Reply(cite_march))
     config = Config(llm_base_url=server.url, llm_model="m", llm_timeout=5.0)
     final = Assistant.from_index(config=config, progress=False).ask(
-        "How many people marched in Porto Alegre against the sale of the water utility?")
+        "How many people marched in Porto Alegre against the sale of the power company?")
     d = final.disagreement
     assert final.backend == "llm:m" and d is not None and d.kind == "conflict", final.text
     said = "About 40,000 people marched in Porto Alegre, the organisers said [1]."
