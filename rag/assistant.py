@@ -75,7 +75,9 @@ class _Loaded:
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
                  cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None) -> None:
         self.store = store
-        self.retriever = Retriever(store, embedder, config, cross_encoder)
+        learned = reader is not None and config.learned_rerank and reader.ranker is not None
+        ranker = reader.rank_articles if learned else None
+        self.retriever = Retriever(store, embedder, config, cross_encoder, ranker)
         self.idf_of = self.retriever.idf
         self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config, reader)
         self.embedder = embedder

@@ -71,6 +71,9 @@ class Config:
             the chooser is off or the reader has none.
         chooser: in ``choose``, let the reader folder's trained chooser (``chooser.txt``) weigh
             each option's evidence; False mixes the votes by ``reader_choice_weight``.
+        learned_rerank: order the rerank candidates by the reader folder's trained article
+            ranker (``ranker.txt``, :mod:`rag.rerank`); False (or no reader) adds the hand-set
+            signals with equal weights.
         conflicts: when the best-supported sentences of different articles give different values
             for what was asked, say so in the answer and set ``Answer.disagreement``
             (:mod:`rag.conflicts`); False answers without the note.
@@ -109,6 +112,7 @@ class Config:
     reader_cross_encoder: bool = False
     reader_choice_weight: float = 1.0
     chooser: bool = True
+    learned_rerank: bool = True
     conflicts: bool = True
     llm_base_url: str | None = None
     llm_model: str | None = None
@@ -200,4 +204,5 @@ VARIANTS: dict[str, dict] = {
     "hybrid-reader-choose": {"retrieval": "hybrid", "reader_choice_weight": 0.0, "chooser": False},
     "hybrid-chooser": {"retrieval": "hybrid", "chooser": False},
     "hybrid-conflicts": {"retrieval": "hybrid", "conflicts": False},
+    "hybrid-ranker": {"retrieval": "hybrid", "learned_rerank": False},
 }

@@ -32,10 +32,12 @@ from index.store import file_sha256 as sha256
 from index.tokenize import terms
 from rag.answer import Reading, ScoredSentence, answer_type, coverage
 from rag.choice import OPTION_FEATURES
+from rag.rerank import RANK_FEATURES
 
 BUNDLED_READER = Path(__file__).parent / "models" / "reader"
 MANIFEST = "manifest.json"
 CHOOSER = "chooser.txt"
+RANKER = "ranker.txt"
 FORMAT = "newsdesk-reader/1"
 _TYPES = {None: 0, "date": 1, "number": 2, "name": 3, "place": 4}
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w'’-]+")
@@ -134,6 +136,7 @@ class ReaderManifest:
     max_tokens: int
     second_margin: float
     chooser_features: tuple[str, ...] | None = None  # None: the folder has no chooser
+    ranker_features: tuple[str, ...] | None = None  # None: the folder has no article ranker
 
     @classmethod
     def read(cls, folder: Path) -> ReaderManifest:
@@ -145,7 +148,8 @@ class ReaderManifest:
             return cls(files=dict(data["files"]), features=tuple(data["features"]),
                        cross_encoder_top=int(data["cross_encoder_top"]), max_tokens=int(data["max_tokens"]),
                        second_margin=float(data["second_margin"]),
-                       chooser_features=tuple(data["chooser_features"]) if "chooser_features" in data else None)
+                       chooser_features=tuple(data["chooser_features"]) if "chooser_features" in data else None,
+                       ranker_features=tuple(data["ranker_features"]) if "ranker_features" in data else None)
         except FileNotFoundError:
             raise ModelNotAvailableError(f"Reader folder {folder} has no {MANIFEST}; give a folder made by "
                                          "`newsdesk train-reader`, or --reader none") from None
@@ -176,6 +180,10 @@ class Reader:
             raise ModelNotAvailableError(
                 f"Reader {self.folder}'s chooser was trained on other option features than this version of "
                 "Newsdesk computes; retrain it with `newsdesk train-reader` or use --reader none")
+        if self.manifest.ranker_features not in (None, RANK_FEATURES):
+            raise ModelNotAvailableError(
+                f"Reader {self.folder}'s article ranker was trained on other features than this version of "
+                "Newsdesk computes; retrain it with `newsdesk train-reader` or use --reader none")
         self._lock = threading.Lock()  # the tokenizer keeps padding state per call
 
     def verify(self) -> None:
@@ -193,7 +201,7 @@ class Reader:
     def load(self) -> None:
         """Verify and load both parts now, so a bad folder fails at start, not at a question."""
         self.verify()
-        _ = self.combiner, self.chooser
+        _ = self.combiner, self.chooser, self.ranker
         if self.use_cross_encoder:
             _ = self.session
 
@@ -212,6 +220,20 @@ class Reader:
         import lightgbm
 
         return lightgbm.Booster(model_file=str(self.folder / CHOOSER))
+
+    @cached_property
+    def ranker(self):  # noqa: ANN201 - lightgbm.Booster, or None when the folder has none
+        """The article ranker retrieval's rerank uses (``ranker.txt``), or None."""
+        if self.manifest.ranker_features is None:
+            return None
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(self.folder / RANKER))
+
+    def rank_articles(self, features: np.ndarray) -> np.ndarray:
+        """A score per rerank candidate from its :data:`~rag.rerank.RANK_FEATURES` row
+        (undated articles' NaN ages are given as -1, as in training)."""
+        return np.asarray(self.ranker.predict(np.nan_to_num(features, nan=-1.0)), dtype=np.float64)
 
     def choose(self, features: np.ndarray) -> list[float]:
         """A share per option (softmax of the chooser's scores) from its

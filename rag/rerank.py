@@ -10,8 +10,10 @@ or re-read:
 - article BM25 (``Config.article_bm25``): the whole article scored as one document, so
   evidence spread over several chunks adds up (``index.sparse``).
 
-Each signal is min-max scaled over the candidates and they are added with equal weights.
-On the RealTimeQA dev set each raised article recall@10 and MRR@10 (README, "Evaluation").
+By default each signal is min-max scaled over the candidates and they are added with equal
+weights; on the RealTimeQA dev set each raised article recall@10 and MRR@10 (docs/evaluation.md).
+A trained ranker (``ranker.txt`` in the reader folder, ``Config.learned_rerank``) instead scores
+the :data:`RANK_FEATURES` of each candidate with weights learned on the training split.
 """
 
 from __future__ import annotations
@@ -66,6 +68,51 @@ def article_coverage(query_weights: Mapping[int, float], total_weight: float, po
         holding = np.unique(chunk_article[postings(term_id)])
         cov += weight * np.isin(articles, holding)
     return cov / total_weight
+
+
+# The trained ranker's inputs per candidate article, in order (the reader manifest stores the
+# list: a ranker trained on other columns is refused). Raw and min-max scaled, since a score's
+# meaning shifts from query to query and its place among the candidates does not.
+RANK_FEATURES = (
+    "fused", "fused_scaled", "fused_rank", "similarity", "similarity_scaled", "coverage",
+    "article_bm25", "article_bm25_scaled", "from_article_bm25", "title_coverage", "age_days",
+    "newer_than", "copies", "chunk_number", "query_terms", "dense_rank", "chunks_found",
+)
+
+
+# The signals of the equal-weight rerank (without whole-article BM25 its column is all zeros,
+# which min-max scaling leaves at zero: the same as leaving it out).
+EQUAL_WEIGHT = ("fused", "similarity", "coverage", "article_bm25")
+
+
+def rank_features(*, fused: np.ndarray, dense_rank: np.ndarray, chunks_found: np.ndarray,
+                  similarity: np.ndarray, coverage: np.ndarray,
+                  article_bm25: np.ndarray | None, from_article_bm25: np.ndarray,
+                  title_coverage: np.ndarray, age_days: np.ndarray, copies: np.ndarray,
+                  chunk_number: np.ndarray, query_terms: int) -> np.ndarray:
+    """The :data:`RANK_FEATURES` matrix (one row per candidate, in retrieval order).
+
+    ``age_days`` is the article's age when the question is asked (NaN when undated);
+    ``newer_than`` is the share of the other candidates it is newer than; ``dense_rank`` the
+    place of its best chunk among the dense hits; ``chunks_found`` how many of its chunks the
+    fused list holds (evidence spread over the article).
+    """
+    n = len(fused)
+    bm25 = np.zeros(n) if article_bm25 is None else np.asarray(article_bm25, dtype=np.float64)
+    age = np.asarray(age_days, dtype=np.float64)
+    dated = ~np.isnan(age)
+    newer = np.full(n, np.nan)
+    if dated.sum() > 1:
+        order = age[dated].argsort().argsort()  # 0 = the newest
+        newer[dated] = 1.0 - order / (dated.sum() - 1)
+    columns = [
+        fused, minmax(fused), np.arange(n), similarity, minmax(similarity), coverage,
+        bm25, minmax(bm25), from_article_bm25, title_coverage, age, newer, copies, chunk_number,
+        np.full(n, query_terms), dense_rank, chunks_found,
+    ]
+    if not n:
+        return np.zeros((0, len(RANK_FEATURES)))
+    return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
 
 
 def rerank_scores(*signals: np.ndarray) -> np.ndarray:

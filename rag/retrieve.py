@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import faiss
@@ -17,7 +18,7 @@ from rag.cross_encoder import CrossEncoderReranker
 from rag.filters import UNDATED, ArticleFacets, Filters
 from rag.fuse import convex_fusion, reciprocal_rank_fusion
 from rag.records import Copy, Passage
-from rag.rerank import article_coverage, article_similarity, rerank_scores
+from rag.rerank import EQUAL_WEIGHT, RANK_FEATURES, article_coverage, article_similarity, rank_features, rerank_scores
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,18 @@ class Retriever:
         embedder: the model the index was built with (embeds the query).
         config: retrieval settings (mode, candidates, fusion, diversity).
         cross_encoder: the optional last stage, re-ordering the top ``config.cross_encoder_top``.
+        ranker: scores the :data:`rag.rerank.RANK_FEATURES` matrix of the rerank candidates (the
+            reader folder's trained ranker); None adds the scaled signals with equal weights.
     """
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
-                 cross_encoder: CrossEncoderReranker | None = None) -> None:
+                 cross_encoder: CrossEncoderReranker | None = None,
+                 ranker: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.config = config
         self.cross_encoder = cross_encoder
+        self.ranker = ranker
         self.facets = ArticleFacets(store)
         vocab = store.bm25.vocab_dict
         self._vocab = vocab if isinstance(vocab, dict) else {}
@@ -88,6 +93,25 @@ class Retriever:
         (per story group with ``story_groups``: copies of one story count as one article)."""
         cfg = self.config
         mask = self.facets.mask(filters)
+        fused, dense = self._fused(query, mask, filters)
+        # The cross-encoder re-orders a deeper list than is shown, so it can bring passages up.
+        depth = max(k, cfg.cross_encoder_top) if self.cross_encoder else k
+        if not cfg.rerank:
+            passages = [self.passage(r, s) for r, s in self._diversify(fused, depth)]
+        else:
+            top, features = self._rerank_candidates(query, self._diversify(fused, max(depth, cfg.rerank)), fused,
+                                                    dense, mask, filters)
+            combined = (self.ranker(features) if self.ranker is not None
+                        else rerank_scores(*features[:, [RANK_FEATURES.index(c) for c in EQUAL_WEIGHT]].T))
+            passages = [self.passage(top[i][0], float(combined[i])) for i in np.argsort(-combined, kind="stable")]
+        if self.cross_encoder:
+            passages = self.cross_encoder.run(query, passages, top=cfg.cross_encoder_top)
+        return passages[:k]
+
+    def _fused(self, query: str, mask: np.ndarray | None,
+               filters: Filters) -> tuple[list[tuple[int, float]], list[Hit]]:
+        """The candidates of both searches fused (row, score), best first, and the dense hits."""
+        cfg = self.config
         dense = self.dense(query, cfg.candidates, mask) if cfg.retrieval != "bm25" else []
         sparse = self.sparse(query, cfg.candidates, mask) if cfg.retrieval != "dense" else []
         if cfg.retrieval == "dense":
@@ -102,35 +126,58 @@ class Retriever:
                                   weights=[cfg.dense_weight, 1.0 - cfg.dense_weight])
         if cfg.recency_weight > 0 and filters.as_of is not None:
             fused = self._recency(fused, filters.as_of.toordinal())
-        # The cross-encoder re-orders a deeper list than is shown, so it can bring passages up.
-        depth = max(k, cfg.cross_encoder_top) if self.cross_encoder else k
-        if not cfg.rerank:
-            passages = [self.passage(r, s) for r, s in self._diversify(fused, depth)]
-        else:
-            passages = self._rerank(query, self._diversify(fused, max(depth, cfg.rerank)), dense, mask)
-        if self.cross_encoder:
-            passages = self.cross_encoder.run(query, passages, top=cfg.cross_encoder_top)
-        return passages[:k]
+        return fused, dense
 
-    def _rerank(self, query: str, top: list[tuple[int, float]], dense: list[Hit],
-                mask: np.ndarray | None) -> list[Passage]:
+    def rerank_candidates(self, query: str, *, filters: Filters = Filters()) -> tuple[list[int], np.ndarray]:
+        """The article rows the reranker orders for ``query`` and their :data:`RANK_FEATURES`
+        matrix, in retrieval order: what a trained ranker learns from (``eval/train_ranker.py``)."""
+        mask = self.facets.mask(filters)
+        fused, dense = self._fused(query, mask, filters)
+        top, features = self._rerank_candidates(query, self._diversify(fused, max(self.config.k, self.config.rerank)),
+                                                fused, dense, mask, filters)
+        return [int(self.store.chunk_article[r]) for r, _ in top], features
+
+    def _rerank_candidates(self, query: str, top: list[tuple[int, float]], fused: list[tuple[int, float]],
+                           dense: list[Hit], mask: np.ndarray | None,
+                           filters: Filters) -> tuple[list[tuple[int, float]], np.ndarray]:
         """``top`` (diversified candidates with their fused scores), joined by the best articles by
-        whole-article BM25, reordered by whole-article evidence."""
+        whole-article BM25, and the whole-article evidence of each (:func:`rank_features`);
+        ``fused`` is the whole fused list, ``dense`` the dense hits."""
         by_article = bm25_scores(self.store.article_bm25, query) if self.config.article_bm25 else None
+        fused_count = len(top)
         if by_article is not None:
             top = top + self._article_candidates(query, by_article, top, mask)
         articles = np.array([int(self.store.chunk_article[r]) for r, _ in top], dtype=np.int64)
         weights = {t: self.idf(t) for t in set(terms(query))}
-        signals = [
-            np.array([s for _, s in top]),
-            article_similarity([(h.row, h.score) for h in dense], self.store.chunk_article, articles),
-            article_coverage({self._vocab[t]: w for t, w in weights.items() if t in self._vocab},
-                             sum(weights.values()), self._postings, self.store.chunk_article, articles),
-        ]
-        if by_article is not None:
-            signals.append(by_article[articles])
-        combined = rerank_scores(*signals)
-        return [self.passage(top[i][0], float(combined[i])) for i in np.argsort(-combined, kind="stable")]
+        total = sum(weights.values())
+        as_of = filters.as_of.toordinal() if filters.as_of else None
+        titles, ages, copies, numbers = [], [], [], []
+        for (row, _), a in zip(top, articles.tolist()):
+            article = self.store.articles[a]
+            title_terms = set(terms(article.title))
+            titles.append(sum(w for t, w in weights.items() if t in title_terms) / total if total > 0 else 0.0)
+            ages.append(float(as_of - article.date.toordinal()) if as_of and article.date else np.nan)
+            copies.append(len(self.store.copies(a)))
+            numbers.append(row - int(self.store.chunk_rows_of(a)[0]))
+        chunk_article = self.store.chunk_article
+        in_fused = np.bincount(chunk_article[[r for r, _ in fused]], minlength=len(self.store.articles)) \
+            if fused else np.zeros(len(self.store.articles), dtype=np.int64)
+        dense_rank: dict[int, int] = {}
+        for i, h in enumerate(dense):
+            dense_rank.setdefault(int(chunk_article[h.row]), i)
+        features = rank_features(
+            fused=np.array([s for _, s in top], dtype=np.float64),
+            dense_rank=np.array([dense_rank.get(a, len(dense)) for a in articles.tolist()], dtype=np.float64),
+            chunks_found=in_fused[articles].astype(np.float64),
+            similarity=article_similarity([(h.row, h.score) for h in dense], self.store.chunk_article, articles),
+            coverage=article_coverage({self._vocab[t]: w for t, w in weights.items() if t in self._vocab},
+                                      total, self._postings, self.store.chunk_article, articles),
+            article_bm25=by_article[articles] if by_article is not None else None,
+            from_article_bm25=(np.arange(len(top)) >= fused_count).astype(np.float64),
+            title_coverage=np.array(titles), age_days=np.array(ages), copies=np.array(copies, dtype=np.float64),
+            chunk_number=np.array(numbers, dtype=np.float64), query_terms=len(weights),
+        )
+        return top, features
 
     def _article_candidates(self, query: str, by_article: np.ndarray, top: list[tuple[int, float]],
                             mask: np.ndarray | None) -> list[tuple[int, float]]:

@@ -119,6 +119,35 @@ def test_a_folder_without_manifest_or_with_other_features_is_refused(copied, tmp
         Reader(copied)
 
 
+def test_a_ranker_trained_on_other_features_is_refused(copied):
+    manifest = json.loads((copied / MANIFEST).read_text())
+    manifest["ranker_features"] = manifest["ranker_features"][:-1]
+    (copied / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ModelNotAvailableError, match="article ranker was trained on other features"):
+        Reader(copied)
+
+
+def test_retrieval_uses_the_bundled_article_ranker_unless_told_not_to(sample_assistant):
+    from rag.rerank import RANK_FEATURES
+
+    assert sample_assistant.reader.ranker is not None
+    state = sample_assistant._state
+    assert state.retriever.ranker is not None
+    assert sample_assistant.with_config(learned_rerank=False)._state.retriever.ranker is None
+    assert sample_assistant.with_config(reader=None)._state.retriever.ranker is None
+    question = "Who did Hasanov meet at IDEF 2025?"
+    filters = sample_assistant._filters(None, None, None, None)  # as ``search`` sets them: as of today
+    articles, features = state.retriever.rerank_candidates(question, filters=filters)
+    assert features.shape == (len(articles), len(RANK_FEATURES)) and len(articles) > 1
+    hits = sample_assistant.search(question, k=5)
+    assert hits[0].article_id == "idef-2025-hasanov-gorgun"
+    # The passages come in the ranker's order, with its scores.
+    scores = sample_assistant.reader.rank_articles(features)
+    best = [state.store.articles[articles[i]].id for i in np.argsort(-scores, kind="stable")[:5]]
+    assert [p.article_id for p in hits] == best
+    assert [round(p.score, 6) for p in hits] == [round(float(s), 6) for s in sorted(scores, reverse=True)[:5]]
+
+
 def test_a_bad_reader_path_fails_when_the_assistant_is_made(sample_assistant, tmp_path):
     with pytest.raises(ModelNotAvailableError):
         sample_assistant.with_config(reader=str(tmp_path / "nowhere"))

@@ -57,6 +57,40 @@ def _retriever(tmp_path, hash_embedder, **config):
     return Retriever(store, hash_embedder, Config(index=settings, **config))
 
 
+def test_rank_features_hold_raw_and_scaled_signals_in_order():
+    from rag.rerank import RANK_FEATURES, rank_features
+
+    x = rank_features(fused=np.array([0.9, 0.5, 0.0]), dense_rank=np.array([0, 3, 200]),
+                      chunks_found=np.array([2, 1, 0]), similarity=np.array([0.8, 0.6, 0.4]),
+                      coverage=np.array([1.0, 0.5, 0.25]), article_bm25=None, from_article_bm25=np.array([0, 0, 1]),
+                      title_coverage=np.array([0.5, 0.0, 0.0]), age_days=np.array([3.0, np.nan, 10.0]),
+                      copies=np.array([0, 2, 0]), chunk_number=np.array([0, 4, 1]), query_terms=5)
+    col = {name: x[:, i] for i, name in enumerate(RANK_FEATURES)}
+    assert x.shape == (3, len(RANK_FEATURES))
+    assert col["fused_scaled"].tolist() == [1.0, pytest.approx(5 / 9), 0.0]
+    assert col["fused_rank"].tolist() == [0, 1, 2] and col["query_terms"].tolist() == [5, 5, 5]
+    assert col["article_bm25"].tolist() == [0, 0, 0] and col["article_bm25_scaled"].tolist() == [0, 0, 0]
+    # Newer than the other dated candidates: the 3-day-old one is newest; undated stays unknown.
+    assert col["newer_than"][0] == 1.0 and col["newer_than"][2] == 0.0 and np.isnan(col["newer_than"][1])
+    assert rank_features(fused=np.zeros(0), dense_rank=np.zeros(0), chunks_found=np.zeros(0),
+                         similarity=np.zeros(0), coverage=np.zeros(0), article_bm25=None,
+                         from_article_bm25=np.zeros(0), title_coverage=np.zeros(0), age_days=np.zeros(0),
+                         copies=np.zeros(0), chunk_number=np.zeros(0), query_terms=0).shape == (0, len(RANK_FEATURES))
+
+
+def test_a_ranker_orders_the_candidates_by_its_scores(tmp_path, hash_embedder):
+    from rag.rerank import RANK_FEATURES
+
+    query = "story number marathon record"
+    r = _retriever(tmp_path, hash_embedder, rerank=6, article_bm25=3)
+    articles, features = r.rerank_candidates(query)
+    # A ranker that prefers the last candidate by fused rank turns the order around.
+    r.ranker = lambda x: x[:, RANK_FEATURES.index("fused_rank")]
+    found = r.run(query, k=len(articles))
+    assert [p.article_id for p in found] == [r.store.articles[a].id for a in articles[::-1]]
+    assert [p.score for p in found] == sorted((float(v) for v in features[:, 2]), reverse=True)
+
+
 def test_whole_article_bm25_adds_candidates_the_chunk_lists_missed(tmp_path, hash_embedder):
     from index.sparse import scores
 

@@ -77,6 +77,10 @@ def test_smoke_run_trains_a_loadable_reader(tmp_path, sample_assistant):
     trained = sample_assistant.with_config(reader=str(tmp_path / "reader"))
     pick = trained.choose("Who did Hasanov meet at IDEF 2025?", ["Haluk Görgün", "Ilham Aliyev"])
     assert abs(sum(pick.scores.values()) - 1) < 1e-6 and pick.citations
+    # The article ranker learned from the quarters' gold articles and retrieval uses it.
+    assert record["ranker"]["questions"] >= 1 and reader.ranker is not None
+    hits = trained.search("Who did Hasanov meet at IDEF 2025?", k=5)
+    assert hits and hits == sorted(hits, key=lambda p: -p.score)
 
 
 @pytest.mark.slow
@@ -93,5 +97,5 @@ def test_retraining_from_cold_with_the_same_seed_writes_the_same_model(tmp_path)
         train(TRAIN, tmp_path / run / "reader", tmp_path / run / "work", settings=settings, limit=6, max_quarters=2,
               progress=False)
     files = json.loads((tmp_path / "a" / "reader" / "manifest.json").read_text())["files"]
-    assert set(files) >= {"model.onnx", "combiner.txt", "combiner-lexical.txt", "chooser.txt"}
+    assert set(files) >= {"model.onnx", "combiner.txt", "combiner-lexical.txt", "chooser.txt", "ranker.txt"}
     assert files == json.loads((tmp_path / "b" / "reader" / "manifest.json").read_text())["files"]
