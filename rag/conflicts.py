@@ -8,16 +8,18 @@ differ" on an ordinary question is worse than a missed one:
 
 1. The asked value's type comes from the question (:func:`rag.answer.answer_type`): only
    ``number``, ``date`` and ``name`` questions are compared.
-2. A side is a *well-supported* sentence: its score reaches the second-sentence bar, its
-   article backs an answer (hand-set support at least ``min_support``), and its own words cover
-   at least :data:`OWN_SHARE` of what the best sentence's cover.
+2. A side is a *well-supported* sentence: its score sits at most :data:`SIDE_REACH` times as far
+   below the best as the second-sentence bar does, its article backs an answer (hand-set support
+   at least ``min_support``), and its own words cover at least :data:`OWN_SHARE` of what the best
+   sentence's cover.
 3. From each side's sentence, the value of the asked type that is not in the question: the one
    whose unit is a question word, else the one nearest the question's words (numbers: digits or
    number words with currency, per cent and scale; dates: day and month; names: runs of
    capitalised words, full names first).
-4. The answer's article is compared with each other article (dated at most :data:`MAX_DAYS`
-   apart): the values differ when neither article mentions the other's value anywhere in what
-   was read, and numbers with different units are not compared. A later article of the same
+4. The answer's article is compared with each other article (both dated, at most
+   :data:`MAX_DAYS` apart): the values differ when neither article mentions the other's value
+   anywhere in what was read; numbers with different units are not compared, and names only
+   when both are full names. A later article of the same
    source or story group, or one whose sentence itself holds the earlier value ("rose from 23 to
    31"), is an ``update``; different sources are a ``conflict``.
 """
