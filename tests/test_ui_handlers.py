@@ -172,6 +172,15 @@ def test_ask_api(handlers: Handlers) -> None:
         handlers.ask("What did they discuss?", history=[["only one"]])
 
 
+def test_ask_api_returns_reports_that_differ(handlers: Handlers) -> None:
+    answer = handlers.ask("How many councillors voted for the Ballyhoura greenway?")
+    d = answer["disagreement"]
+    assert d["kind"] == "conflict" and d["note"] in answer["text"]
+    assert [(r["value"], r["source"], r["date"]) for r in d["reports"]] == [
+        ("31", "corkcountynews.ie", "2025-02-11"), ("29", "avondhupress.ie", "2025-02-11")]
+    assert {r["citation"] for r in d["reports"]} <= {c["number"] for c in answer["citations"]}
+
+
 def test_parse_auth() -> None:
     assert parse_auth("ann:s3:cret") == ("ann", "s3:cret")
     assert parse_auth(None) is None
