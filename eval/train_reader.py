@@ -15,12 +15,13 @@ Steps, each cached or seeded so a rerun with the same command gives the same mod
 5. **Fit the combiners** (LightGBM LambdaRank over :data:`rag.reader.FEATURES`): one on the
    combiner quarters with the exported model's scores, and a lexical one on every quarter
    without them, for a reader run without its cross-encoder.
-6. **Fit the chooser** (:mod:`eval.train_chooser`, LightGBM LambdaRank over
-   :data:`rag.choice.OPTION_FEATURES`) on the options of every question that has choices,
-   each quarter read with an out-of-fold reader (a lexical combiner fit without it).
-7. **Fit the article ranker** (:mod:`eval.train_ranker`, LightGBM LambdaRank over
+6. **Fit the article ranker** (:mod:`eval.train_ranker`, LightGBM LambdaRank over
    :data:`rag.rerank.RANK_FEATURES`) on the rerank candidates of every question that names its
    gold articles: the weights of retrieval's rerank signals, learned instead of set equal.
+7. **Fit the chooser** (:mod:`eval.train_chooser`, LightGBM LambdaRank over
+   :data:`rag.choice.OPTION_FEATURES`) on the options of every question that has choices,
+   each quarter read with an out-of-fold reader (a lexical combiner fit without it) and the
+   article ranker, as ``choose`` will read them.
 8. **Write the folder**: ``model.onnx``, ``tokenizer.json``, ``combiner.txt``, ``combiner-lexical.txt``,
    ``chooser.txt``, ``ranker.txt``, ``manifest.json`` (SHA-256 of each file, features, settings) and ``MODEL_CARD.md``.
 
@@ -252,21 +253,25 @@ def fit_combiner(mined: list[MinedQuestion], settings: TrainSettings, *,
 
 
 def _train_chooser(folders: list[Path], mined: list[MinedQuestion], staging: Path, work: Path,
-                   settings: TrainSettings, progress: bool) -> dict | None:
+                   settings: TrainSettings, progress: bool, *, ranker: bool) -> dict | None:
     """Fit ``chooser.txt`` on the options of every question that has choices (None when none
     has). Each quarter is read with an out-of-fold reader: the folder's files, but a lexical
-    combiner fit without that quarter, so its votes are no better than on new questions."""
-    _write_manifest(staging, settings, files=MODEL_FILES, extra={})
+    combiner fit without that quarter, so its votes are no better than on new questions. With
+    ``ranker`` the folds hold the article ranker too, so the options are read with the
+    retrieval ``choose`` will have."""
+    files = MODEL_FILES + ((RANKER,) if ranker else ())
+    extra = {"ranker_features": list(RANK_FEATURES)} if ranker else {}
+    _write_manifest(staging, settings, files=files, extra=extra)
     rows: list[dict] = []
     for folder in folders:
         held_out = [m for m in mined if m.quarter != folder.name]
         fold = work / f"reader-fold-{folder.name}"
         shutil.rmtree(fold, ignore_errors=True)
         fold.mkdir(parents=True)
-        for name in ("model.onnx", "tokenizer.json", "combiner.txt"):
+        for name in ("model.onnx", "tokenizer.json", "combiner.txt") + ((RANKER,) if ranker else ()):
             shutil.copyfile(staging / name, fold / name)
         fit_combiner(held_out or mined, settings, lexical=True).save_model(str(fold / "combiner-lexical.txt"))
-        _write_manifest(fold, settings, files=MODEL_FILES, extra={})
+        _write_manifest(fold, settings, files=files, extra=extra)
         rows += quarter_rows(work / folder.name, fold, progress=progress)
     usable = [r for r in rows if sum(r["labels"]) == 1]
     if not usable:
@@ -344,8 +349,8 @@ def train(data: str | Path, out: str | Path, work: str | Path, *, settings: Trai
     fit_combiner(comb, settings).save_model(str(staging / "combiner.txt"))
     # Without the cross-encoder every quarter can train the combiner (none is in-sample for it).
     fit_combiner(mined, settings, lexical=True).save_model(str(staging / "combiner-lexical.txt"))
-    chooser = _train_chooser(folders, mined, staging, work, settings, progress)
     ranker = _train_ranker(folders, staging, work, settings, progress)
+    chooser = _train_chooser(folders, mined, staging, work, settings, progress, ranker=ranker is not None)
     train_s = time.perf_counter() - t1
     record = {
         "data": str(data), "quarters": sorted(f.name for f in folders), "cross_encoder_quarters": sorted(ce_q),

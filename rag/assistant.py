@@ -190,18 +190,18 @@ class Assistant:
         filters = self._filters(as_of, date_from, date_to, sources)
         return self._search(self._fresh(), query, k, filters)
 
-    def _search(self, state: _Loaded, query: str, k: int, filters: Filters) -> list[Passage]:
+    def _search(self, state: _Loaded, query: str, k: int, filters: Filters, *, learned: bool = True) -> list[Passage]:
         window = relative_window(query, filters.as_of) if filters.as_of and self.config.date_window else None
         if window is None:
-            return state.retriever.run(query, k=k, filters=filters)
+            return state.retriever.run(query, k=k, filters=filters, learned=learned)
         # "This week": prefer articles in the window, then fill up with the rest.
         lo = max(window[0], filters.date_from) if filters.date_from else window[0]
         inside = state.retriever.run(query, k=k, filters=Filters(
-            as_of=window[1], date_from=lo, date_to=filters.date_to, sources=filters.sources))
+            as_of=window[1], date_from=lo, date_to=filters.date_to, sources=filters.sources), learned=learned)
         if len(inside) >= k:
             return inside
         seen = {p.chunk_id for p in inside}
-        rest = [p for p in state.retriever.run(query, k=k, filters=filters) if p.chunk_id not in seen]
+        rest = [p for p in state.retriever.run(query, k=k, filters=filters, learned=learned) if p.chunk_id not in seen]
         return (inside + rest)[:k]
 
     def ask(self, question: str, *, history: Sequence[Turn] | None = None, as_of: date | str | None = None,
@@ -241,8 +241,13 @@ class Assistant:
         llm = self._llm() if backend != "extractive" and base_url and model else None
         filters = self._filters(as_of, date_from, date_to, sources)
         k = _check_k(self.config.k if k is None else k)
-        # A follow-up is searched as rewritten only when that finds clearly better support.
-        query, passages = resolve(question, history, lambda q: self._search(state, q, k, filters), state.idf_of,
+        # A follow-up is searched as rewritten only when that finds clearly better support. In a
+        # conversation both searches rerank with equal weights: the trained ranker learned from
+        # standalone quiz questions, and on fragments such as "What did they discuss?" it pushes
+        # the conversation's story out of the top passages the decision reads (docs/reader.md).
+        learned = not history
+        query, passages = resolve(question, history, lambda q: self._search(state, q, k, filters, learned=learned),
+                                  state.idf_of,
                                   rewrite=llm.condense(question, history) if llm and history else None,
                                   similarity=state.similarity)
         if llm is not None:

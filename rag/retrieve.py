@@ -88,9 +88,10 @@ class Retriever:
         )
         return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
 
-    def run(self, query: str, *, k: int, filters: Filters = Filters()) -> list[Passage]:
+    def run(self, query: str, *, k: int, filters: Filters = Filters(), learned: bool = True) -> list[Passage]:
         """The top ``k`` passages for ``query``, best first, at most ``max_per_article`` per article
-        (per story group with ``story_groups``: copies of one story count as one article)."""
+        (per story group with ``story_groups``: copies of one story count as one article).
+        ``learned=False`` reranks with equal weights even when a ranker is set."""
         cfg = self.config
         mask = self.facets.mask(filters)
         fused, dense = self._fused(query, mask, filters)
@@ -101,7 +102,7 @@ class Retriever:
         else:
             top, features = self._rerank_candidates(query, self._diversify(fused, max(depth, cfg.rerank)), fused,
                                                     dense, mask, filters)
-            combined = (self.ranker(features) if self.ranker is not None
+            combined = (self.ranker(features) if self.ranker is not None and learned
                         else rerank_scores(*features[:, [RANK_FEATURES.index(c) for c in EQUAL_WEIGHT]].T))
             passages = [self.passage(top[i][0], float(combined[i])) for i in np.argsort(-combined, kind="stable")]
         if self.cross_encoder:
