@@ -162,6 +162,23 @@ def mine_question(assistant: Assistant, q: Question, rng: random.Random) -> Mine
     )
 
 
+def read_rows(cache: Path) -> list[dict] | None:
+    """The records cached at ``cache`` (gzipped JSON lines), or None when there is no cache."""
+    if not cache.exists():
+        return None
+    with gzip.open(cache, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def write_rows(cache: Path, rows: list[dict]) -> None:
+    """Cache ``rows`` at ``cache``, written aside and renamed so a cut run leaves no half file."""
+    tmp = cache.with_suffix(".part")
+    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r) + "\n")
+    tmp.rename(cache)
+
+
 def _key(folder: Path, config: Config) -> str:
     h = hashlib.sha256(f"mine-v{MINE_VERSION}".encode())
     h.update(json.dumps(config.index.to_dict(), sort_keys=True).encode())
@@ -178,9 +195,9 @@ def mine_quarter(folder: Path, work: Path, *, settings: IndexSettings = MINING_S
     plain = unpack(folder, work)
     config = Config(index=settings, reader=None)
     cache = plain / f"mined-{_key(plain, config)}{'-' + str(limit) if limit else ''}.jsonl.gz"
-    if cache.exists():
-        with gzip.open(cache, "rt", encoding="utf-8") as fh:
-            return [MinedQuestion.from_dict(json.loads(line)) for line in fh]
+    cached = read_rows(cache)
+    if cached is not None:
+        return [MinedQuestion.from_dict(d) for d in cached]
     build_index([plain / ARTICLES_FILE], plain / "index", settings=settings, progress=progress)
     assistant = Assistant.from_index(plain / "index", config=config, progress=progress)
     questions = [q for q in load_dataset(plain).questions if q.answers][:limit]
@@ -190,11 +207,7 @@ def mine_quarter(folder: Path, work: Path, *, settings: IndexSettings = MINING_S
         m = mine_question(assistant, q, rng)
         m.quarter = folder.name
         mined.append(m)
-    tmp = cache.with_suffix(".part")
-    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-        for m in mined:
-            fh.write(json.dumps(m.to_dict()) + "\n")
-    tmp.rename(cache)
+    write_rows(cache, [m.to_dict() for m in mined])
     return mined
 
 

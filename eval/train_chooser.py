@@ -13,16 +13,14 @@ by the reader's manifest and the feature list.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from eval.data import load_dataset
-from eval.reader_data import MINING_SETTINGS
+from eval.reader_data import MINING_SETTINGS, read_rows, write_rows
 from rag import Assistant, Config
 from rag.assistant import CHOOSE_K
 from rag.choice import OPTION_FEATURES
@@ -36,9 +34,9 @@ def quarter_rows(plain: Path, reader_dir: Path, *, progress: bool = True) -> lis
     h = hashlib.sha256(f"choice-v{CHOICE_VERSION}:{','.join(OPTION_FEATURES)}".encode())
     h.update((reader_dir / "manifest.json").read_bytes())
     cache = plain / f"choice-rows-{h.hexdigest()[:16]}.jsonl.gz"
-    if cache.exists():
-        with gzip.open(cache, "rt", encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh]
+    cached = read_rows(cache)
+    if cached is not None:
+        return cached
     config = Config(index=MINING_SETTINGS, reader=str(reader_dir), chooser=False)
     assistant = Assistant.from_index(plain / "index", config=config, progress=False)
     state = assistant._fresh()  # noqa: SLF001 - the rows must be exactly what ``choose`` weighs
@@ -49,11 +47,7 @@ def quarter_rows(plain: Path, reader_dir: Path, *, progress: bool = True) -> lis
         _, _, x = assistant._option_evidence(state, q.question, list(q.choices), filters, CHOOSE_K,  # noqa: SLF001
                                              features=True)
         rows.append({"id": q.id, "features": x.tolist(), "labels": [int(c == q.answer) for c in q.choices]})
-    tmp = cache.with_suffix(".part")
-    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r) + "\n")
-    tmp.rename(cache)
+    write_rows(cache, rows)
     return rows
 
 

@@ -11,7 +11,6 @@ Rows are cached per quarter, keyed by the feature list and the retrieval setting
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.data import load_dataset
+from eval.reader_data import read_rows, write_rows
 from rag import Assistant, Config
 from rag.rerank import RANK_FEATURES
 
@@ -40,9 +40,9 @@ def quarter_rows(plain: Path, config: Config, *, index: Path | None = None, prog
     index = index or plain / "index"
     h.update((index / "CURRENT").read_bytes())  # the index version: a rebuilt index is read again
     cache = plain / f"rank-rows-{h.hexdigest()[:16]}.jsonl.gz" if index == plain / "index" else None
-    if cache is not None and cache.exists():
-        with gzip.open(cache, "rt", encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh]
+    cached = read_rows(cache) if cache is not None else None
+    if cached is not None:
+        return cached
     assistant = Assistant.from_index(index, config=config.replace(reader=None), progress=False)
     state = assistant._fresh()  # noqa: SLF001 - the rows must be exactly what the retriever ranks
     store = state.retriever.store
@@ -56,11 +56,7 @@ def quarter_rows(plain: Path, config: Config, *, index: Path | None = None, prog
         rows.append({"id": q.id, "features": np.nan_to_num(x, nan=-1.0).tolist(), "labels": labels,
                      "gold": len(gold)})
     if cache is not None:
-        tmp = cache.with_suffix(".part")
-        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-            for r in rows:
-                fh.write(json.dumps(r) + "\n")
-        tmp.rename(cache)
+        write_rows(cache, rows)
     return rows
 
 
