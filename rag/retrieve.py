@@ -161,15 +161,16 @@ class Retriever:
             copies.append(len(self.store.copies(a)))
             numbers.append(row - int(self.store.chunk_rows_of(a)[0]))
         chunk_article = self.store.chunk_article
-        in_fused = np.bincount(chunk_article[[r for r, _ in fused]], minlength=len(self.store.articles)) \
-            if fused else np.zeros(len(self.store.articles), dtype=np.int64)
+        # Chunks per article in the fused list, counted over the list, not the whole collection.
+        found, counts = np.unique(chunk_article[[r for r, _ in fused]], return_counts=True) if fused else ([], [])
+        in_fused = dict(zip(np.asarray(found).tolist(), np.asarray(counts).tolist()))
         dense_rank: dict[int, int] = {}
         for i, h in enumerate(dense):
             dense_rank.setdefault(int(chunk_article[h.row]), i)
         features = rank_features(
             fused=np.array([s for _, s in top], dtype=np.float64),
             dense_rank=np.array([dense_rank.get(a, len(dense)) for a in articles.tolist()], dtype=np.float64),
-            chunks_found=in_fused[articles].astype(np.float64),
+            chunks_found=np.array([in_fused.get(a, 0) for a in articles.tolist()], dtype=np.float64),
             similarity=article_similarity([(h.row, h.score) for h in dense], self.store.chunk_article, articles),
             coverage=article_coverage({self._vocab[t]: w for t, w in weights.items() if t in self._vocab},
                                       total, self._postings, self.store.chunk_article, articles),
