@@ -291,6 +291,17 @@ class ExtractiveAnswerer:
                         support=support)
         return self._disagree(question, reading, ranked, scores, bar, answer)
 
+    def backs(self, question: str, passages: list[Passage], answer: Answer, *, query: str | None = None) -> bool:
+        """Whether some sentence ``answer`` quotes (another answerer's, e.g. the LLM's) backs an
+        answer to ``question`` by this answerer's own bar (``min_support``), read from the top
+        ``answer_passages`` of ``passages``: a true sentence about something else does not."""
+        quoted = {(c.article_id, " ".join(c.quote.split())) for c in answer.citations if c.quote}
+        if not quoted:
+            return True  # nothing quoted to judge (the check already flags what no passage backs)
+        reading = self.read(question, passages, query=query, context=passages[self.config.answer_passages:])
+        return any(s.support >= self.config.min_support for s in reading.scored
+                   if (reading.read[s.evidence.passage].article_id, " ".join(s.evidence.text.split())) in quoted)
+
     def with_disagreement(self, question: str, passages: list[Passage], answer: Answer) -> Answer:
         """``answer`` (another answerer's, e.g. the LLM's) with the note on reports that differ,
         read from the top ``answer_passages`` of ``passages`` (what that answerer was given)."""

@@ -44,6 +44,8 @@ class Answerer(Protocol):
 
     def with_disagreement(self, question: str, passages: list[Passage], answer: Answer) -> Answer: ...
 
+    def backs(self, question: str, passages: list[Passage], answer: Answer, *, query: str | None = None) -> bool: ...
+
 
 def visible_text(reply: str) -> str:
     """What of a (possibly partial) reply to show: no thinking, and nothing while it may be the abstain phrase."""
@@ -165,6 +167,11 @@ class LLMAnswerer:
                 if shown:
                     yield Answer(question=question, text=shown, passages=passages, query=query, backend=self.backend)
             final = self._finish(question, reply, prompt.passages, passages, query)
+            if not final.abstained and not fallback.backs(question, prompt.passages, final, query=query):
+                # A small model asked what the passages do not say may quote a true sentence about
+                # something else ("Kiprono won the men's race" for a 2031 Eurovision question).
+                final = replace(final, text=ABSTAIN_TEXT, abstained=True, citations=[], warnings=[
+                    *final.warnings, "The sentences the model quoted do not answer the question: abstained"])
             # Reports that differ are read from the passages the model saw, as offline.
             final = fallback.with_disagreement(question, prompt.passages, final)
         except LLMError as exc:

@@ -264,6 +264,23 @@ def test_an_answer_no_passage_backs_at_all_is_an_abstention(server, fallback):
     assert cited.abstained and "Not supported by [1]" in cited.warnings[0]
 
 
+def test_a_true_sentence_about_something_else_is_not_an_answer(server, hash_embedder):
+    # What Qwen2.5 0.5B wrote for "Who won the Eurovision Song Contest in 2031?" over the sample
+    # (with the sample's Kiprono sentence): a passage's own words, cited, that answer nothing asked.
+    strict = ExtractiveAnswerer(hash_embedder, lambda term: 1.0, Config())  # the default min_support
+    server.script(Reply("[1] The 17th International Defense Industry Exhibition, IDEF 2025, opened in Istanbul on "
+                        "Tuesday."))
+    *_, final = answerer(server.url).stream("Who won the Eurovision Song Contest in 2031?", [FAIR, FERRY],
+                                            query=None, fallback=strict)
+    assert final.abstained and final.text == ABSTAIN_TEXT and final.citations == []
+    assert "do not answer the question" in final.warnings[-1] and final.backend == "llm:m"
+    # The same passage quoted for what it does answer stands.
+    server.script(Reply("IDEF 2025 opened in Istanbul on Tuesday [1]."))
+    *_, opened = answerer(server.url).stream("When did IDEF 2025 open in Istanbul?", [FAIR, FERRY], query=None,
+                                             fallback=strict)
+    assert not opened.abstained and opened.citations[0].article_id == FAIR.article_id, opened.warnings
+
+
 def test_a_cited_claim_its_passage_does_not_back_is_flagged(server, fallback):
     reply = f"{GOOD} Azerbaijan ordered 40 submarines and a fleet of tankers [1]."
     _, final = ask(server, fallback, Reply(reply))

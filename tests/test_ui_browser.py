@@ -25,6 +25,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 IDEF_URL = "https://www.azernews.az/nation/2025/07/23/hasanov-meets-haluk-gorgun-at-idef-2025.html"
 IDEF_TITLE = "Hasanov meets Turkish defence industry chief Haluk Görgün at IDEF 2025"
+# The bundled sample's size, read from the collection so that adding sample articles moves it too.
+SAMPLE_ARTICLES = sum(1 for line in (Path(__file__).resolve().parents[1] / "index" / "sample" / "articles.jsonl")
+                      .read_text(encoding="utf-8").splitlines() if line.strip())
 TIMEOUT_MS = 120_000  # the first upload copies the index and may load the model again
 
 LIGHTHOUSE = {
@@ -182,7 +185,7 @@ def test_03_uploaded_article_is_searchable_at_once(chat: Chat, tmp_path: Path) -
     status = chat.page.locator("#nd-upload-status")
     expect(status.locator(".nd-upload-ok")).to_contain_text("Indexed 1 new article")
     expect(status).to_contain_text("brannoch.jsonl:2")  # the bad record, by file name and line
-    expect(chat.page.locator("#nd-stats")).to_contain_text("33 articles")
+    expect(chat.page.locator("#nd-stats")).to_contain_text(f"{SAMPLE_ARTICLES + 1} articles")
     expect(chat.page.locator("#nd-stats")).to_contain_text("private copy")
     chat.shot("04-uploaded")
     chat.ask("What colour was the Quillfeather Lighthouse painted?", turn=3)
@@ -199,7 +202,7 @@ def test_04_file_with_nothing_valid_changes_nothing(chat: Chat, tmp_path: Path) 
     chat.upload(path)
     expect(chat.page.locator("#nd-upload-status .nd-upload-error")).to_contain_text("No valid article found")
     expect(chat.page.locator("#nd-upload-status")).to_contain_text("broken.jsonl:1")
-    expect(chat.page.locator("#nd-stats")).to_contain_text("33 articles")
+    expect(chat.page.locator("#nd-stats")).to_contain_text(f"{SAMPLE_ARTICLES + 1} articles")
     chat.shot("06-nothing-valid")
 
 
