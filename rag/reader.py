@@ -163,7 +163,8 @@ class Reader:
 
     Args:
         folder: a reader folder (``manifest.json``, ``model.onnx``, ``tokenizer.json``,
-            ``combiner.txt``, ``combiner-lexical.txt``); default the bundled one.
+            ``combiner.txt``, ``combiner-lexical.txt``, and optionally ``chooser.txt`` for
+            ``choose`` and ``ranker.txt`` for retrieval's rerank); default the bundled one.
         use_cross_encoder: False leaves the cross-encoder out and ranks with the lexical
             combiner (trained without it), for ``newsdesk eval --compare`` to show what it adds.
     """
