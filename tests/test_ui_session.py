@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from ui.session import ALIVE, COPIES_PREFIX, Workspace, remove_dead_copies
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +44,14 @@ SERVER = textwrap.dedent("""
         port = s.getsockname()[1]
     demo = build_app(assistant, workspace=workspace)
     launch(demo, port=port, prevent_thread_lock=True, quiet=True)
-    serve_until_stopped(demo, workspace, ready=lambda: print(session.workdir, flush=True))
+    def ready():
+        print(session.workdir, flush=True)
+        if sys.argv[2:] == ["early"]:  # the stop arrives while the server is being announced
+            import os, signal, time
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+
+    serve_until_stopped(demo, workspace, ready=ready)
     print("stopped", flush=True)
 """)
 
@@ -61,14 +70,18 @@ def child(script: str, *args: str, tmp: Path) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def test_sigterm_deletes_the_sessions_private_copies(tmp_path):
+@pytest.mark.parametrize("when", ["serving", "early"])
+def test_sigterm_deletes_the_sessions_private_copies(tmp_path, when):
+    """Whether SIGTERM comes while serving or while the server is still being announced."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    server = child(SERVER, str(tmp_path), tmp=tmp)
+    server = child(SERVER, str(tmp_path), when, tmp=tmp)
     try:
         workdir = Path(server.stdout.readline().strip())
-        assert workdir.is_dir() and workdir.parent.name.startswith(COPIES_PREFIX), server.stderr.read()
-        server.send_signal(signal.SIGTERM)
+        assert workdir.parent.name.startswith(COPIES_PREFIX), server.stderr.read()
+        if when == "serving":
+            assert workdir.is_dir()
+            server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=60)
     finally:
         server.kill()

@@ -254,6 +254,8 @@ def serve_until_stopped(demo: gr.Blocks, workspace: Workspace, *, ready: Callabl
     try:
         ready()
         demo.block_thread()
+    except KeyboardInterrupt:  # a stop that came before block_thread took over (while announcing)
+        demo.close()
     finally:
         signal.signal(signal.SIGTERM, previous)
         workspace.close()
