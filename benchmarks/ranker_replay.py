@@ -20,12 +20,11 @@ import numpy as np
 from eval.reader_data import MINING_SETTINGS, quarters
 from eval.train_ranker import fit_ranker, quarter_rows, recall_mrr
 from rag import Config
-from rag.rerank import EQUAL_WEIGHT, RANK_FEATURES, rerank_scores
+from rag.rerank import equal_weight_scores
 
 
 def equal_weights(rows: list[dict]) -> list[np.ndarray]:
-    columns = [RANK_FEATURES.index(c) for c in EQUAL_WEIGHT]
-    return [rerank_scores(*np.asarray(r["features"])[:, columns].T) for r in rows]
+    return [equal_weight_scores(np.asarray(r["features"])) for r in rows]
 
 
 def learned(model, rows: list[dict]) -> list[np.ndarray]:  # noqa: ANN001 - lightgbm.Booster

@@ -115,6 +115,12 @@ def rank_features(*, fused: np.ndarray, dense_rank: np.ndarray, chunks_found: np
     return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
 
 
+def equal_weight_scores(features: np.ndarray) -> np.ndarray:
+    """The equal-weight rerank score of each row of a :data:`RANK_FEATURES` matrix (the
+    :data:`EQUAL_WEIGHT` columns through :func:`rerank_scores`): the order without a ranker."""
+    return rerank_scores(*features[:, [RANK_FEATURES.index(c) for c in EQUAL_WEIGHT]].T)
+
+
 def rerank_scores(*signals: np.ndarray) -> np.ndarray:
     """The reranked score of each candidate (0..number of signals): the equal-weight sum of the
     min-max scaled signals. Sort with a stable sort so that ties keep the retrieval order."""

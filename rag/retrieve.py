@@ -18,7 +18,7 @@ from rag.cross_encoder import CrossEncoderReranker
 from rag.filters import UNDATED, ArticleFacets, Filters
 from rag.fuse import convex_fusion, reciprocal_rank_fusion
 from rag.records import Copy, Passage
-from rag.rerank import EQUAL_WEIGHT, RANK_FEATURES, article_coverage, article_similarity, rank_features, rerank_scores
+from rag.rerank import article_coverage, article_similarity, equal_weight_scores, rank_features
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class Retriever:
             top, features = self._rerank_candidates(query, self._diversify(fused, max(depth, cfg.rerank)), fused,
                                                     dense, mask, filters)
             combined = (self.ranker(features) if self.ranker is not None and learned
-                        else rerank_scores(*features[:, [RANK_FEATURES.index(c) for c in EQUAL_WEIGHT]].T))
+                        else equal_weight_scores(features))
             passages = [self.passage(top[i][0], float(combined[i])) for i in np.argsort(-combined, kind="stable")]
         if self.cross_encoder:
             passages = self.cross_encoder.run(query, passages, top=cfg.cross_encoder_top)
