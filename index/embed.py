@@ -54,11 +54,13 @@ class Embedder:
         backend: ``auto`` (the GPU through PyTorch when there is one, else ``onnx-int8``),
             ``onnx-int8`` (see ``index/onnx_embed.py``: about 2x faster on a CPU, cosine ~0.99 to
             fp32) or ``torch`` (plain sentence-transformers fp32).
+        threads: ``onnx-int8`` sessions run side by side (default: one per core); a Ray worker
+            that holds a share of a machine's cores passes that share.
     """
 
     def __init__(
         self, model: str = DEFAULT_MODEL, *, device: str | None = None, batch_size: int = 64,
-        max_seq_length: int = 256, backend: str = "auto",
+        max_seq_length: int = 256, backend: str = "auto", threads: int | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -67,6 +69,7 @@ class Embedder:
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
         self.backend = backend
+        self.threads = threads
         # The model's fast tokenizer sets and resets padding/truncation on every call: calls
         # from several threads (queries, and a build counting word pieces) must not overlap.
         self._tokenizer_lock = threading.Lock()
@@ -88,7 +91,8 @@ class Embedder:
     def _onnx(self):  # noqa: ANN202 - OnnxInt8Encoder
         from index.onnx_embed import OnnxInt8Encoder
 
-        return OnnxInt8Encoder(self.model, resolve_model(self.name), tokenizer_lock=self._tokenizer_lock)
+        return OnnxInt8Encoder(self.model, resolve_model(self.name), threads=self.threads,
+                               tokenizer_lock=self._tokenizer_lock)
 
     @cached_property
     def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily (torch is slow to import)

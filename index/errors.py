@@ -30,3 +30,7 @@ class IndexLockedError(NewsdeskError):
 
 class NoValidArticlesError(NewsdeskError):
     """An input held no article that could be indexed."""
+
+
+class ClusterError(NewsdeskError):
+    """A Ray cluster for embedding could not be started or reached (``index/ray_embed.py``)."""

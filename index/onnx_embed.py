@@ -35,6 +35,7 @@ import numpy as np
 from index.cache import cache_dir
 
 _TOKENIZE_SLICE = 256  # texts tokenised per hold of the shared tokenizer lock
+BATCH_SIZE = 8  # texts per forward pass (see OnnxInt8Encoder)
 EXPORT_VERSION = 2  # bump when the export recipe changes: old cached exports are then ignored
 _MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "modules.json",
                 "1_Pooling/config.json", "tokenizer.json", "vocab.txt")
@@ -50,6 +51,13 @@ def _fingerprint(model_dir: Path) -> str:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     h.update(block)
     return h.hexdigest()[:16]
+
+
+def export_folder(model_dir: str | Path, export_dir: Path | None = None) -> Path:
+    """Where the int8 export of ``model_dir`` is cached: named by a hash of the model's files,
+    so two machines with the same model files agree on the name."""
+    model_dir = Path(model_dir)
+    return (export_dir or cache_dir() / "onnx") / f"{model_dir.name}-{_fingerprint(model_dir)}"
 
 
 def pooling_of(st) -> tuple[str, bool]:  # noqa: ANN001 - a SentenceTransformer
@@ -198,7 +206,7 @@ class OnnxInt8Encoder:
     """
 
     def __init__(self, st, model_dir: str | Path, *, threads: int | None = None,  # noqa: ANN001
-                 batch_size: int = 8, export_dir: Path | None = None,
+                 batch_size: int = BATCH_SIZE, export_dir: Path | None = None,
                  tokenizer_lock: threading.Lock | None = None) -> None:
         import onnxruntime as ort
 
@@ -208,8 +216,7 @@ class OnnxInt8Encoder:
         self.max_seq_length = st.max_seq_length
         self.dimension = int(st.get_embedding_dimension())
         self.batch_size = batch_size
-        model_dir = Path(model_dir)
-        folder = (export_dir or cache_dir() / "onnx") / f"{model_dir.name}-{_fingerprint(model_dir)}"
+        folder = export_folder(model_dir, export_dir)
         path = folder / "model.onnx"
         if not path.exists():
             path = export_in_child(model_dir, folder)

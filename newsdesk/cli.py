@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from index.errors import NewsdeskError
 from index.settings import BACKENDS
@@ -174,8 +174,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         field_map[ours] = theirs
     wait = not args.no_wait
     if args.action == "build":
-        report = build_index(args.paths, args.index, settings=settings, progress=not args.quiet, field_map=field_map,
-                             wait=wait)
+        with _ray_embedder(args, settings) as embedder:
+            report = build_index(args.paths, args.index, settings=settings, progress=not args.quiet,
+                                 field_map=field_map, wait=wait, embedder=embedder)
         print(report.summary())
     elif args.action == "add":
         from index.build import add_articles
@@ -185,11 +186,22 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not loaded.articles:
             print("Nothing valid to add; the index is unchanged.", file=sys.stderr)
             return 1
-        print(add_articles(args.index, loaded.articles, settings=settings, progress=not args.quiet,
-                           wait=wait).summary())
+        with _ray_embedder(args, settings) as embedder:
+            print(add_articles(args.index, loaded.articles, settings=settings, progress=not args.quiet,
+                               wait=wait, embedder=embedder).summary())
     elif args.action == "remove":
         print(remove_articles(args.index, args.paths, settings=settings, wait=wait).summary())
     return 0
+
+
+def _ray_embedder(args: argparse.Namespace, settings):  # noqa: ANN001, ANN202 - IndexSettings, a context manager
+    """With --ray-address, an embedder that runs on that Ray cluster (closed after the command);
+    otherwise nothing, and the build makes its own."""
+    if not args.ray_address:
+        return nullcontext()
+    from index.ray_embed import RayEmbedder
+
+    return RayEmbedder.from_settings(settings, address=args.ray_address, workers=args.ray_workers)
 
 
 def _stories(args: argparse.Namespace) -> int:
@@ -337,6 +349,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         p.add_argument("--no-wait", action="store_true",
                        help="fail at once when another writer is updating the index (default: wait for it)")
+        if action != "remove":
+            p.add_argument("--ray-address", metavar="ADDRESS",
+                           help="embed on a Ray cluster: 'local' starts one on this machine for the run, "
+                                "'auto' or HOST:PORT or ray://HOST:10001 joins a running one (needs "
+                                "pip install 'newsdesk[ray]'; workers need the same newsdesk and model package)")
+            p.add_argument("--ray-workers", type=int, default=2, metavar="N",
+                           help="Ray actors embedding side by side, each with an equal share of the cluster's "
+                                "CPUs (default 2)")
         p.set_defaults(func=cmd_index)
     p = p_index_sub.add_parser("stories", help="list the index's story groups (syndicated copies, versions)")
     p.add_argument("--index", metavar="DIR", required=True, help="index folder")
