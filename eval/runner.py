@@ -5,7 +5,9 @@ For each variant the runner derives an assistant from one opened index
 ``search(k=10)`` (scored for retrieval), ``ask`` (what users get: scored for answers and
 abstention) and, with choices, ``choose``. Only :class:`rag.Assistant` is called.
 A variant named ``...+llm`` asks the configured language model (``--llm-gguf`` or
-``--llm-base-url``) for its answers; every other variant answers offline.
+``--llm-base-url``) for its answers; every other variant answers offline. A variant named
+``...+engine`` runs its searches in the engine at ``--backend-url``; the others search the
+index folder, so ``--compare hybrid,hybrid+engine`` sets the two backends side by side.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ def parse_variants(compare: str) -> list[str]:
     if unknown or not names:
         raise ValueError(f"unknown variant(s) {unknown or [compare]} for --compare; valid: {', '.join(VARIANTS)}")
     return names
+
+
+def uses_engine(name: str) -> bool:
+    """Whether variant ``name`` searches in the engine at ``--backend-url`` (``...+engine``); the
+    others search the index folder."""
+    return name.endswith("+engine")
 
 
 def uses_llm(name: str) -> bool:
@@ -105,6 +113,10 @@ def main(args: argparse.Namespace) -> int:
     if any(uses_llm(n) for n in names) and not all(endpoint.values()):
         raise ValueError("the +llm variants need a language model: give --llm-gguf PATH, or --llm-base-url "
                          "and --llm-model")
+    engine = getattr(args, "backend_url", None)
+    if any(uses_engine(n) for n in names) and not engine:
+        raise ValueError("the +engine variants need a search engine: give --backend-url URL "
+                         "(e.g. milvus-lite:///tmp/newsdesk.db or http://HOST:19530)")
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be a positive number of questions, got {args.limit!r}")
     dataset = load_dataset(args.dataset)
@@ -124,7 +136,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"Index {info.index_dir} {state}: {info.chunks:,} chunks"
           + (f", build {info.build_seconds:.1f} s" if info.build_seconds is not None else ""))
     base = Assistant.from_index(info.index_dir, config=config, progress=False)
-    runs = [run_variant(base.with_config(**VARIANTS[n]), questions, name=n, changes=VARIANTS[n], index=info)
+    runs = [run_variant(base.with_config(**VARIANTS[n], backend_url=engine if uses_engine(n) else None), questions,
+                        name=n, changes=VARIANTS[n], index=info)
             for n in names]
 
     print()

@@ -17,6 +17,7 @@ import numpy as np
 
 from index import dedup, sparse
 from index import store as store_mod
+from index.backend import SearchBackend, SyncReport, sync_live
 from index.chunk import chunk_spans, context_prefix
 from index.embed import Embedder
 from index.errors import IndexCorruptError, IndexMismatchError, NoValidArticlesError
@@ -78,6 +79,7 @@ class BuildReport:
     story_groups: int = 0  # groups of two or more copies of one story (index/dedup.py)
     grouped_articles: int = 0  # articles in those groups
     signed_articles: int = 0  # articles whose story signature this build computed (the rest reused)
+    sync: SyncReport | None = None  # what the search engine behind ``--backend-url`` changed
     load: LoadReport | None = field(default=None, repr=False)
 
     def summary(self) -> str:
@@ -101,6 +103,8 @@ class BuildReport:
                          f"{self.story_groups:,} stories ({self.signed_articles:,} articles signed)")
         if self.truncated_chunks:
             lines.append(f"Note: {self.truncated_chunks} chunks exceed the model's input and were cut.")
+        if self.sync is not None:
+            lines.append(self.sync.summary())
         return "\n".join(lines)
 
     def replaced_line(self) -> str:
@@ -139,17 +143,21 @@ def _previous(index_dir: Path, settings: IndexSettings, *,
 def write_collection(
     index_dir: str | Path, articles: list[Article], *, settings: IndexSettings | None = None,
     embedder: Embedder | None = None, progress: bool = True, previous: store_mod.IndexStore | None = None,
-    wait: bool = True,
+    wait: bool = True, backend: SearchBackend | None = None,
 ) -> BuildReport:
     """Make the index at ``index_dir`` hold exactly ``articles``, embedding only what changed.
 
     Holds the index's writer lock from reading the live version to switching to the new one,
     so a concurrent writer's version is never built over; ``wait=False`` raises
-    IndexLockedError instead of waiting for another writer.
+    IndexLockedError instead of waiting for another writer. With a ``backend`` (a search
+    engine, ``index.backend``), the engine is synced to the new version under the same lock.
     """
     with write_lock(index_dir, wait=wait):
-        return _write_collection(Path(index_dir), articles, settings=settings, embedder=embedder,
-                                 progress=progress, previous=previous)
+        report = _write_collection(Path(index_dir), articles, settings=settings, embedder=embedder,
+                                   progress=progress, previous=previous)
+        if backend is not None:
+            report.sync = sync_live(backend, index_dir, settings=settings, progress=progress)
+        return report
 
 
 def _write_collection(
@@ -266,6 +274,7 @@ def _vectors_by_row(dense: faiss.Index) -> dict[int, np.ndarray]:
 def build_index(
     paths: Iterable[str | Path], index_dir: str | Path, *, settings: IndexSettings | None = None,
     embedder: Embedder | None = None, progress: bool = True, field_map: dict | None = None, wait: bool = True,
+    backend: SearchBackend | None = None,
 ) -> BuildReport:
     """Index exactly the articles found in ``paths`` (articles no longer there are removed).
 
@@ -276,7 +285,7 @@ def build_index(
     if not loaded.articles:
         raise NoValidArticlesError("No valid articles found.\n" + loaded.summary())
     report = write_collection(index_dir, loaded.articles, settings=settings, embedder=embedder, progress=progress,
-                              wait=wait)
+                              wait=wait, backend=backend)
     report.load = loaded
     return report
 
@@ -284,6 +293,7 @@ def build_index(
 def add_articles(
     index_dir: str | Path, articles: list[Article], *, settings: IndexSettings | None = None,
     embedder: Embedder | None = None, progress: bool = True, wait: bool = True,
+    backend: SearchBackend | None = None,
 ) -> BuildReport:
     """Add (or replace, by id) ``articles`` in the index at ``index_dir``, on top of its latest
     version (read under the writer lock, so another writer's articles are kept)."""
@@ -293,12 +303,12 @@ def add_articles(
         current = {a.id: a for a in previous.articles} if previous else {}
         current.update({a.id: a for a in articles})
         return write_collection(index_dir, list(current.values()), settings=settings, embedder=embedder,
-                                progress=progress, previous=previous)
+                                progress=progress, previous=previous, backend=backend)
 
 
 def remove_articles(
     index_dir: str | Path, ids: Iterable[str], *, settings: IndexSettings | None = None,
-    embedder: Embedder | None = None, wait: bool = True,
+    embedder: Embedder | None = None, wait: bool = True, backend: SearchBackend | None = None,
 ) -> BuildReport:
     """Remove the articles with these ids (from the latest version, under the writer lock);
     unknown ids are ignored."""
@@ -308,4 +318,4 @@ def remove_articles(
         previous = store_mod.IndexStore.load(index_dir, settings=settings)
         keep = [a for a in previous.articles if a.id not in drop]
         return write_collection(index_dir, keep, settings=settings, embedder=embedder, progress=False,
-                                previous=previous)
+                                previous=previous, backend=backend)

@@ -32,5 +32,9 @@ class NoValidArticlesError(NewsdeskError):
     """An input held no article that could be indexed."""
 
 
+class BackendError(NewsdeskError):
+    """The search engine behind ``--backend-url`` cannot be reached, or refused a call."""
+
+
 class ClusterError(NewsdeskError):
     """A Ray cluster for embedding could not be started or reached (``index/ray_embed.py``)."""

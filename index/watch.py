@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index.backend import SearchBackend
 from index.build import BuildReport, add_articles
 from index.embed import Embedder
 from index.load import SUFFIXES, LoadReport, file_format, load_articles
@@ -60,6 +61,7 @@ class Watcher:
         index_dir: the index to add to (made on the first batch when there is none).
         settings: index settings (must match the index).
         embedder: the model, loaded once for all batches (default: the settings' model).
+        backend: a search engine synced with each batch (``index.backend``); None: the folder only.
         interval: seconds between polls.
         report: called with each batch's line and its load problems.
     """
@@ -68,6 +70,7 @@ class Watcher:
     index_dir: Path
     settings: IndexSettings = field(default_factory=IndexSettings)
     embedder: Embedder | None = None
+    backend: SearchBackend | None = None
     interval: float = DEFAULT_INTERVAL
     report: Callable[[str], None] = print
     _seen: dict[Path, tuple[int, int]] = field(default_factory=dict, init=False)  # file -> (size, mtime) added
@@ -112,7 +115,7 @@ class Watcher:
         build = None
         if loaded.articles:
             build = add_articles(self.index_dir, loaded.articles, settings=self.settings, embedder=self.embedder,
-                                 progress=False)
+                                 progress=False, backend=self.backend)
         for p in ready:
             self._seen[p] = now[p]
         self.batches += 1

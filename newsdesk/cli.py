@@ -20,6 +20,11 @@ def _add_config_args(p: argparse.ArgumentParser, *, index_required: bool = False
     p.add_argument("--backend", choices=BACKENDS,
                    help="how vectors are computed (default auto: the GPU via PyTorch when present, "
                         "else int8 ONNX Runtime, about 2x plain PyTorch on a CPU)")
+    p.add_argument("--backend-url", metavar="URL", default=os.environ.get("NEWSDESK_BACKEND_URL") or None,
+                   help="run the searches in a Milvus engine that mirrors the index folder: http://HOST:19530 "
+                        "(a Milvus server or cluster; token from MILVUS_TOKEN) or milvus-lite:///PATH.db "
+                        "(embedded); ?collection=NAME&index=FLAT|HNSW|IVF_FLAT; writes keep it in sync "
+                        "(env NEWSDESK_BACKEND_URL; default: the folder's own FAISS + BM25)")
 
 
 def _add_retrieval_args(p: argparse.ArgumentParser) -> None:
@@ -153,7 +158,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         from index.watch import Watcher
 
         watcher = Watcher(args.folder, args.index, settings=_config(args).index, interval=args.interval,
-                          report=lambda line: print(line, flush=True))
+                          report=lambda line: print(line, flush=True), backend=_engine(args))
         print(f"Watching {args.folder} for new files (every {args.interval:g} s; Ctrl-C stops)", flush=True)
         try:
             watcher.run(once=args.once)
@@ -176,7 +181,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.action == "build":
         with _ray_embedder(args, settings) as embedder:
             report = build_index(args.paths, args.index, settings=settings, progress=not args.quiet,
-                                 field_map=field_map, wait=wait, embedder=embedder)
+                                 field_map=field_map, wait=wait, embedder=embedder, backend=_engine(args))
         print(report.summary())
     elif args.action == "add":
         from index.build import add_articles
@@ -188,10 +193,17 @@ def cmd_index(args: argparse.Namespace) -> int:
             return 1
         with _ray_embedder(args, settings) as embedder:
             print(add_articles(args.index, loaded.articles, settings=settings, progress=not args.quiet,
-                               wait=wait, embedder=embedder).summary())
+                               wait=wait, embedder=embedder, backend=_engine(args)).summary())
     elif args.action == "remove":
-        print(remove_articles(args.index, args.paths, settings=settings, wait=wait).summary())
+        print(remove_articles(args.index, args.paths, settings=settings, wait=wait, backend=_engine(args)).summary())
     return 0
+
+
+def _engine(args: argparse.Namespace):  # noqa: ANN202 - index.backend.SearchBackend | None
+    """The search engine --backend-url names, kept in sync by the command's writes; None without it."""
+    from index.backend import open_backend
+
+    return open_backend(args.backend_url) if args.backend_url else None
 
 
 def _ray_embedder(args: argparse.Namespace, settings):  # noqa: ANN001, ANN202 - IndexSettings, a context manager
@@ -223,7 +235,7 @@ def _stories(args: argparse.Namespace) -> int:
 
 def _check_dates(args: argparse.Namespace) -> None:
     """Refuse a bad --as-of/--since/--until before anything loads, naming the flag as typed."""
-    from rag.filters import to_date
+    from index.filters import to_date
 
     for name in ("as_of", "since", "until"):
         to_date(getattr(args, name, None), name="--" + name.replace("_", "-"))

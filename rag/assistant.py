@@ -15,10 +15,12 @@ import numpy as np
 
 import index as index_pkg
 from index import store as store_mod
+from index.backend import SearchBackend, open_backend, sync_live
 from index.build import BuildReport, add_articles, build_index, remove_articles
 from index.cache import cache_dir
 from index.embed import Embedder
 from index.errors import IndexCorruptError, NewsdeskError
+from index.filters import Filters, to_date
 from index.load import LoadReport, load_articles
 from index.records import Article
 from index.store import IndexStore
@@ -28,7 +30,6 @@ from rag.answer import ExtractiveAnswerer, Reading
 from rag.cite import number_citations
 from rag.config import Config
 from rag.cross_encoder import CrossEncoderReranker
-from rag.filters import Filters, to_date
 from rag.llm_client import resolve_endpoint
 from rag.query import Turn, relative_window, resolve
 from rag.reader import Reader
@@ -73,11 +74,13 @@ class _Loaded:
     """Everything built from one index version; swapped as a whole when the index changes."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
-                 cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None) -> None:
+                 cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None,
+                 backend: SearchBackend | None = None) -> None:
         self.store = store
         learned = reader is not None and config.learned_rerank and reader.ranker is not None
         ranker = reader.rank_articles if learned else None
-        self.retriever = Retriever(store, embedder, config, cross_encoder, ranker)
+        search = backend.searcher(store) if backend is not None else None
+        self.retriever = Retriever(store, embedder, config, cross_encoder, ranker, search)
         self.idf_of = self.retriever.idf
         self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config, reader)
         self.embedder = embedder
@@ -109,7 +112,8 @@ class Assistant:
     """
 
     def __init__(self, store: IndexStore, *, config: Config | None = None, embedder: Embedder | None = None,
-                 cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None) -> None:
+                 cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None,
+                 backend: SearchBackend | None = None) -> None:
         self.config = config or Config(index=store.settings)
         s = self.config.index
         self.embedder = embedder or Embedder(s.model, device=s.device, batch_size=s.batch_size,
@@ -118,7 +122,8 @@ class Assistant:
         self.reader = reader or _reader(self.config)
         self._lock = threading.Lock()
         self._unloadable: str | None = None  # a version on disk that failed to load: not retried
-        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader)
+        self.backend = backend or _backend(self.config, store)
+        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader, self.backend)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -153,9 +158,12 @@ class Assistant:
         same_reader = (self.config.reader, self.config.reader_cross_encoder) == (
             other.config.reader, other.config.reader_cross_encoder)
         other.reader = self.reader if same_reader else _reader(other.config)
+        other.backend = (self.backend if other.config.backend_url == self.config.backend_url
+                         else _backend(other.config, self._state.store))
         other._lock = threading.Lock()
         other._unloadable = None
-        other._state = _Loaded(self._state.store, self.embedder, other.config, other.cross_encoder, other.reader)
+        other._state = _Loaded(self._state.store, self.embedder, other.config, other.cross_encoder, other.reader,
+                               other.backend)
         return other
 
     @property
@@ -364,9 +372,8 @@ class Assistant:
             return read, t, None
         # A third of the answers are named nowhere in what the question retrieves: search the
         # question with each choice too (BM25, fast), as a quiz-taker checks each option.
-        mask = state.retriever.facets.mask(filters)
         found = [[state.retriever.passage(h.row, h.score)
-                  for h in state.retriever.sparse(f"{question} {c}", choice_mod.HYPOTHESIS_HITS, mask)]
+                  for h in state.retriever.sparse(f"{question} {c}", choice_mod.HYPOTHESIS_HITS, filters)]
                  for c in choices]
         t = choice_mod.add_hypotheses(t, question, found, state.idf_of)
         return read, t, choice_mod.option_features(question, t, state.idf_of)
@@ -402,7 +409,7 @@ class Assistant:
             return report, None
         with self._lock:
             build = add_articles(self.index_dir, articles, settings=self.config.index, embedder=self.embedder,
-                                 progress=progress, wait=wait)
+                                 progress=progress, wait=wait, backend=self._engine())
             self._reload()
         return report, build
 
@@ -418,21 +425,26 @@ class Assistant:
             shutil.copytree(version, dest / version.name)
             shutil.copy2(self.index_dir / store_mod.POINTER, dest / store_mod.POINTER)
         store = IndexStore.load(dest, settings=self.config.index)
-        return Assistant(store, config=self.config, embedder=self.embedder, cross_encoder=self.cross_encoder,
-                         reader=self.reader)
+        # The copy searches its own folder: the engine mirrors this index, not the copy.
+        return Assistant(store, config=self.config.replace(backend_url=None), embedder=self.embedder,
+                         cross_encoder=self.cross_encoder, reader=self.reader)
 
     def remove_articles(self, ids: Iterable[str], *, wait: bool = True) -> BuildReport:
         """Remove articles by id (from the latest version on disk, under the writer lock); the
         index is swapped atomically."""
         with self._lock:
             build = remove_articles(self.index_dir, ids, settings=self.config.index, embedder=self.embedder,
-                                    wait=wait)
+                                    wait=wait, backend=self._engine())
             self._reload()
         return build
 
+    def _engine(self) -> SearchBackend | None:
+        """The search engine a write must sync too; None when the folder is the search index."""
+        return self.backend if self.config.backend_url else None
+
     def _reload(self) -> None:
         store = IndexStore.load(self.index_dir, settings=self.config.index)
-        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader)
+        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader, self.backend)
 
     def _fresh(self) -> _Loaded:
         """The loaded index, reloaded first when the index on disk moved on (another process
@@ -462,6 +474,17 @@ def _check_k(k: int) -> int:
     if not isinstance(k, int) or not 1 <= k <= 100:
         raise ValueError(f"k must be between 1 and 100, got {k!r}")
     return k
+
+
+def _backend(config: Config, store: IndexStore) -> SearchBackend:
+    """The search backend ``config.backend_url`` names; an engine is synced to the live index
+    first (under the writer lock; nothing to do when it is up to date)."""
+    backend = open_backend(config.backend_url)
+    if config.backend_url:
+        report = sync_live(backend, store.root, settings=config.index)
+        if report.added or report.removed:
+            print(report.summary(), file=sys.stderr)
+    return backend
 
 
 def _cross_encoder(config: Config, device: str | None) -> CrossEncoderReranker | None:

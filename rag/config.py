@@ -86,6 +86,10 @@ class Config:
         llm_context_tokens: tokens of passages sent to the model (cl100k count; lower-ranked
             passages are dropped first). ``--llm-gguf`` sends 1,200 unless told otherwise
             (docs/llm.md: a small CPU model reads about 190 tokens a second).
+        backend_url: where the dense and BM25 searches run (``index.backend.open_backend``):
+            None searches the index folder's own FAISS and bm25s files; a Milvus URL
+            (``http://host:19530``) or Milvus Lite file (``milvus-lite:///path/x.db``) searches
+            a Milvus engine that mirrors the folder (synced when the assistant opens).
     """
 
     index: IndexSettings = field(default_factory=IndexSettings)
@@ -121,6 +125,7 @@ class Config:
     llm_temperature: float = 0.1
     llm_max_tokens: int = 512
     llm_context_tokens: int = 3000
+    backend_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.retrieval not in get_args(Retrieval):
@@ -205,4 +210,7 @@ VARIANTS: dict[str, dict] = {
     "hybrid-chooser": {"retrieval": "hybrid", "chooser": False},
     "hybrid-conflicts": {"retrieval": "hybrid", "conflicts": False},
     "hybrid-ranker": {"retrieval": "hybrid", "learned_rerank": False},
+    # The searches run in the engine at ``--backend-url`` (``eval.runner.uses_engine``); every
+    # other variant searches the index folder: ``--compare hybrid,hybrid+engine``.
+    "hybrid+engine": {"retrieval": "hybrid"},
 }

@@ -4,29 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import faiss
 import numpy as np
 
+from index.backend import ChunkSearch, Hit, LocalSearch
 from index.embed import Embedder
+from index.filters import UNDATED, ArticleFacets, Filters
 from index.sparse import scores as bm25_scores
 from index.store import IndexStore
 from index.tokenize import terms
 from rag.config import Config
 from rag.cross_encoder import CrossEncoderReranker
-from rag.filters import UNDATED, ArticleFacets, Filters
 from rag.fuse import convex_fusion, reciprocal_rank_fusion
 from rag.records import Copy, Passage
 from rag.rerank import article_coverage, article_similarity, equal_weight_scores, rank_features
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A chunk row and its retrieval score, before it becomes a Passage."""
-
-    row: int
-    score: float
 
 
 class Retriever:
@@ -39,12 +30,16 @@ class Retriever:
         cross_encoder: the optional last stage, re-ordering the top ``config.cross_encoder_top``.
         ranker: scores the :data:`rag.rerank.RANK_FEATURES` matrix of the rerank candidates (the
             reader folder's trained ranker); None adds the scaled signals with equal weights.
+        search: where the dense and BM25 candidate searches run (``index.backend``); None: the
+            store's own FAISS and bm25s files.
     """
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
                  cross_encoder: CrossEncoderReranker | None = None,
-                 ranker: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 ranker: Callable[[np.ndarray], np.ndarray] | None = None,
+                 search: ChunkSearch | None = None) -> None:
         self.store = store
+        self.search = search or LocalSearch(store)
         self.embedder = embedder
         self.config = config
         self.cross_encoder = cross_encoder
@@ -65,28 +60,11 @@ class Retriever:
         i = self._vocab.get(term)
         return float(self._idf[i]) if i is not None and i < len(self._idf) else self._max_idf
 
-    def dense(self, query: str, n: int, mask: np.ndarray | None) -> list[Hit]:
-        if self.store.dense.ntotal == 0:
-            return []
-        qv = self.embedder.embed_query(query)[None, :]
-        params = None
-        if mask is not None:
-            if not mask.any():
-                return []
-            bitmap = np.packbits(mask, bitorder="little")
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap)))
-        scores, ids = self.store.dense.search(qv, min(n, self.store.dense.ntotal), params=params)
-        return [Hit(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+    def dense(self, query: str, n: int, filters: Filters) -> list[Hit]:
+        return self.search.dense(self.embedder.embed_query(query), n, filters)
 
-    def sparse(self, query: str, n: int, mask: np.ndarray | None) -> list[Hit]:
-        tokens = [t for t in terms(query) if t in self._vocab]
-        if not tokens or len(self.store) == 0:
-            return []
-        weight = mask.astype(np.float32) if mask is not None else None
-        ids, scores = self.store.bm25.retrieve(
-            [tokens], k=min(n, len(self.store)), show_progress=False, weight_mask=weight, n_threads=1,
-        )
-        return [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+    def sparse(self, query: str, n: int, filters: Filters) -> list[Hit]:
+        return self.search.sparse(terms(query), n, filters)
 
     def run(self, query: str, *, k: int, filters: Filters = Filters(), learned: bool = True) -> list[Passage]:
         """The top ``k`` passages for ``query``, best first, at most ``max_per_article`` per article
@@ -94,7 +72,7 @@ class Retriever:
         ``learned=False`` reranks with equal weights even when a ranker is set."""
         cfg = self.config
         mask = self.facets.mask(filters)
-        fused, dense = self._fused(query, mask, filters)
+        fused, dense = self._fused(query, filters)
         # The cross-encoder re-orders a deeper list than is shown, so it can bring passages up.
         depth = max(k, cfg.cross_encoder_top) if self.cross_encoder else k
         if not cfg.rerank:
@@ -109,12 +87,11 @@ class Retriever:
             passages = self.cross_encoder.run(query, passages, top=cfg.cross_encoder_top)
         return passages[:k]
 
-    def _fused(self, query: str, mask: np.ndarray | None,
-               filters: Filters) -> tuple[list[tuple[int, float]], list[Hit]]:
+    def _fused(self, query: str, filters: Filters) -> tuple[list[tuple[int, float]], list[Hit]]:
         """The candidates of both searches fused (row, score), best first, and the dense hits."""
         cfg = self.config
-        dense = self.dense(query, cfg.candidates, mask) if cfg.retrieval != "bm25" else []
-        sparse = self.sparse(query, cfg.candidates, mask) if cfg.retrieval != "dense" else []
+        dense = self.dense(query, cfg.candidates, filters) if cfg.retrieval != "bm25" else []
+        sparse = self.sparse(query, cfg.candidates, filters) if cfg.retrieval != "dense" else []
         if cfg.retrieval == "dense":
             fused = [(h.row, h.score) for h in dense]
         elif cfg.retrieval == "bm25":
@@ -133,7 +110,7 @@ class Retriever:
         """The article rows the reranker orders for ``query`` and their :data:`RANK_FEATURES`
         matrix, in retrieval order: what a trained ranker learns from (``eval/train_ranker.py``)."""
         mask = self.facets.mask(filters)
-        fused, dense = self._fused(query, mask, filters)
+        fused, dense = self._fused(query, filters)
         top, features = self._rerank_candidates(query, self._diversify(fused, max(self.config.k, self.config.rerank)),
                                                 fused, dense, mask, filters)
         return [int(self.store.chunk_article[r]) for r, _ in top], features

@@ -115,7 +115,7 @@ def test_whole_article_bm25_adds_candidates_the_chunk_lists_missed(tmp_path, has
 
 
 def test_whole_article_candidates_obey_the_filters(tmp_path, hash_embedder):
-    from rag.filters import Filters
+    from index.filters import Filters
 
     r = _retriever(tmp_path, hash_embedder, candidates=1, rerank=3, article_bm25=5)
     found = r.run("story number", k=6, filters=Filters(date_from=date(2025, 1, 3), date_to=date(2025, 1, 4)))

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from rag.filters import Filters, to_date
+from index.filters import Filters, to_date
 from rag.fuse import reciprocal_rank_fusion
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Date and source filters, turned into a per-chunk mask over the index."""
+"""Date and source filters: which articles a search may return, and the per-chunk mask a local index applies."""
 
 from __future__ import annotations
 
