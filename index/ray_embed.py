@@ -30,6 +30,7 @@ from index.settings import DEFAULT_MODEL, IndexSettings
 
 INSTALL_HINT = "pip install 'newsdesk[ray]'"
 CONNECT_TIMEOUT_S = 5.0  # Ray itself retries an unreachable GCS address for minutes
+START_TIMEOUT_S = 300.0  # for the workers to load the model (about 5 s each on the 2-core dev machine)
 
 
 def _ray():  # noqa: ANN202 - the ray module, imported only when a cluster is asked for
@@ -114,11 +115,12 @@ class RayEmbedder:
             down on :meth:`close`; anything else is given to ``ray.init(address=...)``, e.g.
             ``auto`` (the cluster ``ray start`` made here) or ``ray://head:10001``, and that
             cluster is left running.
-        workers: actors; each takes an equal share of the cluster's CPUs (at least one) and
-            runs that many ONNX sessions.
+        workers: actors; each takes an equal share of the cluster's free CPUs (at least one)
+            and runs that many ONNX sessions.
         shard_size: texts per task, a multiple of the int8 encoder's batch (8): large enough
             that a task's overhead is small, small enough that workers finish together.
         connect_timeout: seconds to wait for a cluster address to take a connection.
+        start_timeout: seconds to wait for the workers to load the model.
 
     Use as a context manager (or call :meth:`close`); Ray starts on the first :meth:`load`,
     so an up-to-date index starts no cluster.
@@ -127,7 +129,7 @@ class RayEmbedder:
     def __init__(
         self, model: str = DEFAULT_MODEL, *, device: str | None = None, batch_size: int = 64,
         max_seq_length: int = 256, backend: str = "auto", address: str = "local", workers: int = 2,
-        shard_size: int = 256, connect_timeout: float = CONNECT_TIMEOUT_S,
+        shard_size: int = 256, connect_timeout: float = CONNECT_TIMEOUT_S, start_timeout: float = START_TIMEOUT_S,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers!r}")
@@ -139,6 +141,7 @@ class RayEmbedder:
         self.workers = workers
         self.shard_size = shard_size
         self.connect_timeout = connect_timeout
+        self.start_timeout = start_timeout
         self.startup_seconds = 0.0  # ray.init plus actors loading the model, once
         self._actors: list = []
         self._initialised = False  # whether this object called ray.init (and so close() ray.shutdown)
@@ -184,16 +187,21 @@ class RayEmbedder:
             if not (folder / "model.onnx").exists():
                 export_in_child(Path(model_dir), folder)
             export = _read_export(folder)
-        total = int(ray.cluster_resources().get("CPU", 0))
-        if total < self.workers:  # the actors would wait for CPUs forever
-            raise ClusterError(f"The Ray cluster has {total} CPUs, fewer than the {self.workers} workers asked for.")
-        cpus = total // self.workers
+        free = int(ray.available_resources().get("CPU", 0))  # a shared cluster's busy CPUs are not ours
+        if free < self.workers:  # the actors would wait for CPUs forever
+            raise ClusterError(f"The Ray cluster has {free} free CPUs, fewer than the {self.workers} workers "
+                               "asked for (--ray-workers).")
+        cpus = free // self.workers
         options = {"model": local.name, "device": local.device, "batch_size": local.batch_size,
                    "max_seq_length": local.max_seq_length, "backend": local.resolved_backend}
         export_ref = ray.put(export)
         actor = ray.remote(num_cpus=cpus)(_Worker)
         self._actors = [actor.remote(options, cpus, export_ref) for _ in range(self.workers)]
-        errors = [e for e in ray.get([a.ready.remote() for a in self._actors]) if e]
+        try:
+            errors = [e for e in ray.get([a.ready.remote() for a in self._actors], timeout=self.start_timeout) if e]
+        except ray.exceptions.GetTimeoutError as exc:
+            raise ClusterError(f"The {self.workers} Ray workers did not load the model within "
+                               f"{self.start_timeout:g} s (a busy cluster, or a slow disk).") from exc
         if errors:
             raise ModelNotAvailableError(errors[0])
 
