@@ -26,6 +26,7 @@ import numpy as np
 from index.backend import Hit, SyncReport
 from index.errors import BackendError, IndexMismatchError, NewsdeskError
 from index.filters import UNDATED, Filters
+from index.settings import IVF_NPROBE
 from index.store import IndexStore
 from index.tokenize import terms
 
@@ -38,7 +39,7 @@ DELETE_BATCH = 512  # article ids per delete filter
 # (k1 + 1) numerator that bm25s's Lucene variant drops: its scores are divided by it, so the
 # scores the chooser reads are the folder's too.
 BM25_K1, BM25_B = 1.5, 0.75
-DENSE_INDEXES = ("FLAT", "IVF_FLAT", "HNSW")
+DENSE_INDEXES = ("FLAT", "IVF_FLAT", "HNSW")  # Milvus Lite builds FLAT and IVF_FLAT; a server all three
 CONNECT_TIMEOUT = 10.0  # seconds to reach the engine before saying so
 
 
@@ -127,8 +128,10 @@ class MilvusSearch:
     def dense(self, vector: np.ndarray, n: int, filters: Filters) -> list[Hit]:
         expr = filter_expression(filters)
         expr = f"has_vector == true and ({expr})" if expr else "has_vector == true"
+        # Probes as the folder's IVF uses them; HNSW must look at least as wide as it returns.
+        params = {"IVF_FLAT": {"nprobe": IVF_NPROBE}, "HNSW": {"ef": max(64, n)}}.get(self.backend.index_type, {})
         return self._hits(self.backend.search([np.asarray(vector, dtype=np.float32).tolist()], "dense", n,
-                                              expr, {"metric_type": "IP"}))
+                                              expr, {"metric_type": "IP", "params": params}))
 
     def sparse(self, tokens: list[str], n: int, filters: Filters) -> list[Hit]:
         if not tokens:

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import subprocess
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,3 +92,36 @@ def summary(request) -> list[str]:  # noqa: ANN001 - pytest's request type
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's reporter type
     for line in terminalreporter.config.stash.get(_SUMMARY, []):
         terminalreporter.write_line(line)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def milvus_url(tmp_path_factory):
+    """A real Milvus engine (Milvus Lite 2.5's C++ server) on a free local port, reached over
+    gRPC as a Milvus cluster is; for the session (tests use their own collections)."""
+    server = pytest.importorskip("milvus_lite.server")
+    folder = tmp_path_factory.mktemp("milvus")
+    port = free_port()
+    binary = Path(server.Server(str(folder / "engine.db")).milvus_bin)
+    env = {**os.environ, "LD_LIBRARY_PATH": f"{binary.parent}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
+    proc = subprocess.Popen([str(binary), str(folder / "engine.db"), f"127.0.0.1:{port}", "ERROR"], env=env,
+                            cwd=folder)
+    deadline = time.monotonic() + 60
+    while True:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert proc.poll() is None, "the Milvus engine exited at start"
+        assert time.monotonic() < deadline, "the Milvus engine did not listen within 60 s"
+        time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

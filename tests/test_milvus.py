@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,47 +21,15 @@ from index.records import Article
 from index.settings import IndexSettings
 from index.store import IndexStore
 from index.tokenize import terms
-from tests.conftest import make_articles
+from tests.conftest import free_port, make_articles
 
 pytest.importorskip("pymilvus")
-milvus_server = pytest.importorskip("milvus_lite.server")
+pytest.importorskip("milvus_lite")
 
 SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 WRITER = ROOT / "tests" / "fixtures" / "writer.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def milvus_url(tmp_path_factory):
-    """A Milvus server on a free local port, for the whole module."""
-    folder = tmp_path_factory.mktemp("milvus")
-    port = _free_port()
-    server = milvus_server.Server(str(folder / "engine.db"), address=f"127.0.0.1:{port}")
-    binary = Path(server.milvus_bin)
-    env = {**os.environ, "LD_LIBRARY_PATH": f"{binary.parent}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
-    proc = subprocess.Popen([str(binary), str(folder / "engine.db"), f"127.0.0.1:{port}", "ERROR"], env=env,
-                            cwd=folder)
-    deadline = time.monotonic() + 60
-    while True:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        assert proc.poll() is None, "the Milvus engine exited at start"
-        assert time.monotonic() < deadline, "the Milvus engine did not listen within 60 s"
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture
@@ -193,7 +160,7 @@ def test_an_engine_that_is_not_there_fails_with_one_clear_error(tmp_path, hash_e
 
     monkeypatch.setattr(milvus, "CONNECT_TIMEOUT", 2.0)
     write_collection(tmp_path / "idx", make_articles(2), settings=SETTINGS, embedder=hash_embedder, progress=False)
-    backend = open_backend(f"http://127.0.0.1:{_free_port()}")
+    backend = open_backend(f"http://127.0.0.1:{free_port()}")
     started = time.monotonic()
     with pytest.raises(BackendError, match="Cannot reach the Milvus engine at http://127.0.0.1"):
         sync_live(backend, tmp_path / "idx")
@@ -243,3 +210,30 @@ def test_an_assistant_asks_through_the_engine_and_eval_compares_the_two(tmp_path
     finally:
         engine.backend.drop()
         engine.backend.close()
+
+
+@pytest.mark.slow
+def test_the_cli_builds_into_the_engine_and_answers_from_it(tmp_path, milvus_url, capsys):
+    from newsdesk.cli import main
+
+    url = f"{milvus_url}?collection=t_cli"
+    src = tmp_path / "news.jsonl"
+    src.write_text("\n".join(json.dumps(a) for a in [
+        {"id": "ferry", "title": "Fano ferry goes electric", "date": "2025-03-02", "source": "example.com",
+         "text": "The Fano ferry line switched to an electric ship on Sunday. The ship carries 400 passengers."},
+        {"id": "bank", "title": "Central bank holds rates", "date": "2025-03-05", "source": "example.org",
+         "text": "The central bank kept its deposit rate at 2 percent on Wednesday, citing slower inflation."},
+    ]) + "\n")
+    index = tmp_path / "idx"
+    assert main(["index", "build", str(src), "--index", str(index), "--backend-url", url, "--quiet"]) == 0
+    assert "Search engine updated: 2 articles added, 0 removed" in capsys.readouterr().out
+    assert main(["ask", "How many passengers does the electric ferry carry?", "--index", str(index),
+                 "--backend-url", url, "--json", "--as-of", "2025-04-01"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert "400" in answer["text"] and answer["citations"][0]["article_id"] == "ferry"
+    assert main(["index", "remove", "ferry", "--index", str(index), "--backend-url", url]) == 0
+    assert "0 articles added, 1 removed" in capsys.readouterr().out
+    backend = open_backend(url)
+    assert set(backend.held()) == {"bank"}
+    backend.drop()
+    backend.close()

@@ -87,7 +87,7 @@ def test_the_example_session_prints_what_the_readme_shows(sample_assistant, caps
 
 
 def _commands() -> list[str]:
-    (block,) = [code for lang, code in BLOCKS if lang == "bash" and "newsdesk index build" in code]
+    (block,) = [code for lang, code in BLOCKS if lang == "bash" and "newsdesk index restore" in code]
     joined = block.replace("\\\n", " ")
     return [line.split("  #")[0].strip() for line in joined.splitlines() if line.startswith("newsdesk")]
 
@@ -144,3 +144,42 @@ def test_newsdesk_serve_as_the_readme_starts_it(sample_assistant) -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=60)
+
+
+def test_the_engine_block_runs(sample_assistant, milvus_url, tmp_path) -> None:
+    """"Past one machine": the build into Milvus Lite with Ray embedding, the eval comparing the
+    two backends, and serve against a Milvus server (the one the tests start)."""
+    (block,) = [code for lang, code in BLOCKS if lang == "bash" and "hybrid+engine" in code]
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jsonl").write_text(
+        '{"id": "p1", "title": "Harbour bridge opens", "text": "The Portvale harbour bridge opened on Sunday."}\n')
+    fill = {"PATH...": str(src), "DIR": str(tmp_path / "idx"),
+            "milvus-lite:///PATH/newsdesk.db": f"milvus-lite://{tmp_path}/engine/newsdesk.db",
+            "http://HOST:19530": f"{milvus_url}?collection=readme"}
+    ran = []
+    for command in block.replace("\\\n", " ").splitlines():
+        if not command.startswith("newsdesk"):
+            continue
+        args = [fill.get(w, w) for w in shlex.split(command.split("  #")[0])[1:]]
+        if args[0] == "serve":
+            port = _free_port()
+            server = subprocess.Popen([sys.executable, "-m", "newsdesk.cli", *args, "--port", str(port)], cwd=ROOT,
+                                      env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+            try:
+                lines = []
+                for line in server.stderr:
+                    lines.append(line)
+                    if "is serving on" in line:
+                        break
+                assert "Search engine updated: 1 articles added" in "".join(lines), "".join(lines)
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.communicate(timeout=60)
+        else:
+            if args[0] == "eval":
+                args += ["--limit", "3", "--out", str(tmp_path / "eval-out")]
+            with contextlib.redirect_stdout(io.StringIO()):
+                assert main(args) == 0, command
+        ran.append(args[0])
+    assert ran == ["index", "eval", "serve"]
