@@ -18,6 +18,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,30 +49,47 @@ def is_milvus_url(url: str) -> bool:
     return url.startswith(("http://", "https://", "milvus-lite://")) or url.split("?")[0].endswith(".db")
 
 
-def parse_url(url: str) -> tuple[str, str, str]:
-    """``(uri for MilvusClient, collection, dense index type)`` from a ``--backend-url``.
+@dataclass(frozen=True)
+class Target:
+    """Where a ``--backend-url`` points: the ``MilvusClient`` uri, the collection, its dense
+    index type and, when the collection is created, its shards (Milvus DML channels)."""
+
+    uri: str
+    collection: str = DEFAULT_COLLECTION
+    index: str = "FLAT"
+    shards: int = 1
+
+
+def parse_url(url: str) -> Target:
+    """The :class:`Target` of a ``--backend-url``.
 
     ``?collection=NAME`` picks the collection (default ``newsdesk``); ``?index=HNSW`` or
-    ``IVF_FLAT`` the dense index (default ``FLAT``: exact, like the folder's default).
+    ``IVF_FLAT`` the dense index (default ``FLAT``: exact, like the folder's default);
+    ``?shards=N`` spreads a new collection's writes over N channels of a Milvus cluster.
     """
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = sorted(set(query) - {"collection", "index"})
+    unknown = sorted(set(query) - {"collection", "index", "shards"})
     if unknown:
         raise ValueError(f"--backend-url {url!r}: unknown option(s) {', '.join(unknown)}; "
-                         "known: collection, index")
+                         "known: collection, index, shards")
     collection = query.get("collection", DEFAULT_COLLECTION)
     if not collection.replace("_", "").isalnum() or not collection[0].isalpha():
         raise ValueError(f"--backend-url {url!r}: collection must be letters, digits and _, starting with a letter")
     index = query.get("index", "FLAT").upper()
     if index not in DENSE_INDEXES:
         raise ValueError(f"--backend-url {url!r}: index must be one of {', '.join(DENSE_INDEXES)}")
+    shards = query.get("shards", "1")
+    if not shards.isdigit() or not 1 <= int(shards) <= 16:
+        raise ValueError(f"--backend-url {url!r}: shards must be a whole number from 1 to 16")
     if parts.scheme in ("http", "https"):
-        return f"{parts.scheme}://{parts.netloc}", collection, index
-    path = parts.path if parts.scheme == "milvus-lite" else url.split("?")[0]
-    if parts.scheme == "milvus-lite" and parts.netloc:  # milvus-lite://relative/x.db
-        path = parts.netloc + parts.path
-    return str(Path(path).expanduser().resolve()), collection, index
+        uri = f"{parts.scheme}://{parts.netloc}"
+    else:
+        path = parts.path if parts.scheme == "milvus-lite" else url.split("?")[0]
+        if parts.scheme == "milvus-lite" and parts.netloc:  # milvus-lite://relative/x.db
+            path = parts.netloc + parts.path
+        uri = str(Path(path).expanduser().resolve())
+    return Target(uri, collection, index, int(shards))
 
 
 def literal(values: Iterable[str]) -> str:
@@ -148,14 +166,16 @@ class MilvusBackend:
         url: ``http(s)://host:port`` for a Milvus server or cluster (token from the
             ``MILVUS_TOKEN`` environment variable), ``milvus-lite:///path/x.db`` or a path
             ending in ``.db`` for Milvus Lite in this process; ``?collection=`` and ``?index=``
-            as in :func:`parse_url`.
+            ``?shards=`` as in :func:`parse_url`.
     """
 
     name = "milvus"
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.uri, self.collection, self.index_type = parse_url(url)
+        target = parse_url(url)
+        self.uri, self.collection, self.index_type, self.shards = (target.uri, target.collection, target.index,
+                                                                   target.shards)
         self._client = None
 
     @property
@@ -167,8 +187,9 @@ class MilvusBackend:
                     from pymilvus import MilvusClient
                     if not self.uri.startswith("http"):
                         import milvus_lite  # noqa: F401 - imported here, under the filter
-                # The iterator warns on every sync that Milvus Lite keeps no server timestamp.
-                logging.getLogger("pymilvus").setLevel(logging.ERROR)
+                # Its log repeats the errors raised here as BackendError, and its iterator warns on
+                # every sync that Milvus Lite keeps no server timestamp.
+                logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
             except ImportError as exc:
                 raise BackendError("The Milvus backend needs pymilvus and milvus-lite: "
                                    "pip install 'newsdesk[milvus]'") from exc
@@ -218,7 +239,7 @@ class MilvusBackend:
                           params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})
         indexes.add_index("n", index_type="INVERTED")
         self.client.create_collection(self.collection, schema=schema, index_params=indexes,
-                                      consistency_level="Strong")
+                                      consistency_level="Strong", num_shards=self.shards)
 
     def check(self, store: IndexStore) -> None:
         """Raise IndexMismatchError when the collection was filled from an index built with
@@ -258,6 +279,15 @@ class MilvusBackend:
         article's chunk 0 (what :meth:`held` reads) is written after its other chunks, so an
         interrupted sync leaves articles missing, never half there, and the next sync adds them.
         """
+        try:
+            return self._sync(store, progress=progress)
+        except NewsdeskError:
+            raise
+        except Exception as exc:  # MilvusException, gRPC errors: the engine refused or went away
+            raise BackendError(f"Syncing Milvus collection {self.collection!r} at {self.uri} failed ({exc}); "
+                               "the index folder is intact, and the next write or start syncs again.") from exc
+
+    def _sync(self, store: IndexStore, *, progress: bool) -> SyncReport:
         t0 = time.perf_counter()
         if not self.client.has_collection(self.collection):
             self._create(store)

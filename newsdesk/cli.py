@@ -23,7 +23,7 @@ def _add_config_args(p: argparse.ArgumentParser, *, index_required: bool = False
     p.add_argument("--backend-url", metavar="URL", default=os.environ.get("NEWSDESK_BACKEND_URL") or None,
                    help="run the searches in a Milvus engine that mirrors the index folder: http://HOST:19530 "
                         "(a Milvus server or cluster; token from MILVUS_TOKEN) or milvus-lite:///PATH.db "
-                        "(embedded); ?collection=NAME&index=FLAT|HNSW|IVF_FLAT; writes keep it in sync "
+                        "(embedded); ?collection=NAME&index=FLAT|HNSW|IVF_FLAT&shards=N; writes keep it in sync "
                         "(env NEWSDESK_BACKEND_URL; default: the folder's own FAISS + BM25)")
 
 

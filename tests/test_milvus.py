@@ -168,13 +168,14 @@ def test_an_engine_that_is_not_there_fails_with_one_clear_error(tmp_path, hash_e
 
 
 def test_backend_urls_are_parsed_or_refused_clearly(tmp_path):
-    from index.milvus import filter_expression, parse_url
+    from index.milvus import Target, filter_expression, parse_url
 
-    assert parse_url("http://db:19530?collection=news_2&index=hnsw") == ("http://db:19530", "news_2", "HNSW")
-    assert parse_url(f"milvus-lite://{tmp_path}/x.db") == (str(tmp_path / "x.db"), "newsdesk", "FLAT")
-    assert parse_url(str(tmp_path / "y.db"))[0] == str(tmp_path / "y.db")
+    assert parse_url("http://db:19530?collection=news_2&index=hnsw&shards=4") == Target("http://db:19530", "news_2",
+                                                                                        "HNSW", 4)
+    assert parse_url(f"milvus-lite://{tmp_path}/x.db") == Target(str(tmp_path / "x.db"))
+    assert parse_url(str(tmp_path / "y.db")).uri == str(tmp_path / "y.db")
     for bad, says in (("http://db:19530?colection=x", "unknown option"), ("http://db?collection=1x", "collection"),
-                      ("http://db?index=DISKANN", "index must be one of")):
+                      ("http://db?index=DISKANN", "index must be one of"), ("http://db?shards=0", "shards")):
         with pytest.raises(ValueError, match=says):
             parse_url(bad)
     with pytest.raises(ValueError, match="names no search backend"):
