@@ -189,7 +189,8 @@ class MilvusBackend:
                         import milvus_lite  # noqa: F401 - imported here, under the filter
                 # Its log repeats the errors raised here as BackendError, and its iterator warns on
                 # every sync that Milvus Lite keeps no server timestamp.
-                logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+                for name in ("pymilvus", "pymilvus.milvus_client"):  # pymilvus sets each apart
+                    logging.getLogger(name).setLevel(logging.CRITICAL)
             except ImportError as exc:
                 raise BackendError("The Milvus backend needs pymilvus and milvus-lite: "
                                    "pip install 'newsdesk[milvus]'") from exc
