@@ -131,8 +131,15 @@ def test_the_command_line_block_runs(sample_assistant, tmp_path, capsys) -> None
 def test_newsdesk_serve_as_the_readme_starts_it(sample_assistant) -> None:
     (command,) = [c for c in _commands() if c.startswith("newsdesk serve")]
     words = shlex.split(re.sub(r"\s*\[.*", "", command))
+    port, said = _serve(words[1:])
+    assert f"http://127.0.0.1:{port}" in said, said
+
+
+def _serve(args: list[str]) -> tuple[int, str]:
+    """Start ``newsdesk ARGS --port FREE``, stop it once it says it is serving; the port and
+    what it wrote to stderr until then."""
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "newsdesk.cli", *words[1:], "--port", str(port)], cwd=ROOT,
+    server = subprocess.Popen([sys.executable, "-m", "newsdesk.cli", *args, "--port", str(port)], cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
     try:
         lines = []
@@ -140,7 +147,7 @@ def test_newsdesk_serve_as_the_readme_starts_it(sample_assistant) -> None:
             lines.append(line)
             if "is serving on" in line:
                 break
-        assert f"http://127.0.0.1:{port}" in "".join(lines), "".join(lines)
+        return port, "".join(lines)
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=60)
@@ -162,20 +169,9 @@ def test_the_engine_block_runs(sample_assistant, milvus_url, tmp_path) -> None:
         if not command.startswith("newsdesk"):
             continue
         args = [fill.get(w, w) for w in shlex.split(command.split("  #")[0])[1:]]
-        if args[0] == "serve":
-            port = _free_port()
-            server = subprocess.Popen([sys.executable, "-m", "newsdesk.cli", *args, "--port", str(port)], cwd=ROOT,
-                                      env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
-            try:
-                lines = []
-                for line in server.stderr:
-                    lines.append(line)
-                    if "is serving on" in line:
-                        break
-                assert "Search engine updated: 1 articles added" in "".join(lines), "".join(lines)
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.communicate(timeout=60)
+        if args[0] == "serve":  # the server fills the engine's collection when it starts
+            _, said = _serve(args)
+            assert "Search engine updated: 1 articles added" in said, said
         else:
             if args[0] == "eval":
                 args += ["--limit", "3", "--out", str(tmp_path / "eval-out")]
