@@ -8,7 +8,6 @@ the wire: the prompt, retries, and how failures end in the offline answer.
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ from rag.llm_client import LLMClient, LLMError, _retry_after
 from rag.prompt import ANSWER_INSTRUCTION, NOT_IN_SOURCES, build_prompt, fit_passages, format_passage
 from rag.query import condense as offline_condense
 from rag.records import Answer, Passage
+from tests.conftest import free_port
 
 # Short enough to keep the file fast, long enough for a loaded CI machine to answer locally.
 TIMEOUT_S = 0.5
@@ -176,12 +176,6 @@ def ask(server: ChatServer, fallback, *replies: Reply, **options) -> tuple[list[
     server.script(*replies)
     *growing, final = answerer(server.url, **options).stream(QUESTION, PASSAGES, query=QUESTION, fallback=fallback)
     return growing, final
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- good answers -----------------------------------------------------------------------

@@ -4,12 +4,13 @@ dated list, and a feed uploaded through the page."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from wire import with_valmora
+
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,12 +26,6 @@ FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour Wire</
 twenty years as first mate.</description></item></channel></rss>"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def page(sample_assistant, tmp_path_factory) -> Iterator:
     if not CHROMIUM.exists():
@@ -43,7 +38,7 @@ def page(sample_assistant, tmp_path_factory) -> Iterator:
     # the session's shared one.
     assistant = with_valmora(sample_assistant, tmp_path_factory.mktemp("news-ui"))
     demo = build_app(assistant)
-    url = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    url = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})

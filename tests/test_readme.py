@@ -12,7 +12,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from newsdesk.cli import main
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -27,12 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, re.S)
 NOT_RUN_HERE = ("pip install", "train-reader", "pytest")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(code: str) -> tuple[dict, str]:
@@ -63,7 +57,7 @@ def test_the_gradio_client_snippet_runs_and_its_filter_example_answers(sample_as
 
     (code,) = [code for lang, code in BLOCKS if lang == "python" and "gradio_client" in code]
     demo = build_app(sample_assistant)
-    url = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    url = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         namespace, printed = _run(code.replace("http://127.0.0.1:7860/", url))
     finally:
@@ -138,7 +132,7 @@ def test_newsdesk_serve_as_the_readme_starts_it(sample_assistant) -> None:
 def _serve(args: list[str]) -> tuple[int, str]:
     """Start ``newsdesk ARGS --port FREE``, stop it once it says it is serving; the port and
     what it wrote to stderr until then."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "newsdesk.cli", *args, "--port", str(port)], cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
     try:

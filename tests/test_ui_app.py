@@ -17,16 +17,10 @@ from index.settings import IndexSettings
 from index.store import IndexStore
 from rag import Assistant
 from rag.config import Config
-from tests.conftest import HashEmbedder, make_articles
+from tests.conftest import HashEmbedder, free_port, make_articles
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_port_in_use_is_one_error_line_naming_port_before_anything_loads(tmp_path: Path) -> None:
@@ -56,7 +50,7 @@ def server_url(tmp_path_factory):
     assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=Config(index=SETTINGS, rerank=0),
                           embedder=HashEmbedder())
     demo = build_app(assistant, private_uploads=False)
-    yield launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    yield launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     demo.close()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,16 +13,10 @@ from index.settings import IndexSettings
 from index.store import IndexStore
 from rag import Assistant
 from rag.config import Config
-from tests.conftest import HashEmbedder, make_articles
+from tests.conftest import HashEmbedder, free_port, make_articles
 
 SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
 USER, PASSWORD = "ed", "s3cret pass"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +27,7 @@ def server(tmp_path_factory):
     write_collection(root, make_articles(3), settings=SETTINGS, embedder=HashEmbedder(), progress=False)
     assistant = Assistant(IndexStore.load(root), config=Config(index=SETTINGS, rerank=0), embedder=HashEmbedder())
     demo = build_app(assistant, private_uploads=False)
-    url = launch(demo, port=_free_port(), auth=(USER, PASSWORD), prevent_thread_lock=True, quiet=True)
+    url = launch(demo, port=free_port(), auth=(USER, PASSWORD), prevent_thread_lock=True, quiet=True)
     yield url.rstrip("/")
     demo.close()
 

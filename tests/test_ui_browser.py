@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,19 +48,13 @@ HOSTILE = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url(sample_assistant) -> Iterator[str]:
     """The app over the bundled sample, served in-process on a free port."""
     from ui.app import SAMPLE_EXAMPLES, build_app, launch
 
     demo = build_app(sample_assistant, examples=SAMPLE_EXAMPLES)
-    url = launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    url = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     yield url
     demo.close()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import socket
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -22,18 +23,12 @@ def _load_benchmark():  # noqa: ANN202 - the benchmark module
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url(sample_assistant):
     from ui.app import build_app, launch
 
     demo = build_app(sample_assistant)
-    yield launch(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    yield launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     demo.close()
 
 
