@@ -24,7 +24,7 @@ import numpy as np
 from index.filters import ArticleFacets, Filters
 from index.lock import write_lock
 from index.settings import IndexSettings
-from index.store import IndexStore
+from index.store import IndexStore, current_version
 
 
 @dataclass(frozen=True)
@@ -145,8 +145,12 @@ def open_backend(url: str | None) -> SearchBackend:
 
 
 def sync_live(backend: SearchBackend, root: str | Path, *, settings: IndexSettings | None = None,
-              progress: bool = False, wait: bool = True) -> SyncReport:
+              progress: bool = False, wait: bool = True, loaded: IndexStore | None = None) -> SyncReport:
     """Sync ``backend`` to the live version of the index at ``root``, under the index's writer
-    lock: never to a version a concurrent writer has already replaced."""
+    lock: never to a version a concurrent writer has already replaced. ``loaded`` is used
+    as it is when it is that live version (no second load and checksum pass)."""
     with write_lock(root, wait=wait):
-        return backend.sync(IndexStore.load(root, settings=settings), progress=progress)
+        live = current_version(Path(root))
+        if loaded is None or live is None or live.name != loaded.version:
+            loaded = IndexStore.load(root, settings=settings)
+        return backend.sync(loaded, progress=progress)

@@ -481,7 +481,7 @@ def _backend(config: Config, store: IndexStore) -> SearchBackend:
     first (under the writer lock; nothing to do when it is up to date)."""
     backend = open_backend(config.backend_url)
     if config.backend_url:
-        report = sync_live(backend, store.root, settings=config.index)
+        report = sync_live(backend, store.root, settings=config.index, loaded=store)
         if report.added or report.removed:
             print(report.summary(), file=sys.stderr)
     return backend

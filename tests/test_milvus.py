@@ -120,6 +120,18 @@ def test_an_interrupted_sync_is_repaired_by_the_next(tmp_path, hash_embedder, en
     assert engine.count() == len(store)
 
 
+def test_a_sync_from_a_replaced_version_syncs_the_live_one(tmp_path, hash_embedder, engine):
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(3), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    old = IndexStore.load(root)
+    add_articles(root, [Article(id="n1", title="New", text="Lighthouse keeper retires.")], settings=SETTINGS,
+                 embedder=hash_embedder, progress=False)
+    sync_live(engine, root, loaded=old)  # a writer replaced ``old`` meanwhile: its version is not synced
+    assert set(engine.held()) == {"a0", "a1", "a2", "n1"}
+    again = sync_live(engine, root, loaded=IndexStore.load(root))
+    assert (again.added, again.removed) == (0, 0)
+
+
 def test_parallel_writer_processes_lose_no_article_in_the_engine(tmp_path, hash_embedder, engine):
     writers, per_writer = 3, 2
     root = tmp_path / "idx"
