@@ -5,7 +5,9 @@
 scripted conversations of ``eval/datasets/conversations.jsonl`` and ``--dataset
 conversations-heldout`` those of ``eval/datasets/conversations-heldout.jsonl`` (written before
 tuning, tuned on since) and ``--dataset conversations-heldout2`` those of
-``eval/datasets/conversations-heldout2.jsonl`` (never tuned on, see docs/evaluation.md).
+``eval/datasets/conversations-heldout2.jsonl`` (tuned on since) and ``--dataset
+conversations-heldout3`` those of ``eval/datasets/conversations-heldout3.jsonl`` (never tuned
+on, see docs/evaluation.md).
 ``--dataset PATH`` is a folder holding ``articles.jsonl`` and ``questions.jsonl``; the
 questions are either in Newsdesk's own format (:mod:`eval.questions`) or in the RealTimeQA quiz format of
 ``../shared/data/realtimeqa-2023q1`` (recognised by its ``gold_urls`` field).
@@ -29,10 +31,15 @@ SAMPLE_QUESTIONS = Path(__file__).parent / "datasets" / "sample.jsonl"
 CONVERSATIONS = Path(__file__).parent / "datasets" / "conversations.jsonl"
 # More of them, written before the topic-change rule was tuned and never tuned on.
 CONVERSATIONS_HELDOUT = Path(__file__).parent / "datasets" / "conversations-heldout.jsonl"
-# Written after that set had been looked at, before the rule was changed again; never tuned on.
+# Written after that set had been looked at, before the rule was changed again; its failures
+# were read when the trained decision replaced the rule.
 CONVERSATIONS_HELDOUT2 = Path(__file__).parent / "datasets" / "conversations-heldout2.jsonl"
+# Written blind (by someone who had not read how the decision is made) before the trained
+# follow-up decision was chosen; never tuned on.
+CONVERSATIONS_HELDOUT3 = Path(__file__).parent / "datasets" / "conversations-heldout3.jsonl"
 BUNDLED = {"sample": SAMPLE_QUESTIONS, "conversations": CONVERSATIONS,
-           "conversations-heldout": CONVERSATIONS_HELDOUT, "conversations-heldout2": CONVERSATIONS_HELDOUT2}
+           "conversations-heldout": CONVERSATIONS_HELDOUT, "conversations-heldout2": CONVERSATIONS_HELDOUT2,
+           "conversations-heldout3": CONVERSATIONS_HELDOUT3}
 ARTICLES_FILE = "articles.jsonl"
 QUESTIONS_FILE = "questions.jsonl"
 # Fields a quiz record must have; anything else (``evidence``) is ignored on purpose.
@@ -63,7 +70,7 @@ class Dataset:
 
 
 def load_dataset(name_or_path: str | Path) -> Dataset:
-    """Load a bundled set (``sample``, ``conversations``, ``conversations-heldout(2)``) or a dataset folder.
+    """Load a bundled set (``sample``, ``conversations``, ``conversations-heldout(2, 3)``) or a dataset folder.
 
     Raises:
         FileNotFoundError: the folder or one of its two files is missing.

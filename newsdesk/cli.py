@@ -90,6 +90,10 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
                         "reader's trained article ranker")
     p.add_argument("--no-conflicts", dest="conflicts", action="store_false", default=None,
                    help="answer without the \"Reports differ\" / \"Updated\" note when sources give different values")
+    p.add_argument("--followup", metavar="DIR",
+                   help="trained decision whether a question in a conversation is a follow-up or a new topic: "
+                        "'bundled' (default), a folder made by `python -m eval.train_followup`, or 'none' for the "
+                        "hand-set rule")
 
 
 def _add_cross_encoder_args(p: argparse.ArgumentParser) -> None:
@@ -419,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_eval = sub.add_parser("eval", help="evaluate on a question set", description=_eval_description())
     p_eval.add_argument("--dataset", required=True, help="'sample', 'conversations', 'conversations-heldout', "
-                        "'conversations-heldout2' "
+                        "'conversations-heldout2', 'conversations-heldout3' "
                         "or a folder with articles.jsonl + questions.jsonl")
     _add_config_args(p_eval)
     _add_cross_encoder_args(p_eval)

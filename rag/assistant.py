@@ -18,6 +18,7 @@ from index import store as store_mod
 from index.backend import SearchBackend, open_backend, sync_live
 from index.build import BuildReport, add_articles, build_index, remove_articles
 from index.cache import cache_dir
+from index.chunk import context_prefix
 from index.embed import Embedder
 from index.errors import IndexCorruptError, NewsdeskError
 from index.filters import Filters, to_date
@@ -25,9 +26,10 @@ from index.load import LoadReport, load_articles
 from index.records import Article
 from index.store import IndexStore
 from rag import choice as choice_mod
+from rag import followup as followup_mod
 from rag import timeline as timeline_mod
 from rag.answer import ExtractiveAnswerer, Reading
-from rag.cite import number_citations
+from rag.cite import number_citations, strip_markers
 from rag.config import Config
 from rag.cross_encoder import CrossEncoderReranker
 from rag.llm_client import resolve_endpoint
@@ -98,6 +100,23 @@ class _Loaded:
             return None
         return float(vector[0] @ self.embedder.embed_query(text)) if len(vector) else None
 
+    def passage_similarity(self, text: str, passage: Passage) -> float:
+        """:meth:`similarity`, embedding the chunk as the index does where it stored no vector."""
+        stored = self.similarity(text, passage)
+        if stored is not None:
+            return stored
+        chunk = context_prefix(passage.title, passage.date, self.store.settings) + passage.text
+        return float(self.embedder.embed([chunk])[0] @ self.embedder.embed_query(text))
+
+    def followup_features(self, question: str, rewrite: str, history: Sequence[Turn],
+                          alone: list[Passage], rewritten: list[Passage]) -> np.ndarray:
+        """The trained follow-up decision's row (:func:`rag.followup.decision_features`)."""
+        last_q, last_a = history[-1]
+        return followup_mod.decision_features(
+            question, rewrite, f"{last_q} {strip_markers(last_a)}", alone, rewritten, self.idf_of,
+            self.retriever.max_idf, self.passage_similarity,
+            lambda a, b: float(self.embedder.embed_query(a) @ self.embedder.embed_query(b)))
+
 
 class Assistant:
     """Ask questions of a news collection and get cited answers.
@@ -120,6 +139,7 @@ class Assistant:
                                              max_seq_length=s.max_seq_length, backend=s.backend)
         self.cross_encoder = cross_encoder or _cross_encoder(self.config, s.device)
         self.reader = reader or _reader(self.config)
+        self.followup = _followup(self.config)
         self._lock = threading.Lock()
         self._unloadable: str | None = None  # a version on disk that failed to load: not retried
         self.backend = backend or _backend(self.config, store)
@@ -158,6 +178,7 @@ class Assistant:
         same_reader = (self.config.reader, self.config.reader_cross_encoder) == (
             other.config.reader, other.config.reader_cross_encoder)
         other.reader = self.reader if same_reader else _reader(other.config)
+        other.followup = self.followup if other.config.followup == self.config.followup else _followup(other.config)
         other.backend = (self.backend if other.config.backend_url == self.config.backend_url
                          else _backend(other.config, self._state.store))
         other._lock = threading.Lock()
@@ -254,10 +275,15 @@ class Assistant:
         # standalone quiz questions, and on fragments such as "What did they discuss?" it pushes
         # the conversation's story out of the top passages the decision reads (docs/reader.md).
         learned = not history
+        decide = None
+        if history and self.followup is not None:
+            def decide(rewrite: str, alone: list[Passage], rewritten: list[Passage]) -> bool:
+                row = state.followup_features(question.strip(), rewrite, history, alone, rewritten)
+                return self.followup.is_follow_up(row)
         query, passages = resolve(question, history, lambda q: self._search(state, q, k, filters, learned=learned),
                                   state.idf_of,
                                   rewrite=llm.condense(question, history) if llm and history else None,
-                                  similarity=state.similarity)
+                                  similarity=state.similarity, decide=decide)
         if llm is not None:
             yield from llm.stream(question, passages, query=query, history=history, fallback=state.answerer)
             return
@@ -505,6 +531,13 @@ def _reader(config: Config) -> Reader | None:
                     use_cross_encoder=config.reader_cross_encoder)
     reader.load()
     return reader
+
+
+def _followup(config: Config) -> followup_mod.FollowupModel | None:
+    """The configured follow-up decision, checked now (a bad folder fails at start)."""
+    if config.followup is None:
+        return None
+    return followup_mod.FollowupModel(None if config.followup == "bundled" else config.followup)
 
 
 def _check_question(question: str) -> None:

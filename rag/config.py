@@ -77,6 +77,10 @@ class Config:
         conflicts: when the best-supported sentences of different articles give different values
             for what was asked, say so in the answer and set ``Answer.disagreement``
             (:mod:`rag.conflicts`); False answers without the note.
+        followup: the trained decision whether a question with a history is a follow-up (search
+            it rewritten with the conversation's context) or a new topic (:mod:`rag.followup`):
+            ``bundled`` (``rag/models/followup``), a folder made by ``python -m
+            eval.train_followup``, or None for the hand-set rule (:func:`rag.query.resolve`).
         llm_base_url: OpenAI-compatible endpoint (``http://localhost:11434/v1``); None: offline.
         llm_model: model name at that endpoint.
         llm_api_key: key for the endpoint (defaults to the environment, never stored on disk).
@@ -118,6 +122,7 @@ class Config:
     chooser: bool = True
     learned_rerank: bool = True
     conflicts: bool = True
+    followup: str | None = "bundled"
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
@@ -140,6 +145,8 @@ class Config:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if self.reader is not None and (not isinstance(self.reader, str) or not self.reader):
             raise ValueError(f"reader must be 'bundled', a reader folder or None, got {self.reader!r}")
+        if self.followup is not None and (not isinstance(self.followup, str) or not self.followup):
+            raise ValueError(f"followup must be 'bundled', a follow-up model folder or None, got {self.followup!r}")
         if self.cross_encoder is not None and (not isinstance(self.cross_encoder, str) or not self.cross_encoder):
             raise ValueError(f"cross_encoder must be a model folder or name, got {self.cross_encoder!r}")
         for name in ("k", "candidates", "rrf_k", "max_per_article", "answer_passages", "answer_sentences",
@@ -172,10 +179,12 @@ def config_from_options(options: Mapping[str, object]) -> Config:
     """A Config from command-line style options (``vars(args)``): ``model`` and ``backend`` go to
     the index settings, every other option named like a Config field sets it, and None keeps the
     default. ``index`` (a folder on the command line) and unrelated options are ignored.
-    ``reader="none"`` turns the reader off (None there would mean the default)."""
+    ``reader="none"`` (``followup="none"``) turns the reader (the trained follow-up decision)
+    off; None there would mean the default."""
     given = {name: value for name, value in options.items() if value is not None}
-    if str(given.get("reader", "")).lower() == "none":
-        given["reader"] = None
+    for name in ("reader", "followup"):
+        if str(given.get(name, "")).lower() == "none":
+            given[name] = None
     settings = IndexSettings(**{name: given[name] for name in ("model", "backend") if name in given})
     fields = {f.name for f in dataclasses.fields(Config)} - {"index"}
     return Config(index=settings, **{name: value for name, value in given.items() if name in fields})
@@ -210,6 +219,8 @@ VARIANTS: dict[str, dict] = {
     "hybrid-chooser": {"retrieval": "hybrid", "chooser": False},
     "hybrid-conflicts": {"retrieval": "hybrid", "conflicts": False},
     "hybrid-ranker": {"retrieval": "hybrid", "learned_rerank": False},
+    # Follow-up or new topic by the hand-set rule instead of the trained decision.
+    "hybrid-followup": {"retrieval": "hybrid", "followup": None},
     # The searches run in the engine at ``--backend-url`` (``eval.runner.uses_engine``); every
     # other variant searches the index folder: ``--compare hybrid,hybrid+engine``.
     "hybrid+engine": {"retrieval": "hybrid"},

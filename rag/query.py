@@ -155,11 +155,14 @@ def names_own_subject(question: str, alone: Sequence[Passage], rewritten: Passag
 
 def resolve(question: str, history: Sequence[Turn] | None, search: Callable[[str], list[Passage]],
             idf: Callable[[str], float], *, rewrite: str | None = None,
-            similarity: Callable[[str, Passage], float | None] | None = None) -> tuple[str, list[Passage]]:
+            similarity: Callable[[str, Passage], float | None] | None = None,
+            decide: Callable[[str, list[Passage], list[Passage]], bool] | None = None) -> tuple[str, list[Passage]]:
     """The query to answer ``question`` with, and its passages (``search(query)``).
 
     With earlier turns, the question is searched as asked and as rewritten with the
-    conversation's context (``rewrite``, default :func:`with_context`), whatever its words;
+    conversation's context (``rewrite``, default :func:`with_context`), whatever its words.
+    ``decide(rewrite, as_asked, rewritten)`` (the trained decision, :mod:`rag.followup`) says
+    from the two searches' passages whether the rewrite is kept. Without it, the hand-set rule:
     the rewrite is kept when its top passage holds more :func:`evidence` than the question's
     own top passage, or when the question by itself already finds the conversation's story
     among its top passages (:data:`ON_TOPIC`), unless the question names a subject of its own
@@ -175,6 +178,8 @@ def resolve(question: str, history: Sequence[Turn] | None, search: Callable[[str
     alone, with_context_found = search(question), search(rewrite)
     if not with_context_found or not alone:
         return (question, alone) if alone else (rewrite, with_context_found)
+    if decide is not None:
+        return (rewrite, with_context_found) if decide(rewrite, alone, with_context_found) else (question, alone)
     asked = [evidence(question, rewrite, p, idf) for p in alone[:EVIDENCE_PASSAGES]]
     rewritten, _ = evidence(question, rewrite, with_context_found[0], idf)
     if rewritten > asked[0][0] or max(on_story for _, on_story in asked) >= ON_TOPIC:

@@ -55,6 +55,11 @@ class Retriever:
         self._idf = np.log1p((n - df + 0.5) / (df + 0.5))
         self._max_idf = math.log(1 + (n + 0.5) / 0.5)  # a term no chunk holds
 
+    @property
+    def max_idf(self) -> float:
+        """The IDF of a term no chunk holds: the largest there is."""
+        return self._max_idf
+
     def idf(self, term: str) -> float:
         """Inverse document frequency of a (stemmed) term over the chunks."""
         i = self._vocab.get(term)

@@ -148,7 +148,7 @@ def test_a_folder_in_newsdesk_format_is_read_too(quiz_folder):
 
 
 def test_missing_dataset_folder_or_files(tmp_path):
-    wanted = "conversations-heldout2 or a folder holding articles.jsonl and questions.jsonl"
+    wanted = "conversations-heldout3 or a folder holding articles.jsonl and questions.jsonl"
     with pytest.raises(FileNotFoundError, match=wanted):
         load_dataset(tmp_path / "nope")
     with pytest.raises(FileNotFoundError):
@@ -407,7 +407,13 @@ def test_eval_end_to_end_on_the_sample(tmp_path, monkeypatch, capsys):
         assert (out / name).stat().st_size > 0
 
     # A second run reuses the index and reports the build time its manifest recorded.
-    assert cli.main(["eval", "--dataset", "sample", "--out", str(out), "--compare", "bm25", "--limit", "1"]) == 0
-    again = json.loads((out / "results.json").read_text())["index"]
+    # The reader's and the follow-up decision's options reach the runs (they once did not).
+    assert cli.main(["eval", "--dataset", "sample", "--out", str(out), "--compare", "bm25", "--limit", "1",
+                     "--reader", "none", "--followup", "none", "--no-conflicts"]) == 0
+    second = json.loads((out / "results.json").read_text())
+    assert (second["config"]["reader"], second["config"]["followup"], second["config"]["conflicts"]) == \
+        (None, None, False)
+    assert results["config"]["reader"] == results["config"]["followup"] == "bundled"
+    again = second["index"]
     assert again["up_to_date"] and again["index_dir"] == first_build["index_dir"]
     assert again["build_seconds"] == pytest.approx(first_build["build_seconds"], abs=5.0)
