@@ -270,7 +270,8 @@ class Assistant:
         llm = self._llm() if backend != "extractive" and base_url and model else None
         filters = self._filters(as_of, date_from, date_to, sources)
         k = _check_k(self.config.k if k is None else k)
-        # A follow-up is searched as rewritten only when that finds clearly better support. In a
+        # Follow-up or new topic is decided from what the two searches find (the trained decision,
+        # rag/followup.py, or the hand-set rule in rag.query.resolve). In a
         # conversation both searches rerank with equal weights: the trained ranker learned from
         # standalone quiz questions, and on fragments such as "What did they discuss?" it pushes
         # the conversation's story out of the top passages the decision reads (docs/reader.md).

@@ -95,7 +95,7 @@ def test_the_command_line_block_runs(sample_assistant, tmp_path, capsys) -> None
         '{"id": "p1", "title": "Harbour bridge opens", "text": "The Portvale harbour bridge opened on Sunday."}\n'
         '{"id": "p2", "title": "Museum reopens", "text": "The Portvale museum reopened with a whale skeleton."}\n')
     fill = {"PATH...": str(src), "DIR": str(tmp_path / "idx"), "ID...": "p1",
-            "sample|conversations|conversations-heldout|conversations-heldout2|PATH": "conversations"}
+            "sample|conversations|PATH": "conversations"}
     ran = []
     for command in _commands():
         words = shlex.split(re.sub(r"\s*\[.*", "", command))
