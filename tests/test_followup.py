@@ -100,3 +100,11 @@ def test_config_and_cli_select_the_model(model_copy) -> None:
     assert config_from_options({"followup": str(model_copy)}).followup == str(model_copy)
     with pytest.raises(ValueError, match="followup must be"):
         Config(followup="")
+
+
+def test_the_cli_refuses_a_bad_model_folder_in_one_line(tmp_path, capsys) -> None:
+    from newsdesk import cli
+
+    assert cli.main(["ask", "--followup", str(tmp_path), "Who did Hasanov meet at IDEF 2025?"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path} is not a follow-up model folder (no manifest.json)"]
