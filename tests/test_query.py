@@ -54,6 +54,24 @@ def test_a_new_topic_is_searched_as_asked_even_with_its() -> None:
     assert calls[0] == question and "Hasanov" in calls[1]  # both were searched, the evidence decided
 
 
+def test_a_given_decision_replaces_the_hand_set_rule() -> None:
+    search, _ = searcher({"Hasanov": [MEETING], "discuss": [TALKS]})
+    seen = []
+
+    def decide(rewrite: str, alone: list[Passage], rewritten: list[Passage]) -> bool:
+        seen.append((rewrite, alone, rewritten))
+        return False  # the hand-set rule would take the rewrite here
+
+    query, found = resolve("What did they discuss?", [HASANOV], search, lambda t: 1.0, decide=decide)
+    assert (query, found) == ("What did they discuss?", [TALKS])
+    ((rewrite, alone, rewritten),) = seen
+    assert "Hasanov" in rewrite and alone == [TALKS] and rewritten == [MEETING]
+    # Without a history, or a word of its own to search with, nothing is decided.
+    assert resolve("What did they discuss?", None, search, lambda t: 1.0, decide=decide)[0] == "What did they discuss?"
+    assert "Hasanov" in resolve("And then?", [HASANOV], search, lambda t: 1.0, decide=decide)[0]
+    assert len(seen) == 1
+
+
 def test_a_follow_up_takes_the_rewrite_when_it_finds_better_support() -> None:
     search, _ = searcher({"Hasanov": [MEETING], "discuss": [TALKS]})
     query, found = resolve("What did they discuss?", [HASANOV], search, lambda t: 1.0)
