@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from index.tokenize import terms
+from rag.answer import coverage
 from rag.records import Passage
 
 BUNDLED = Path(__file__).parent / "models" / "followup"
@@ -54,13 +55,9 @@ FEATURES = (
 Similarity = Callable[[str, Passage], "float | None"]
 
 
-def _share(weights: dict[str, float], found: set[str]) -> float:
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in found) / total if total > 0 else 0.0
-
-
-def _passage_terms(passage: Passage) -> set[str]:
-    return set(terms(passage.text)) | set(terms(passage.title))
+def _passage_terms(passage: Passage) -> dict[str, float]:
+    """Every term of the passage and its headline, as found (for :func:`rag.answer.coverage`)."""
+    return dict.fromkeys([*terms(passage.text), *terms(passage.title)], 1.0)
 
 
 def _story(passage: Passage) -> set[str]:
@@ -90,10 +87,10 @@ def decision_features(question: str, rewrite: str, last_turn: str, alone: Sequen
         "own_terms": len(own),
         "pronoun": float(any(w in PRONOUNS for w in question.lower().replace("?", " ").split())),
         "own_rarity": (sum(own_w.values()) / len(own_w) / max_idf) if own_w else 0.0,
-        "alone_own": _share(own_w, found[0]),
-        "rewrite_own": _share(own_w, _passage_terms(other)),
-        "alone_carried": max((_share(carried_w, f) for f in found), default=0.0),
-        "rewrite_carried": _share(carried_w, _passage_terms(other)),
+        "alone_own": coverage(own_w, found[0]),
+        "rewrite_own": coverage(own_w, _passage_terms(other)),
+        "alone_carried": max((coverage(carried_w, f) for f in found), default=0.0),
+        "rewrite_carried": coverage(carried_w, _passage_terms(other)),
         "carried_terms": len(carried),
         "carried_rarity": (sum(carried_w.values()) / len(carried_w) / max_idf) if carried_w else 0.0,
         "alone_cos": nan if alone_cos is None else alone_cos,
