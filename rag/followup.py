@@ -76,11 +76,12 @@ def decision_features(question: str, rewrite: str, last_turn: str, alone: Sequen
     carried_w = {t: idf(t) for t in carried}
     top, other = alone[0], rewritten[0]
     found = [_passage_terms(p) for p in alone[:RIVALS]]
+    other_terms = _passage_terms(other)
     alone_cos = similarity(question, top)
-    story = _story(top)
-    rivals = [similarity(question, p) for p in [*alone[1:RIVALS], other] if p.article_id not in story]
-    rivals = [r for r in rivals if r is not None]
     rewrite_cos = similarity(question, other)
+    story = _story(top)
+    rivals = [similarity(question, p) for p in alone[1:RIVALS] if p.article_id not in story]
+    rivals = [r for r in [*rivals, rewrite_cos if other.article_id not in story else None] if r is not None]
     fit = similarity(rewrite, other)
     nan = float("nan")
     row = {
@@ -88,9 +89,9 @@ def decision_features(question: str, rewrite: str, last_turn: str, alone: Sequen
         "pronoun": float(any(w in PRONOUNS for w in question.lower().replace("?", " ").split())),
         "own_rarity": (sum(own_w.values()) / len(own_w) / max_idf) if own_w else 0.0,
         "alone_own": coverage(own_w, found[0]),
-        "rewrite_own": coverage(own_w, _passage_terms(other)),
+        "rewrite_own": coverage(own_w, other_terms),
         "alone_carried": max((coverage(carried_w, f) for f in found), default=0.0),
-        "rewrite_carried": coverage(carried_w, _passage_terms(other)),
+        "rewrite_carried": coverage(carried_w, other_terms),
         "carried_terms": len(carried),
         "carried_rarity": (sum(carried_w.values()) / len(carried_w) / max_idf) if carried_w else 0.0,
         "alone_cos": nan if alone_cos is None else alone_cos,
