@@ -6,8 +6,9 @@ scripted conversations of ``eval/datasets/conversations.jsonl`` and ``--dataset
 conversations-heldout`` those of ``eval/datasets/conversations-heldout.jsonl`` (written before
 tuning, tuned on since) and ``--dataset conversations-heldout2`` those of
 ``eval/datasets/conversations-heldout2.jsonl`` (tuned on since) and ``--dataset
-conversations-heldout3`` those of ``eval/datasets/conversations-heldout3.jsonl`` (never tuned
-on, see docs/evaluation.md).
+conversations-heldout3`` those of ``eval/datasets/conversations-heldout3.jsonl`` (its failures
+were read when the follow-up answers changed) and ``--dataset conversations-heldout4`` those of
+``eval/datasets/conversations-heldout4.jsonl`` (never tuned on, see docs/evaluation.md).
 ``--dataset PATH`` is a folder holding ``articles.jsonl`` and ``questions.jsonl``; the
 questions are either in Newsdesk's own format (:mod:`eval.questions`) or in the RealTimeQA quiz format of
 ``../shared/data/realtimeqa-2023q1`` (recognised by its ``gold_urls`` field).
@@ -35,11 +36,13 @@ CONVERSATIONS_HELDOUT = Path(__file__).parent / "datasets" / "conversations-held
 # were read when the trained decision replaced the rule.
 CONVERSATIONS_HELDOUT2 = Path(__file__).parent / "datasets" / "conversations-heldout2.jsonl"
 # Written blind (by someone who had not read how the decision is made) before the trained
-# follow-up decision was chosen; never tuned on.
+# follow-up decision was chosen; its failures were read when the follow-up answers changed.
 CONVERSATIONS_HELDOUT3 = Path(__file__).parent / "datasets" / "conversations-heldout3.jsonl"
+# Written blind after that, with follow-ups the collection cannot answer; never tuned on.
+CONVERSATIONS_HELDOUT4 = Path(__file__).parent / "datasets" / "conversations-heldout4.jsonl"
 BUNDLED = {"sample": SAMPLE_QUESTIONS, "conversations": CONVERSATIONS,
            "conversations-heldout": CONVERSATIONS_HELDOUT, "conversations-heldout2": CONVERSATIONS_HELDOUT2,
-           "conversations-heldout3": CONVERSATIONS_HELDOUT3}
+           "conversations-heldout3": CONVERSATIONS_HELDOUT3, "conversations-heldout4": CONVERSATIONS_HELDOUT4}
 ARTICLES_FILE = "articles.jsonl"
 QUESTIONS_FILE = "questions.jsonl"
 # Fields a quiz record must have; anything else (``evidence``) is ignored on purpose.

@@ -423,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_eval = sub.add_parser("eval", help="evaluate on a question set", description=_eval_description())
     p_eval.add_argument("--dataset", required=True, help="'sample', 'conversations', 'conversations-heldout', "
-                        "'conversations-heldout2', 'conversations-heldout3' "
+                        "'conversations-heldout2', 'conversations-heldout3', 'conversations-heldout4' "
                         "or a folder with articles.jsonl + questions.jsonl")
     _add_config_args(p_eval)
     _add_cross_encoder_args(p_eval)

@@ -93,6 +93,40 @@ def test_follow_up_uses_history(sample_assistant):
     assert follow.citations[0].article_id == IDEF
 
 
+WEBB = [("What did the James Webb Space Telescope find on LP 714-19 b?",
+         "Astronomers using the James Webb Space Telescope have detected water vapour in the atmosphere of "
+         "LP 714-19 b, a rocky planet about 1.6 times the size of Earth [1]")]
+NORVIK = [("Who will succeed Lars Brekke at Norvik Robotics?",
+           "Solberg, 47, will take over on 1 April from co-founder Lars Brekke, who has led the company since "
+           "2016 and will become chairman of the board [1]")]
+SKYE = [("What new species was found on Skye?", "A flying reptile that lived about 166 million years ago has been "
+         "identified as a new species from a fossil found on the Isle of Skye [1]")]
+
+
+@pytest.mark.parametrize(("question", "history", "expected"), [
+    ("What is its orbital period?", WEBB, "9.3 days"),
+    ("Which university did she attend?", NORVIK, "NTNU"),
+    ("How big were its wings?", SKYE, "2.4 metres"),
+])
+def test_a_follow_up_is_answered_from_the_story_by_what_it_asks(sample_assistant, question, history, expected):
+    # Searched with the last turn's words, which the story's lead holds best: by the rewrite's
+    # meaning alone the lead (or nothing, the last question's wording missing) was the answer.
+    answer = sample_assistant.ask(question, history=history)
+    assert not answer.abstained and expected in answer.text, answer.text
+
+
+def test_a_story_is_not_asked_for_the_last_questions_own_words():
+    from rag.answer import asked_of
+
+    weights = {"cut": 2.0, "since": 1.0, "ecb": 3.0, "decid": 2.0}
+    carried = {"ecb", "decid"}
+    on_story = {"cut": 1.0, "since": 1.0, "ecb": 1.0}  # holds 3 of the 5 carried weight
+    assert asked_of(weights, carried, on_story) == {"cut": 2.0, "since": 1.0, "ecb": 3.0}
+    off_story = {"cut": 1.0, "decid": 1.0}  # holds 2 of 5: another story is asked for all
+    assert asked_of(weights, carried, off_story) == weights
+    assert asked_of(weights, set(), on_story) == weights  # a standalone question: unchanged
+
+
 def test_stream_ends_with_the_full_answer(sample_assistant):
     parts = list(sample_assistant.stream("Who did Hasanov meet at IDEF 2025?"))
     assert len(parts) > 1

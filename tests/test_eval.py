@@ -10,7 +10,7 @@ import pytest
 
 from eval import gate
 from eval.collection import default_index_dir
-from eval.data import SAMPLE_QUESTIONS, load_dataset
+from eval.data import BUNDLED, SAMPLE_QUESTIONS, load_dataset
 from eval.questions import Question, QuestionFormatError, load_questions
 from eval.report import KEY_COLUMNS, MONTH_COLUMNS, write_report
 from eval.runner import parse_variants
@@ -148,7 +148,7 @@ def test_a_folder_in_newsdesk_format_is_read_too(quiz_folder):
 
 
 def test_missing_dataset_folder_or_files(tmp_path):
-    wanted = "conversations-heldout3 or a folder holding articles.jsonl and questions.jsonl"
+    wanted = "conversations-heldout4 or a folder holding articles.jsonl and questions.jsonl"
     with pytest.raises(FileNotFoundError, match=wanted):
         load_dataset(tmp_path / "nope")
     with pytest.raises(FileNotFoundError):
@@ -156,12 +156,19 @@ def test_missing_dataset_folder_or_files(tmp_path):
 
 
 @pytest.mark.skipif(not (SAMPLE_QUESTIONS.exists() and SAMPLE_ARTICLES.exists()), reason="sample data not yet written")
-def test_sample_dataset_names_only_articles_it_has():
-    ds = load_dataset("sample")
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_bundled_datasets_name_only_articles_they_have(name):
+    ds = load_dataset(name)
     ids = {json.loads(line)["id"] for line in SAMPLE_ARTICLES.read_text(encoding="utf-8").splitlines() if line.strip()}
-    assert ds.name == "sample" and ds.questions
+    assert ds.name == name and ds.questions
     missing = {(q.id, r) for q in ds.questions for r in q.relevant_ids if r not in ids}
     assert not missing
+    # An answerable question's answer is in the text of an article it names (what is scored).
+    texts = {json.loads(line)["id"]: json.loads(line)["text"].lower()
+             for line in SAMPLE_ARTICLES.read_text(encoding="utf-8").splitlines() if line.strip()}
+    unsupported = [q.id for q in ds.questions if q.history and not q.unanswerable and not any(
+        a.lower() in texts[r] for a in q.answers for r in q.relevant_ids)]
+    assert not unsupported
 
 
 def test_index_cache_folder_depends_on_collection_and_settings(tmp_path, monkeypatch, quiz_folder):
