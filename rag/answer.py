@@ -23,6 +23,7 @@ from index.embed import Embedder
 from index.tokenize import terms
 from rag.cite import Evidence, number_citations
 from rag.config import Config
+from rag.coverage import coverage
 from rag.query import unsaid
 from rag.records import Answer, Passage
 
@@ -166,14 +167,6 @@ def asked_of(weights: dict[str, float], carried: set[str], found: dict[str, floa
     if held < STORY_SHARE:
         return weights
     return {t: w for t, w in weights.items() if t not in carried or t in found}
-
-
-def coverage(query_weights: dict[str, float], found: dict[str, float]) -> float:
-    """Share of the query's term weight present in ``found`` (term -> 0..1 presence weight)."""
-    total = sum(query_weights.values())
-    if total <= 0:
-        return 0.0
-    return sum(w * found.get(t, 0.0) for t, w in query_weights.items()) / total
 
 
 class ExtractiveAnswerer:

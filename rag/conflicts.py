@@ -32,7 +32,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from index.tokenize import STOPWORDS, terms
-from rag.answer import ScoredSentence, answer_type, coverage
+from rag.answer import ScoredSentence, answer_type
+from rag.coverage import coverage
 from rag.records import Answer, Citation, Disagreement, Passage, Report
 
 OWN_SHARE = 0.6  # a side's sentence covers at least this share of the question terms the best one covers

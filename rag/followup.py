@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from index.tokenize import terms
-from rag.answer import coverage
+from rag.coverage import coverage
 from rag.records import Passage
 
 BUNDLED = Path(__file__).parent / "models" / "followup"
@@ -56,7 +56,7 @@ Similarity = Callable[[str, Passage], "float | None"]
 
 
 def _passage_terms(passage: Passage) -> dict[str, float]:
-    """Every term of the passage and its headline, as found (for :func:`rag.answer.coverage`)."""
+    """Every term of the passage and its headline, as found (for :func:`rag.coverage.coverage`)."""
     return dict.fromkeys([*terms(passage.text), *terms(passage.title)], 1.0)
 
 

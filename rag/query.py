@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from index.chunk import sentence_spans
 from index.tokenize import STOPWORDS, terms
 from rag.cite import strip_markers
+from rag.coverage import coverage
 from rag.records import Passage
 
 if TYPE_CHECKING:
@@ -92,11 +93,6 @@ EVIDENCE_PASSAGES = 3  # the top passages of the question's own search looked at
 HEADLINE_WEIGHT = 0.5  # a headline term counts half: it sets the topic, it is not the answer
 
 
-def _share(weights: dict[str, float], found: dict[str, float]) -> float:
-    total = sum(weights.values())
-    return sum(w * found.get(t, 0.0) for t, w in weights.items()) / total if total > 0 else 0.0
-
-
 def _found(passage: Passage) -> dict[str, float]:
     """How much each term of ``passage`` counts as found: 1 in its text, half in its headline only."""
     found = {t: HEADLINE_WEIGHT for t in terms(passage.title)}
@@ -116,7 +112,7 @@ def evidence(question: str, rewrite: str, passage: Passage, idf: Callable[[str],
     :data:`TOPIC_WORDS` times the carried terms' mean IDF times the share of those it holds."""
     own = set(terms(question))
     carried = {t: idf(t) for t in set(terms(rewrite)) - own}
-    on_story = _share(carried, _found(passage))
+    on_story = coverage(carried, _found(passage))
     topic = TOPIC_WORDS * sum(carried.values()) / len(carried) if carried else 0.0
     return _own_words(question, passage, idf) + topic * on_story, on_story
 
@@ -223,7 +219,7 @@ def unsaid(reading: Reading, said: Sequence[str], min_support: float) -> Reading
     asked = {t: reading.weights.get(t, 0.0) for t in set(terms(reading.question))}
 
     def answers(text: str) -> float:  # the share of the question's own words the sentence holds
-        return _share(asked, dict.fromkeys(terms(text), 1.0))
+        return coverage(asked, dict.fromkeys(terms(text), 1.0))
 
     said_again = [s for s in reading.scored if repeats(s.evidence.text)]
     story = {reading.read[s.evidence.passage].article_id for s in said_again}

@@ -30,8 +30,9 @@ import numpy as np
 from index.errors import ModelNotAvailableError
 from index.store import file_sha256 as sha256
 from index.tokenize import terms
-from rag.answer import Reading, ScoredSentence, answer_type, coverage
+from rag.answer import Reading, ScoredSentence, answer_type
 from rag.choice import OPTION_FEATURES
+from rag.coverage import coverage
 from rag.rerank import RANK_FEATURES
 
 BUNDLED_READER = Path(__file__).parent / "models" / "reader"

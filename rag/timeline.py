@@ -17,7 +17,7 @@ from datetime import date
 
 from index.chunk import sentence_spans
 from index.tokenize import terms
-from rag.answer import coverage
+from rag.coverage import coverage
 from rag.records import Answer, Citation, Passage, Timeline, TimelineEntry
 
 # Questions that ask how a story developed, read from their opening words.
