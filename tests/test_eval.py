@@ -159,13 +159,12 @@ def test_missing_dataset_folder_or_files(tmp_path):
 @pytest.mark.parametrize("name", sorted(BUNDLED))
 def test_bundled_datasets_name_only_articles_they_have(name):
     ds = load_dataset(name)
-    ids = {json.loads(line)["id"] for line in SAMPLE_ARTICLES.read_text(encoding="utf-8").splitlines() if line.strip()}
+    articles = [json.loads(line) for line in SAMPLE_ARTICLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = {a["id"]: a["text"].lower() for a in articles}
     assert ds.name == name and ds.questions
-    missing = {(q.id, r) for q in ds.questions for r in q.relevant_ids if r not in ids}
+    missing = {(q.id, r) for q in ds.questions for r in q.relevant_ids if r not in texts}
     assert not missing
     # An answerable question's answer is in the text of an article it names (what is scored).
-    texts = {json.loads(line)["id"]: json.loads(line)["text"].lower()
-             for line in SAMPLE_ARTICLES.read_text(encoding="utf-8").splitlines() if line.strip()}
     unsupported = [q.id for q in ds.questions if q.history and not q.unanswerable and not any(
         a.lower() in texts[r] for a in q.answers for r in q.relevant_ids)]
     assert not unsupported
