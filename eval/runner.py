@@ -130,7 +130,8 @@ def main(args: argparse.Namespace) -> int:
 
     # A cross-encoder joins every variant; ``hybrid-crossencoder`` runs without it.
     options = ("model", "backend", "cross_encoder", "cross_encoder_top", "llm_context_tokens", "reader",
-               "reader_cross_encoder", "chooser", "learned_rerank", "conflicts", "followup")
+               "reader_cross_encoder", "chooser", "learned_rerank", "conflicts", "followup",
+               "idf_prior")
     config = config_from_options({**{n: getattr(args, n, None) for n in options}, **endpoint})
     info = prepare_index(dataset, settings=config.index, index_dir=args.index)
     state = "reused" if info.up_to_date else "built"

@@ -6,13 +6,15 @@ call :func:`terms`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import lru_cache
 
 import Stemmer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_stemmer = Stemmer.Stemmer("english")
+STEMMER = "english"
+_stemmer = Stemmer.Stemmer(STEMMER)
 
 # A short list: questions lean on words like "who", "did", "this", which carry no evidence.
 STOPWORDS = frozenset(
@@ -40,3 +42,9 @@ def terms(text: str) -> list[str]:
             continue
         out.append(_stem(w))
     return out
+
+
+def tokenizer_signature() -> dict[str, str]:
+    """What :func:`terms` depends on, for the manifests of tables counted with it."""
+    stop = hashlib.sha256(" ".join(sorted(STOPWORDS)).encode()).hexdigest()
+    return {"stemmer": f"snowball-{STEMMER}", "stopwords_sha256": stop}

@@ -94,6 +94,10 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
                    help="trained decision whether a question in a conversation is a follow-up or a new topic: "
                         "'bundled' (default), a folder made by `python -m eval.train_followup`, or 'none' for the "
                         "hand-set rule")
+    p.add_argument("--idf-prior", metavar="DIR",
+                   help="how common each word is in news at large, blended into a small collection's IDF: "
+                        "'bundled' (default), a folder made by `python -m eval.train_idf_prior`, or 'none' for the "
+                        "collection's own counts")
 
 
 def _add_cross_encoder_args(p: argparse.ArgumentParser) -> None:
@@ -423,8 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_eval = sub.add_parser("eval", help="evaluate on a question set", description=_eval_description())
     p_eval.add_argument("--dataset", required=True, help="'sample', 'conversations', 'conversations-heldout', "
-                        "'conversations-heldout2', 'conversations-heldout3', 'conversations-heldout4' "
-                        "or a folder with articles.jsonl + questions.jsonl")
+                        "'conversations-heldout2', 'conversations-heldout3', 'conversations-heldout4', "
+                        "'conversations-heldout5' or a folder with articles.jsonl + questions.jsonl")
     _add_config_args(p_eval)
     _add_cross_encoder_args(p_eval)
     _add_reader_args(p_eval)

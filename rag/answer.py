@@ -82,6 +82,14 @@ _DATE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\b|\b(1[89]|20)\d\d\b|\b\d{1,
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|"
                      r"hundred|thousand|million|billion|half|third|quarter)\b", re.I)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w'’-]+")
+# A person's name: two or more capitalised words in a row ("Lars Brekke"), not opening a sentence.
+_FULL_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w'’-]+(?:\s+[A-ZÀ-Þ][\w'’-]+)+")
+_WHO = re.compile(r"^\W*(who|whom|whose)\b", re.I)
+# A quantity: a figure, a number word or an ordinal ("the eighth cut").
+_QUANTITY = re.compile(r"\d[\d,.]*\d|\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|"
+                       r"hundred|thousand|million|billion|half|third|quarter|first|second|fourth|fifth|sixth|"
+                       r"seventh|eighth|ninth|tenth|eleventh|twelfth)\b", re.I)
+_YEAR = re.compile(r"(1[89]|20)\d\d")
 
 
 def answer_type(question: str) -> str | None:
@@ -92,17 +100,35 @@ def answer_type(question: str) -> str | None:
     return None
 
 
-def holds_type(sentence: str, kind: str | None, question_words: set[str]) -> bool:
-    """Does ``sentence`` hold something new of the asked-for kind?"""
+def holds_type(sentence: str, kind: str | None, question_words: set[str],
+               person_words: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Does ``sentence`` hold something new of the asked-for kind: :func:`answer_type`'s, or in a
+    follow-up ``person`` (a new word of a person's name, one that ``person_words``, the words of
+    full names in its article, holds: "Brekke said" counts, "Trondheim" does not) or
+    ``quantity`` (a number the question does not give, not a year)?"""
     if kind == "date":
         return bool(_DATE.search(sentence))
     if kind == "number":
         return bool(_NUMBER.search(sentence))
+    if kind == "quantity":  # a number the question does not give, and not a year
+        return any(m.group().lower() not in question_words and not _YEAR.fullmatch(m.group())
+                   for m in _QUANTITY.finditer(sentence))
+    if kind == "person":
+        return any(w in person_words and w not in question_words for w in _capitalised(sentence))
     if kind in ("name", "place"):
         # Weekdays and months are capitalised but are dates, not the name asked for.
-        return any(m.group().lower() not in question_words and m.group().lower() not in _CALENDAR
-                   for m in _CAPITALISED.finditer(sentence))
+        return any(w not in question_words for w in _capitalised(sentence))
     return True
+
+
+def _capitalised(text: str) -> list[str]:
+    """The capitalised words of ``text`` that do not open a sentence and are not dates, lower-cased."""
+    return [w for w in (m.group().lower() for m in _CAPITALISED.finditer(text)) if w not in _CALENDAR]
+
+
+def person_words(text: str) -> set[str]:
+    """The words of the full names (two or more capitalised words in a row) in ``text``, lower-cased."""
+    return {w.lower() for m in _FULL_NAME.finditer(text) for w in m.group().split()} - _CALENDAR
 
 
 @dataclass(frozen=True)
@@ -206,6 +232,19 @@ class ExtractiveAnswerer:
         carried = weights.keys() - own
         kind = answer_type(question or query)
         question_words = {w.lower() for w in re.findall(r"[\w'’-]+", question or query)}
+        if carried and kind == "name" and _WHO.search(question or query):
+            # "Who did she replace?": a person by name that the conversation has not named (the
+            # last answer's "Ingrid Solberg" is carried). "Which company developed it?" may be
+            # answered by the name just said, so only "who" asks for a new one.
+            kind = "person"
+            question_words |= {w.lower() for w in re.findall(r"[\w'’-]+", query)}
+        elif carried and kind == "number":
+            # "How big were its wings?": a quantity, not the year a sentence happens to give.
+            kind = "quantity"
+        people: dict[str, set[str]] = {}
+        if kind == "person":
+            for p in passages:
+                people.setdefault(p.article_id, set()).update(person_words(p.text))
         # Only the query's terms (and the question's numbers) matter below, so only they are kept.
         wanted = weights.keys() | own
         article_terms: dict[str, dict[str, float]] = {}
@@ -235,7 +274,8 @@ class ExtractiveAnswerer:
                 found = dict(context)
                 found.update({t: 1.0 for t in terms(text) if t in wanted})
                 ev = Evidence(passage=i, start=p.start + s, end=p.start + e, text=text, score=0.0)
-                candidates.append((ev, coverage(asked[p.article_id], found), holds_type(text, kind, question_words)))
+                candidates.append((ev, coverage(asked[p.article_id], found),
+                                   holds_type(text, kind, question_words, people.get(p.article_id, frozenset()))))
         if not candidates:
             return []
         # Embedding every sentence costs ~10 ms each on a laptop CPU; only the lexically most

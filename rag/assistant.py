@@ -32,6 +32,7 @@ from rag.answer import ExtractiveAnswerer, Reading
 from rag.cite import number_citations, strip_markers
 from rag.config import Config
 from rag.cross_encoder import CrossEncoderReranker
+from rag.idf_prior import IdfPrior
 from rag.llm_client import resolve_endpoint
 from rag.query import Turn, relative_window, resolve
 from rag.reader import Reader
@@ -77,12 +78,12 @@ class _Loaded:
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
                  cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None,
-                 backend: SearchBackend | None = None) -> None:
+                 backend: SearchBackend | None = None, prior: IdfPrior | None = None) -> None:
         self.store = store
         learned = reader is not None and config.learned_rerank and reader.ranker is not None
         ranker = reader.rank_articles if learned else None
         search = backend.searcher(store) if backend is not None else None
-        self.retriever = Retriever(store, embedder, config, cross_encoder, ranker, search)
+        self.retriever = Retriever(store, embedder, config, cross_encoder, ranker, search, prior)
         self.idf_of = self.retriever.idf
         self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config, reader)
         self.embedder = embedder
@@ -140,10 +141,12 @@ class Assistant:
         self.cross_encoder = cross_encoder or _cross_encoder(self.config, s.device)
         self.reader = reader or _reader(self.config)
         self.followup = _followup(self.config)
+        self.prior = _prior(self.config)
         self._lock = threading.Lock()
         self._unloadable: str | None = None  # a version on disk that failed to load: not retried
         self.backend = backend or _backend(self.config, store)
-        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader, self.backend)
+        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader, self.backend,
+                              self.prior)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -179,12 +182,13 @@ class Assistant:
             other.config.reader, other.config.reader_cross_encoder)
         other.reader = self.reader if same_reader else _reader(other.config)
         other.followup = self.followup if other.config.followup == self.config.followup else _followup(other.config)
+        other.prior = self.prior if other.config.idf_prior == self.config.idf_prior else _prior(other.config)
         other.backend = (self.backend if other.config.backend_url == self.config.backend_url
                          else _backend(other.config, self._state.store))
         other._lock = threading.Lock()
         other._unloadable = None
         other._state = _Loaded(self._state.store, self.embedder, other.config, other.cross_encoder, other.reader,
-                               other.backend)
+                               other.backend, other.prior)
         return other
 
     @property
@@ -471,7 +475,8 @@ class Assistant:
 
     def _reload(self) -> None:
         store = IndexStore.load(self.index_dir, settings=self.config.index)
-        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader, self.backend)
+        self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader, self.backend,
+                              self.prior)
 
     def _fresh(self) -> _Loaded:
         """The loaded index, reloaded first when the index on disk moved on (another process
@@ -539,6 +544,13 @@ def _followup(config: Config) -> followup_mod.FollowupModel | None:
     if config.followup is None:
         return None
     return followup_mod.FollowupModel(None if config.followup == "bundled" else config.followup)
+
+
+def _prior(config: Config) -> IdfPrior | None:
+    """The configured IDF prior, checked now (a bad folder fails at start)."""
+    if config.idf_prior is None:
+        return None
+    return IdfPrior(None if config.idf_prior == "bundled" else config.idf_prior)
 
 
 def _check_question(question: str) -> None:

@@ -59,6 +59,13 @@ class Config:
         answer_passages: top passages the extractive answerer reads sentences from.
         answer_sentences: at most this many sentences in an extractive answer.
         min_support: evidence score under which the assistant abstains (0..1).
+        idf_prior: how common each word is in news at large (:mod:`rag.idf_prior`): the words
+            in at least 15% of news articles are blended into the collection's IDF, so that in a
+            small collection "made" does not weigh more than "cut": ``bundled``
+            (``rag/models/idf-prior``, counted over the training split), a folder made by
+            ``python -m eval.train_idf_prior``, or None for the collection's own counts only.
+        idf_prior_weight: how many chunks the prior counts as (its pseudo-chunks): it outweighs
+            a 50-article collection's own counts and is lost in the dev set's 40,176 chunks.
         reader: the trained reader that picks the answering sentence (:mod:`rag.reader`):
             ``bundled`` (the one shipped in ``rag/models/reader``), a folder made by
             ``newsdesk train-reader``, or None for the hand-set sentence score.
@@ -116,6 +123,8 @@ class Config:
     answer_passages: int = 5
     answer_sentences: int = 2
     min_support: float = 0.46
+    idf_prior: str | None = "bundled"
+    idf_prior_weight: float = 100.0
     reader: str | None = "bundled"
     reader_cross_encoder: bool = False
     reader_choice_weight: float = 1.0
@@ -147,6 +156,10 @@ class Config:
             raise ValueError(f"reader must be 'bundled', a reader folder or None, got {self.reader!r}")
         if self.followup is not None and (not isinstance(self.followup, str) or not self.followup):
             raise ValueError(f"followup must be 'bundled', a follow-up model folder or None, got {self.followup!r}")
+        if self.idf_prior is not None and (not isinstance(self.idf_prior, str) or not self.idf_prior):
+            raise ValueError(f"idf_prior must be 'bundled', an IDF prior folder or None, got {self.idf_prior!r}")
+        if not isinstance(self.idf_prior_weight, (int, float)) or self.idf_prior_weight < 0:
+            raise ValueError(f"idf_prior_weight must be >= 0, got {self.idf_prior_weight!r}")
         if self.cross_encoder is not None and (not isinstance(self.cross_encoder, str) or not self.cross_encoder):
             raise ValueError(f"cross_encoder must be a model folder or name, got {self.cross_encoder!r}")
         for name in ("k", "candidates", "rrf_k", "max_per_article", "answer_passages", "answer_sentences",
@@ -179,10 +192,10 @@ def config_from_options(options: Mapping[str, object]) -> Config:
     """A Config from command-line style options (``vars(args)``): ``model`` and ``backend`` go to
     the index settings, every other option named like a Config field sets it, and None keeps the
     default. ``index`` (a folder on the command line) and unrelated options are ignored.
-    ``reader="none"`` (``followup="none"``) turns the reader (the trained follow-up decision)
-    off; None there would mean the default."""
+    ``reader="none"`` (``followup="none"``, ``idf_prior="none"``) turns the reader (the trained
+    follow-up decision, the IDF prior) off; None there would mean the default."""
     given = {name: value for name, value in options.items() if value is not None}
-    for name in ("reader", "followup"):
+    for name in ("reader", "followup", "idf_prior"):
         if str(given.get(name, "")).lower() == "none":
             given[name] = None
     settings = IndexSettings(**{name: given[name] for name in ("model", "backend") if name in given})
@@ -221,6 +234,8 @@ VARIANTS: dict[str, dict] = {
     "hybrid-ranker": {"retrieval": "hybrid", "learned_rerank": False},
     # Follow-up or new topic by the hand-set rule instead of the trained decision.
     "hybrid-followup": {"retrieval": "hybrid", "followup": None},
+    # The collection's own IDF only, without the news-wide counts of common words.
+    "hybrid-idfprior": {"retrieval": "hybrid", "idf_prior": None},
     # The searches run in the engine at ``--backend-url`` (``eval.runner.uses_engine``); every
     # other variant searches the index folder: ``--compare hybrid,hybrid+engine``.
     "hybrid+engine": {"retrieval": "hybrid"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -16,6 +15,7 @@ from index.tokenize import terms
 from rag.config import Config
 from rag.cross_encoder import CrossEncoderReranker
 from rag.fuse import convex_fusion, reciprocal_rank_fusion
+from rag.idf_prior import IdfPrior, blended_idf
 from rag.records import Copy, Passage
 from rag.rerank import article_coverage, article_similarity, equal_weight_scores, rank_features
 
@@ -32,12 +32,14 @@ class Retriever:
             reader folder's trained ranker); None adds the scaled signals with equal weights.
         search: where the dense and BM25 candidate searches run (``index.backend``); None: the
             store's own FAISS and bm25s files.
+        prior: how common each term is in news at large (:mod:`rag.idf_prior`), blended into
+            the IDF as ``config.idf_prior_weight`` pseudo-chunks; None: the collection's own counts.
     """
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
                  cross_encoder: CrossEncoderReranker | None = None,
                  ranker: Callable[[np.ndarray], np.ndarray] | None = None,
-                 search: ChunkSearch | None = None) -> None:
+                 search: ChunkSearch | None = None, prior: IdfPrior | None = None) -> None:
         self.store = store
         self.search = search or LocalSearch(store)
         self.embedder = embedder
@@ -52,8 +54,16 @@ class Retriever:
         self._indices = np.asarray(store.bm25.scores["indices"])
         n = max(len(store), 1)
         df = np.diff(self._indptr)
-        self._idf = np.log1p((n - df + 0.5) / (df + 0.5))
-        self._max_idf = math.log(1 + (n + 0.5) / 0.5)  # a term no chunk holds
+        self.prior = prior
+        self._weight = config.idf_prior_weight if prior is not None else 0.0
+        shares = np.zeros(len(df))
+        if prior is not None:
+            for term, i in self._vocab.items():
+                if i < len(df):
+                    shares[i] = prior.common(term)
+        self._n = n
+        self._idf = blended_idf(df, n, shares, self._weight)
+        self._max_idf = blended_idf(0.0, n, 0.0, self._weight)  # a term no chunk (and no news) holds
 
     @property
     def max_idf(self) -> float:
@@ -61,9 +71,14 @@ class Retriever:
         return self._max_idf
 
     def idf(self, term: str) -> float:
-        """Inverse document frequency of a (stemmed) term over the chunks."""
+        """Inverse document frequency of a (stemmed) term over the chunks (and the prior's
+        pseudo-chunks of news at large)."""
         i = self._vocab.get(term)
-        return float(self._idf[i]) if i is not None and i < len(self._idf) else self._max_idf
+        if i is not None and i < len(self._idf):
+            return float(self._idf[i])
+        if self.prior is None:
+            return self._max_idf
+        return blended_idf(0.0, self._n, self.prior.common(term), self._weight)
 
     def dense(self, query: str, n: int, filters: Filters) -> list[Hit]:
         return self.search.dense(self.embedder.embed_query(query), n, filters)
