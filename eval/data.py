@@ -7,10 +7,10 @@ conversations-heldout`` those of ``eval/datasets/conversations-heldout.jsonl`` (
 tuning, tuned on since) and ``--dataset conversations-heldout2`` those of
 ``eval/datasets/conversations-heldout2.jsonl`` (tuned on since) and ``--dataset
 conversations-heldout3`` those of ``eval/datasets/conversations-heldout3.jsonl`` (its failures
-were read when the follow-up answers changed) and ``--dataset conversations-heldout4`` and
-``conversations-heldout5`` those of ``eval/datasets/conversations-heldout4.jsonl`` and
-``conversations-heldout5.jsonl`` (never tuned on; the fifth was first run on the IDF prior's
-change, see docs/evaluation.md).
+were read when the follow-up answers changed) and ``--dataset conversations-heldout4`` to
+``conversations-heldout6`` those of ``eval/datasets/conversations-heldout4.jsonl`` to
+``conversations-heldout6.jsonl`` (never tuned on; the fifth and sixth were written for the fifth
+pass, see docs/evaluation.md).
 ``--dataset PATH`` is a folder holding ``articles.jsonl`` and ``questions.jsonl``; the
 questions are either in Newsdesk's own format (:mod:`eval.questions`) or in the RealTimeQA quiz format of
 ``../shared/data/realtimeqa-2023q1`` (recognised by its ``gold_urls`` field).
@@ -43,10 +43,11 @@ CONVERSATIONS_HELDOUT3 = Path(__file__).parent / "datasets" / "conversations-hel
 # Written blind after that, with follow-ups the collection cannot answer; never tuned on.
 CONVERSATIONS_HELDOUT4 = Path(__file__).parent / "datasets" / "conversations-heldout4.jsonl"
 CONVERSATIONS_HELDOUT5 = Path(__file__).parent / "datasets" / "conversations-heldout5.jsonl"
+CONVERSATIONS_HELDOUT6 = Path(__file__).parent / "datasets" / "conversations-heldout6.jsonl"
 BUNDLED = {"sample": SAMPLE_QUESTIONS, "conversations": CONVERSATIONS,
            "conversations-heldout": CONVERSATIONS_HELDOUT, "conversations-heldout2": CONVERSATIONS_HELDOUT2,
            "conversations-heldout3": CONVERSATIONS_HELDOUT3, "conversations-heldout4": CONVERSATIONS_HELDOUT4,
-           "conversations-heldout5": CONVERSATIONS_HELDOUT5}
+           "conversations-heldout5": CONVERSATIONS_HELDOUT5, "conversations-heldout6": CONVERSATIONS_HELDOUT6}
 ARTICLES_FILE = "articles.jsonl"
 QUESTIONS_FILE = "questions.jsonl"
 # Fields a quiz record must have; anything else (``evidence``) is ignored on purpose.

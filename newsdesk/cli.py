@@ -427,8 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_eval = sub.add_parser("eval", help="evaluate on a question set", description=_eval_description())
     p_eval.add_argument("--dataset", required=True, help="'sample', 'conversations', 'conversations-heldout', "
-                        "'conversations-heldout2', 'conversations-heldout3', 'conversations-heldout4', "
-                        "'conversations-heldout5' or a folder with articles.jsonl + questions.jsonl")
+                        "'conversations-heldout2' ... 'conversations-heldout6' or a folder with articles.jsonl + "
+                        "questions.jsonl")
     _add_config_args(p_eval)
     _add_cross_encoder_args(p_eval)
     _add_reader_args(p_eval)

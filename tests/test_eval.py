@@ -148,7 +148,7 @@ def test_a_folder_in_newsdesk_format_is_read_too(quiz_folder):
 
 
 def test_missing_dataset_folder_or_files(tmp_path):
-    wanted = "conversations-heldout5 or a folder holding articles.jsonl and questions.jsonl"
+    wanted = "conversations-heldout6 or a folder holding articles.jsonl and questions.jsonl"
     with pytest.raises(FileNotFoundError, match=wanted):
         load_dataset(tmp_path / "nope")
     with pytest.raises(FileNotFoundError):
