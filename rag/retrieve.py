@@ -57,13 +57,14 @@ class Retriever:
         self.prior = prior
         self._weight = config.idf_prior_weight if prior is not None else 0.0
         shares = np.zeros(len(df))
-        if prior is not None:
-            for term, i in self._vocab.items():
-                if i < len(df):
-                    shares[i] = prior.common(term)
+        if prior is not None:  # only the common terms are blended: look those up, not the vocabulary
+            for term, share in prior.common_terms.items():
+                i = self._vocab.get(term)
+                if i is not None and i < len(df):
+                    shares[i] = share
         self._n = n
         self._idf = blended_idf(df, n, shares, self._weight)
-        self._max_idf = blended_idf(0.0, n, 0.0, self._weight)  # a term no chunk (and no news) holds
+        self._max_idf = float(blended_idf(0.0, n, 0.0, self._weight))  # a term no chunk (and no news) holds
 
     @property
     def max_idf(self) -> float:
@@ -78,7 +79,7 @@ class Retriever:
             return float(self._idf[i])
         if self.prior is None:
             return self._max_idf
-        return blended_idf(0.0, self._n, self.prior.common(term), self._weight)
+        return float(blended_idf(0.0, self._n, self.prior.common(term), self._weight))
 
     def dense(self, query: str, n: int, filters: Filters) -> list[Hit]:
         return self.search.dense(self.embedder.embed_query(query), n, filters)
