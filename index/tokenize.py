@@ -34,6 +34,11 @@ def _stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
+def stem(word: str) -> str:
+    """``word`` lower-cased and stemmed as :func:`terms` stems it (stop words are not dropped)."""
+    return _stem(word.lower())
+
+
 def terms(text: str) -> list[str]:
     """Stemmed content terms of ``text`` in order (duplicates kept)."""
     out = []

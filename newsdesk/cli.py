@@ -134,6 +134,10 @@ def format_answer(answer) -> str:
     if answer.query and answer.query != answer.question:
         lines.append(f"Searched for: {answer.query}")
     lines.append(answer.text)
+    if answer.flagged:  # the check took these out of the answer: shown apart, never as answer text
+        lines.append("")
+        lines.append("Not backed by the sources, so not part of the answer:")
+        lines.extend(f"  [unsupported] {sentence}" for sentence in answer.flagged)
     for w in answer.warnings:
         lines.append(f"Warning: {w}")
     if answer.citations:

@@ -4,41 +4,42 @@ A model can cite passages that were never shown ([7] of 3), or write sentences i
 sources do not back. After generation:
 
 * markers that point at no passage are removed, and reported;
-* each answer sentence is checked against the passages it cites: enough of its content
-  words must appear there (or, with an embedder, one passage sentence must mean nearly
-  the same), and every number it states must appear there too;
+* each answer sentence is checked against the passages it cites by meaning
+  (:mod:`rag.support`): its names, days, months and numbers must be there, its negation and
+  direction must agree with the closest passage sentence, it must not repeat itself, link
+  elsewhere or echo an instruction, and a learned score must find the rest of it there (an
+  added clause fails);
 * a factual sentence without any citation is given the passage that backs it best, when one
   passes the same test (small models often state the answer and forget the marker);
-  otherwise it is reported as unsupported.
+  otherwise it is reported as unsupported. Instruction sentences in a passage never back one.
 
-Problems are reported as warnings. A sentence that fails the check is *flagged*: it keeps the
-model's wording, but loses its markers and never becomes a citation (a card is shown only
-for claims the check accepted), and the caller shows it as flagged, not as plain answer text.
+Problems are reported as warnings. A sentence that fails the check is *flagged*: it is taken
+out of the answer text and listed in ``Checked.flagged`` (never with a source card), and
+every surface shows it apart, as flagged, never as the answer.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from index.chunk import sentence_spans
 from index.embed import Embedder
 from index.tokenize import terms
+from rag import support
+from rag.idf_prior import IdfPrior
 from rag.records import Passage
 
-# Share of a sentence's content words that its cited passages must contain. Paraphrase keeps
-# names, places and most nouns, so half is lenient for honest sentences and still catches
-# sentences the passages never talk about.
-LEXICAL_SUPPORT = 0.5
-# Cosine similarity at which an answer sentence restates a passage sentence, for paraphrases that
-# share few words. With all-MiniLM-L6-v2, paraphrases score about 0.55-0.7 and on-topic sentences
-# that claim something else 0.4-0.5, so this errs towards flagging.
-DENSE_SUPPORT = 0.6
-# Sentences with fewer content words ("They met in July.") are too short to judge fairly.
+# Sentences with fewer content words ("They met in July.") are too short for the learned score;
+# their names, numbers and negation are still checked.
 MIN_CLAIM_TERMS = 3
+# An uncited sentence with this many content words states something, and must be backed.
+MIN_UNCITED_TERMS = 2
 # Longest "[a-b]" range read as a list of passages.
 MAX_RANGE = 10
 # Characters of a sentence quoted in a warning.
@@ -47,7 +48,6 @@ QUOTE_CHARS = 120
 # [1], [1, 2], [1-3], [Passage 2]
 MARKER = re.compile(r"\[\s*(?:passages?\s*)?(\d{1,3}(?:\s*[,;–-]\s*\d{1,3})*)\s*\]", re.IGNORECASE)
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+\])+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+(?=[.,;:!?])")
 _RUNS_OF_SPACES = re.compile(r"[ \t]{2,}")
 
@@ -180,34 +180,35 @@ def _marker_at(text: str, end: int, number: int) -> tuple[int, int, str]:
     return at, at, f" [{number}]"
 
 
-def _numbers_in(text: str) -> set[str]:
-    """The numbers written in ``text``, normalised: "1,200" -> "1200", "07" -> "7"."""
-    found = {n.replace(",", "") for n in _NUMBER.findall(text)}
-    return {n.lstrip("0") or "0" if n.isdigit() else n for n in found}
+def _dated(p: Passage) -> str:
+    """The passage's title with its date written out, so "on Monday" or "in 2025" can be backed by it."""
+    return f"{p.title} {p.date.strftime('%A %d %B %Y')}" if p.date else p.title
 
 
 class _Evidence:
-    """Sentences, terms and numbers of the numbered passages, with embeddings when available."""
+    """Sentences of the numbered passages, with embeddings when available, and the check of each claim."""
 
-    def __init__(self, passages: Sequence[Passage], claims: list[Claim], embedder: Embedder | None) -> None:
+    def __init__(self, passages: Sequence[Passage], claims: list[Claim], embedder: Embedder | None,
+                 model: support.SupportModel, share: Callable[[str], float] | None) -> None:
+        self.passages = list(passages)
+        self.claims_text = [c.text for c in claims]
+        self.model = model
+        self.share = share
         self.sentences: dict[int, list[_Sentence]] = {}
-        self.terms: dict[int, set[str]] = {}
-        self.numbers: dict[int, set[str]] = {}
         for n, p in enumerate(passages, 1):
             spans = sentence_spans(p.text) or [(0, len(p.text))]
             self.sentences[n] = [_Sentence(p.start + s, p.start + e, p.text[s:e], frozenset(terms(p.text[s:e])))
                                  for s, e in spans]
-            self.terms[n] = set(terms(p.text)) | set(terms(p.title))
-            day = [str(p.date.year), str(p.date.month), str(p.date.day)] if p.date else []
-            self.numbers[n] = _numbers_in(f"{p.title} {p.text}") | set(day)
         self.similarity: dict[tuple[int, int], np.ndarray] = {}  # (claim index, passage) -> per sentence
+        # The learned score read cosines of the model it was trained with; another model's are left out.
+        self.dense = embedder is not None and getattr(embedder, "name", "") == model.embedder
         if embedder is not None and claims:
-            cited = sorted({n for c in claims for n in c.numbers if n in self.sentences})
-            texts = [c.text for c in claims] + [s.text for n in cited for s in self.sentences[n]]
+            numbers = sorted(self.sentences)
+            texts = [c.text for c in claims] + [s.text for n in numbers for s in self.sentences[n]]
             vectors = embedder.embed(texts)
             claim_vecs, rest = vectors[: len(claims)], vectors[len(claims):]
             offset = 0
-            for n in cited:
+            for n in numbers:
                 block = rest[offset: offset + len(self.sentences[n])]
                 offset += len(self.sentences[n])
                 for i in range(len(claims)):
@@ -219,74 +220,98 @@ class _Evidence:
         sims = self.similarity.get((index, number))
         best: Support | None = None
         for j, s in enumerate(self.sentences[number]):
+            if support.is_instruction(s.text):
+                continue
             lexical = len(wanted & s.terms) / len(wanted) if wanted else 0.0
             score = max(lexical, float(sims[j])) if sims is not None else lexical
             if best is None or score > best.score:
                 best = Support(number, s.start, s.end, s.text, round(score, 4))
-        assert best is not None  # every passage has at least one sentence
+        if best is None:  # every sentence of it is an instruction: quote its first
+            s = self.sentences[number][0]
+            best = Support(number, s.start, s.end, s.text, 0.0)
         return best
 
-    def backer(self, claim: Claim) -> int | None:
+    def evidence(self, index: int, numbers: Sequence[int]) -> support.Evidence:
+        """What passages ``numbers`` offer claim ``index``."""
+        cited = [self.passages[n - 1] for n in numbers]
+        sims = [float(self.similarity[(index, n)].max()) for n in numbers
+                if self.dense and (index, n) in self.similarity and self.similarity[(index, n)].size]
+        return support.evidence_for(self.claims_text[index], [p.text for p in cited], [_dated(p) for p in cited],
+                                    dense=max(sims) if sims else math.nan)
+
+    def judge(self, index: int, claim: Claim, numbers: Sequence[int]) -> tuple[str | None, float]:
+        """Why passages ``numbers`` do not back ``claim`` (None when they do), and the learned score."""
+        evidence = self.evidence(index, numbers)
+        reason = support.disagreement(claim.text, evidence, share=self.share)
+        if reason:
+            return reason, 0.0
+        features = support.features(claim.text, evidence)
+        if features["terms"] < MIN_CLAIM_TERMS:  # too few words to score: each must be there
+            return (None, 1.0) if features["unsupported"] == 0 else ("the passage does not say it", 0.0)
+        probability = float(self.model.probability([features])[0])
+        return (None if probability >= self.model.threshold else "the passage does not say it"), probability
+
+    def backer(self, index: int, claim: Claim) -> int | None:
         """The passage that backs an uncited ``claim`` best, when one backs it alone; else None."""
-        wanted = set(terms(claim.text))
-        best, share = None, 0.0
-        for n in self.terms:
-            if _numbers_in(claim.text) - self.numbers[n]:
-                continue
-            lexical = len(wanted & self.terms[n]) / len(wanted)
-            if lexical >= LEXICAL_SUPPORT and lexical > share:
-                best, share = n, lexical
+        best, score = None, 0.0
+        for n in self.sentences:
+            reason, probability = self.judge(index, claim, [n])
+            if reason is None and probability > score:
+                best, score = n, probability
         return best
 
     def problem(self, index: int, claim: Claim) -> str | None:
         """Why ``claim`` is not backed by the passages it cites, or None when it is."""
-        wanted = set(terms(claim.text))
-        if len(wanted) < MIN_CLAIM_TERMS or claim.text.rstrip().endswith(":"):
-            return None  # too short to judge, or a lead-in ("The sources say:")
+        if claim.text.rstrip().endswith(":"):
+            return None  # a lead-in ("The sources say:")
         if not claim.numbers:
+            if len(terms(claim.text)) < MIN_UNCITED_TERMS and not support.junk(claim.text, self.evidence(index, [])):
+                return None  # filler ("Here is what I found.")
             return f"No citation for {_snippet(claim.text)}"
-        pool = set().union(*(self.terms[n] for n in claim.numbers))
-        numbers = set().union(*(self.numbers[n] for n in claim.numbers))
-        missing = sorted(_numbers_in(claim.text) - numbers)
-        cited = "".join(f"[{n}]" for n in claim.numbers)
-        if missing:
-            return f"Not supported by {cited} ({', '.join(missing)} is not there): {_snippet(claim.text)}"
-        lexical = len(wanted & pool) / len(wanted)
-        dense = max((float(self.similarity[(index, n)].max()) for n in claim.numbers
-                     if (index, n) in self.similarity and self.similarity[(index, n)].size), default=0.0)
-        if lexical >= LEXICAL_SUPPORT or dense >= DENSE_SUPPORT:
+        reason, _ = self.judge(index, claim, claim.numbers)
+        if reason is None:
             return None
-        return f"Not supported by {cited}: {_snippet(claim.text)}"
+        cited = "".join(f"[{n}]" for n in claim.numbers)
+        return f"Not supported by {cited} ({reason}): {_snippet(claim.text)}"
 
 
-def check(text: str, passages: Sequence[Passage], *, embedder: Embedder | None = None) -> Checked:
+@lru_cache(maxsize=1)
+def _news_share() -> Callable[[str], float]:
+    return IdfPrior().share
+
+
+def check(text: str, passages: Sequence[Passage], *, embedder: Embedder | None = None,
+          model: support.SupportModel | None = None) -> Checked:
     """Check ``text`` (with [n] markers, ``n`` counting ``passages`` from 1) against ``passages``.
 
     Args:
         text: the generated answer.
         passages: the passages the model was given, in prompt order.
-        embedder: optional; adds meaning-level support for paraphrases (lexical only without it).
+        embedder: optional; its cosines feed the learned score (the check works without it).
+        model: the learned part of the check (default: the bundled ``rag/models/claim-check``).
 
     Returns:
-        The cleaned text, the cited numbers in order of first use, warnings, and a quote per number.
+        The text of the backed sentences (flagged ones taken out), the cited numbers in order of
+        first use, warnings, a quote per number, and the flagged sentences.
     """
     text, warnings = clean_markers(text, len(passages))
     pieces = _claims_markers_ends(text)
     claims = [claim for claim, _, _ in pieces]
-    evidence = _Evidence(passages, claims, embedder)
+    evidence = _Evidence(passages, claims, embedder, model or support.default_model(), _news_share())
     quotes: dict[int, Support] = {}
     flagged: list[str] = []
     edits: list[tuple[int, int, str]] = []
-    for i, (claim, markers, end) in enumerate(pieces):
+    starts = [0] + [end for _, _, end in pieces[:-1]]
+    for i, (claim, _, end) in enumerate(pieces):
         problem = evidence.problem(i, claim)
-        backer = evidence.backer(claim) if problem and not claim.numbers else None
+        backer = evidence.backer(i, claim) if problem and not claim.numbers else None
         if backer is not None:
             claim, problem = Claim(claim.text, (backer,)), None
             edits.append(_marker_at(text, end, backer))
         if problem:
             warnings.append(problem)
             flagged.append(_RUNS_OF_SPACES.sub(" ", claim.text))
-            edits += [(s, e, "") for s, e in markers]
+            edits.append((starts[i], end, ""))  # the sentence leaves the answer, markers and all
             continue
         for n in claim.numbers:
             if n not in quotes:

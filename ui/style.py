@@ -20,6 +20,7 @@ CSS = """
 .nd-answer .nd-warning { font-size: 0.85em; margin-top: 0.4em; color: var(--color-accent); }
 .nd-answer .nd-abstained { font-style: italic; }
 .nd-answer .nd-flagged { opacity: 0.6; text-decoration: line-through dotted; }
+.nd-answer .nd-flagged-list { margin-top: 0.5em; font-size: 0.9em; opacity: 0.85; }
 .nd-answer .nd-differ { margin-top: 0.4em; padding: 0.3em 0.6em; border-left: 3px solid #b45309;
   background: rgba(180, 83, 9, 0.08); }
 .nd-answer .nd-differ-update { border-left-color: #2563eb; background: rgba(37, 99, 235, 0.08); }
