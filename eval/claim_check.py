@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rag.check import check
 from rag.records import Passage
+from rag.support import SupportModel
 
 
 def load(path: str | Path) -> list[dict]:
@@ -41,13 +42,13 @@ def passages_of(item: dict) -> list[Passage]:
             for i, p in enumerate(item["passages"], 1)]
 
 
-def run(items: list[dict], embedder=None) -> dict:  # noqa: ANN001 - index.embed.Embedder
+def run(items: list[dict], embedder=None, model: SupportModel | None = None) -> dict:  # noqa: ANN001 - Embedder
     """Flagged shares per label and per kind, and each item's verdict."""
     by_kind: dict[str, list[bool]] = defaultdict(list)
     by_label: dict[str, list[bool]] = defaultdict(list)
     verdicts = []
     for item in items:
-        checked = check(item["reply"], passages_of(item), embedder=embedder)
+        checked = check(item["reply"], passages_of(item), embedder=embedder, model=model)
         flagged = bool(checked.flagged)
         by_kind[item.get("kind", item["label"])].append(flagged)
         by_label[item["label"]].append(flagged)

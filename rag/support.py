@@ -28,6 +28,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -41,18 +42,25 @@ FORMAT = "newsdesk-claim-check/1"
 MODEL_FILE = "model.txt"
 
 # The learned features, in the order the model reads them.
-FEATURES = ("share", "unsupported", "run", "tail", "window_share", "dense", "terms", "common_caps")
+FEATURES = ("share", "unsupported", "run", "tail", "window_share", "dense", "terms", "swapped", "added")
 
 # A sentence-initial capitalised word is a name (and must be in the passage) when fewer than this
 # share of news articles hold it: "Madrid" (0.007), "Hasanov" (0) are; "Officials" (0.37),
 # "China" (0.08) may just open a sentence. Mid-sentence capitals are always checked.
 NAME_SHARE = 0.02
+# Letters of a stem that say two spellings name one thing ("Azerbaijan", "Azerbaijani's").
+NAME_KEY = 6
+# Small words that may sit inside a name whose initials make an acronym ("Bank of England").
+_NAME_JOINERS = frozenset({"of", "the", "for", "and", "de"})
+# Words of a claim a second passage sentence must hold to be read with the closest one.
+MERGED = 2
 # Missing words after which the rest of a claim counts as its tail (an added clause sits there).
 TAIL_FROM = 0.6
 
 _WORD = re.compile(r"[^\W_][\w'’\-]*", re.UNICODE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _URL = re.compile(r"(?:\]\(\s*|\b)((?:[a-z][a-z0-9+.-]*):[^\s)\]]+)", re.IGNORECASE)
+_NAME_PARTS = re.compile(r"[-'’]")
 _SCHEME_WORDS = frozenset({"http", "https", "javascript", "data", "vbscript", "file", "mailto"})
 
 WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
@@ -86,6 +94,22 @@ _OPPOSITES = [
     ("best", "worst"), ("north", "south"), ("east", "west"), ("men", "women"), ("male", "female"),
     ("domestic", "foreign"), ("public", "private"), ("success", "failure"), ("strong", "weak"),
     ("old", "new"), ("oldest", "newest"), ("maximum", "minimum"), ("majority", "minority"),
+    ("beat", "lose"), ("beat", "lost"), ("defeat", "beat"), ("agree", "disagree"), ("allow", "prevent"),
+    ("allow", "block"), ("include", "exclude"), ("legal", "illegal"), ("positive", "negative"),
+    ("optimistic", "pessimistic"), ("present", "absent"), ("rich", "poor"), ("safe", "dangerous"),
+    ("true", "false"), ("valid", "invalid"), ("young", "old"), ("younger", "older"), ("cheap", "expensive"),
+    ("early", "late"), ("fast", "slow"), ("full", "empty"), ("easy", "hard"), ("high", "low"), ("large", "small"),
+    ("long", "short"), ("major", "minor"), ("increase", "reduce"), ("increase", "cut"), ("raise", "reduce"),
+    ("boost", "cut"), ("grow", "shrink"), ("growth", "decline"), ("improve", "worsen"), ("surplus", "deficit"),
+    ("impose", "lift"), ("convict", "acquit"), ("guilty", "acquitted"), ("peace", "war"), ("ally", "enemy"),
+    ("resume", "suspend"), ("resume", "halt"), ("upgrade", "downgrade"), ("approve", "veto"), ("ratify", "reject"),
+    ("admit", "deny"), ("succeed", "fail"), ("keep", "lose"), ("hold", "lose"), ("gain", "drop"), ("rise", "drop"),
+    ("climb", "fall"), ("climb", "drop"), ("jump", "fall"), ("surge", "plunge"), ("soar", "plunge"),
+    ("over", "under"), ("inside", "outside"), ("internal", "external"), ("advance", "retreat"),
+    ("finish", "start"), ("shut", "open"), ("enter", "leave"), ("win", "defeat"), ("winner", "loser"),
+    ("welcome", "condemn"), ("praise", "criticise"), ("praise", "criticize"), ("support", "against"),
+    ("remain", "leave"), ("stay", "leave"), ("stay", "rise"), ("stay", "fall"),
+    ("free", "paid"), ("import", "export"), ("buyer", "seller"), ("lender", "borrower"), ("employer", "employee"),
 ]
 OPPOSITE: dict[str, set[str]] = {}
 for _a, _b in _OPPOSITES:
@@ -179,13 +203,95 @@ def evidence_for(claim: str, passages: Sequence[str], titles: Sequence[str] = ()
     one sharing most of the claim's words."""
     kept = [s for p in passages for s in split_sentences(p) if not is_instruction(s)]
     wanted = set(terms(claim))
-    closest = max(kept, key=lambda s: len(wanted & set(terms(s))), default="")
-    return Evidence(text=" ".join(kept), titles=" ".join(titles), sentence=closest, dense=dense)
+    held = [wanted & set(terms(s)) for s in kept]
+    if not kept:
+        return Evidence(text="", titles=" ".join(titles), sentence="", dense=dense)
+    first = max(range(len(kept)), key=lambda i: len(held[i]))
+    # A claim that tells two sentences as one is read against both, in the passage's order.
+    rest = wanted - held[first]
+    second = max((i for i in range(len(kept)) if i != first), key=lambda i: len(rest & held[i]), default=None)
+    chosen = sorted({first} | ({second} if second is not None and len(rest & held[second]) >= MERGED else set()))
+    return Evidence(text=" ".join(kept), titles=" ".join(titles), sentence=" ".join(kept[i] for i in chosen),
+                    dense=dense)
 
 
 def _name_share(word: str, share) -> float:  # noqa: ANN001 - a callable term -> share of news articles
     held = terms(word)
     return min((share(t) for t in held), default=1.0)
+
+
+def _key(stem_: str) -> str:
+    """What two spellings of one name share: "azerbaijan" and "azerbaijani" both give "azerba"."""
+    return stem_[:NAME_KEY]
+
+
+def _acronyms(text: str) -> set[str]:
+    """Initials of the runs of capitalised words in ``text``: "European Union" gives "eu"."""
+    out: set[str] = set()
+    run: list[str] = []
+    for word in [*_WORD.findall(text), "."]:
+        if word[:1].isupper():
+            run.append(word[0].lower())
+            continue
+        if word.lower() in _NAME_JOINERS and run:
+            continue
+        for i in range(len(run)):
+            for j in range(i + 2, min(len(run), i + 6) + 1):
+                out.add("".join(run[i:j]))
+        run = []
+    return out
+
+
+@dataclass(frozen=True)
+class _Names:
+    """How a text writes its names, for matching another text's spelling of them."""
+
+    keys: frozenset[str]
+    acronyms: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> _Names:
+        words = [w for t in _tokens(text) for w in (t.text, *_NAME_PARTS.split(t.text))]
+        return cls(frozenset(_key(stem(w)) for w in words if w), frozenset(_acronyms(text)))
+
+    def holds(self, word: str) -> bool:
+        """Whether the text names ``word`` (as written, as a variant sharing its stem's start, or
+        as the initials of its words: "EU" for "European Union")."""
+        parts = [p for p in _NAME_PARTS.split(word) if p[:1].isupper() and p.lower() not in STOPWORDS]
+        for part in parts or [word]:
+            low = part.lower()
+            if _key(stem(part)) in self.keys or (part.isupper() and low in self.acronyms):
+                continue
+            return False
+        return True
+
+
+def _is_name(tokens: list[_Token], i: int, claim: str, share) -> bool:  # noqa: ANN001
+    """Whether ``tokens[i]`` names someone or something (a capitalised word that is no common word
+    opening the sentence)."""
+    tok = tokens[i]
+    low = tok.text.lower()
+    if not tok.text[0].isupper() or low in STOPWORDS or low in NEGATIONS or numbers_in(low) or not terms(tok.text):
+        return False
+    first = i == 0 or claim[tokens[i - 1].start:tok.start].strip()[-1:] in {":", '"', "“", "(", "—"}
+    return not (first and share is not None and _name_share(tok.text, share) >= NAME_SHARE)
+
+
+def _calendar(token: _Token) -> bool:
+    return token.text.lower() in WEEKDAYS or token.text.lower() in MONTHS
+
+
+def _content(tokens: list[_Token]) -> list[_Token]:
+    """The words that carry a claim: no stop words, except negations and one side of an opposite pair."""
+    return [t for t in tokens if t.text.lower() not in STOPWORDS or _is_negation(t) or t.stem in OPPOSITE]
+
+
+def _replacements(claim: list[_Token], sentence: list[_Token]) -> list[tuple[list[_Token], list[_Token]]]:
+    """Where the claim puts other words in the place of the sentence's: (claim side, sentence side)
+    of each replaced stretch when the two are aligned word by word."""
+    a, b = _content(claim), _content(sentence)
+    ops = SequenceMatcher(None, [_key(t.stem) for t in a], [_key(t.stem) for t in b], autojunk=False).get_opcodes()
+    return [(a[i1:i2], b[j1:j2]) for op, i1, i2, j1, j2 in ops if op == "replace"]
 
 
 def disagreement(claim: str, evidence: Evidence, *, share=None) -> str | None:  # noqa: ANN001
@@ -198,29 +304,33 @@ def disagreement(claim: str, evidence: Evidence, *, share=None) -> str | None:  
     missing_numbers = sorted(numbers_in(claim) - evidence.numbers)
     if missing_numbers:
         return f"{', '.join(missing_numbers)} is not there"
+    names = _Names.of(f"{evidence.titles} {evidence.text}")
     for i, tok in enumerate(tokens):
         low = tok.text.lower()
         if low in WEEKDAYS or (low in MONTHS and tok.text[0].isupper() and (i or low != "may")):
             if tok.stem not in evidence.stems:
                 return f"{tok.text} is not there"
-            continue
-        if not tok.text[0].isupper() or low in STOPWORDS or low in NEGATIONS or numbers_in(low):
-            continue  # numbers were checked above
-        held = terms(tok.text)
-        if not held or all(t in evidence.terms for t in held):
-            continue
-        first = i == 0 or claim[tokens[i - 1].start:tok.start].strip()[-1:] in {":", '"', "“", "(", "—"}
-        if first and share is not None and _name_share(tok.text, share) >= NAME_SHARE:
-            continue
-        return f"{tok.text} is not there"
+        elif _is_name(tokens, i, claim, share) and not names.holds(tok.text):
+            return f"{tok.text} is not there"
     window = _tokens(evidence.sentence)
-    window_stems = {t.stem for t in window}
+    claim_keys = {_key(t.stem) for t in tokens}
+    nearby = _Names.of(evidence.sentence)
+    for mine, theirs in _replacements(tokens, window):
+        # "appointed Lars Brekke" where the passage says "appointed Ingrid Solberg": a name the
+        # passage holds elsewhere, put in the place of another.
+        said = [t for t in mine if _is_name(tokens, tokens.index(t), claim, share) and not _calendar(t)
+                and not nearby.holds(t.text)]  # a name moved within its sentence is no swap
+        other = [t for t in theirs if t.text[0].isupper() and t.text.lower() not in STOPWORDS and not _calendar(t)
+                 and _key(t.stem) not in claim_keys and not numbers_in(t.text.lower())]
+        if said and other and not any(_key(t.stem) in {_key(o.stem) for o in theirs} for t in said):
+            return f"{said[0].text} where the passage says {other[0].text}"
+        for t in mine:
+            if OPPOSITE.get(t.stem, set()) & {o.stem for o in theirs}:
+                return f"the passage says the opposite of \u201c{t.text}\u201d"
     negating = any(_is_negation(t) or t.stem in _NEGATING_STEMS for t in window)
     for tok in tokens:
         if _is_negation(tok) and not negating:
             return f"the passage does not say \u201c{tok.text}\u201d"
-        if tok.stem in OPPOSITE and tok.stem not in evidence.stems and OPPOSITE[tok.stem] & window_stems:
-            return f"the passage says the opposite of \u201c{tok.text}\u201d"
     claim_stems = {t.stem for t in tokens if t.text.lower() not in STOPWORDS}
     negated_here = {t.stem for i, t in enumerate(tokens) if _negated(tokens, i)}
     for i, tok in enumerate(window):
@@ -252,7 +362,7 @@ def junk(claim: str, evidence: Evidence) -> str | None:
     return None
 
 
-def features(claim: str, evidence: Evidence, *, share=None) -> dict[str, float]:  # noqa: ANN001
+def features(claim: str, evidence: Evidence) -> dict[str, float]:
     """The learned check's inputs (:data:`FEATURES`) for ``claim`` against ``evidence``."""
     held = terms(claim)
     flags = [not evidence.holds(t) for t in held]
@@ -263,15 +373,17 @@ def features(claim: str, evidence: Evidence, *, share=None) -> dict[str, float]:
         longest = max(longest, run)
     cut = int(len(flags) * TAIL_FROM)
     window = set(terms(evidence.sentence))
-    caps = 0
-    for tok in _tokens(claim)[1:]:
-        if tok.text[0].isupper() and tok.text.lower() not in STOPWORDS:
-            caps += any(not evidence.holds(t) for t in terms(tok.text))
+    tokens = _tokens(claim)
+    replaced = [t for mine, _ in _replacements(tokens, _tokens(evidence.sentence)) for t in mine]
+    # Words the claim puts in place of the passage's (a paraphrase's synonyms) against words it adds
+    # with nothing in their place (an added clause), counting only those the passages lack.
+    swapped = sum(1 for t in replaced if terms(t.text) and not all(evidence.holds(x) for x in terms(t.text)))
     n = max(len(held), 1)
     return {
         "share": 1 - missing / n, "unsupported": float(missing), "run": float(longest),
         "tail": float(sum(flags[cut:])), "window_share": sum(t in window for t in held) / n,
-        "dense": evidence.dense, "terms": float(len(held)), "common_caps": float(caps),
+        "dense": evidence.dense, "terms": float(len(held)), "swapped": float(swapped),
+        "added": float(missing - swapped),
     }
 
 
