@@ -10,7 +10,14 @@ class ModelNotAvailableError(NewsdeskError):
 
 
 class IndexMismatchError(NewsdeskError):
-    """The index on disk was built with other settings than the ones configured."""
+    """The index on disk was built with other settings than the ones configured.
+
+    ``problem`` is what differs, without the advice on what to do that the message adds.
+    """
+
+    def __init__(self, message: str, *, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
 
 
 class IndexCorruptError(NewsdeskError):

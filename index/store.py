@@ -310,10 +310,9 @@ class IndexStore:
             raise IndexCorruptError(f"No index found at {root} (no {POINTER} file).")
         manifest = _read_manifest(version)
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexMismatchError(
-                f"Index at {root} has format version {manifest.get('format_version')!r}; this Newsdesk "
-                f"reads version {FORMAT_VERSION}. {rebuild}"
-            )
+            problem = (f"Index at {root} has format version {manifest.get('format_version')!r}; this Newsdesk "
+                       f"reads version {FORMAT_VERSION}")
+            raise IndexMismatchError(f"{problem}. {rebuild}", problem=problem)
         if settings is not None:
             check_compatible(manifest, settings, root)
         if verify:
@@ -362,11 +361,10 @@ def check_compatible(manifest: dict, settings: IndexSettings, root: Path) -> Non
         if manifest["chunking"].get(key) != value:
             problems.append(f"{key}={manifest['chunking'].get(key)!r} (configured: {value!r})")
     if problems:
+        problem = f"Index at {root} was built with " + "; ".join(problems)
         raise IndexMismatchError(
-            f"Index at {root} was built with " + "; ".join(problems)
-            + f". Rebuild it with these settings (newsdesk index build PATH... --index {root}) "
-            "or configure the settings it was built with."
-        )
+            f"{problem}. Rebuild it with these settings (newsdesk index build PATH... --index {root}) "
+            "or configure the settings it was built with.", problem=problem)
 
 
 def write_store(

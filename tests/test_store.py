@@ -200,3 +200,101 @@ def test_a_build_over_a_damaged_index_succeeds_and_an_add_refuses(tmp_path, hash
     report = build_index([src], root, settings=SETTINGS, embedder=hash_embedder, progress=False)
     assert "Note: the index was damaged" in report.summary()
     assert len(IndexStore.load(root, settings=SETTINGS).articles) == 4
+
+
+# --- writers never build on an index they cannot read as their own (issue 30, F1) --------------
+
+OTHER_MODEL = IndexSettings(model="copy-of-hash-64", chunk_tokens=32, chunk_overlap=8)
+OTHER_CHUNKING = IndexSettings(model="hash-64", chunk_tokens=64, chunk_overlap=8)
+
+
+def add_one(root, settings, embedder):
+    from index.build import add_articles
+
+    return add_articles(root, make_articles(7)[6:], settings=settings, embedder=embedder, progress=False)
+
+
+def remove_one(root, settings, embedder):
+    from index.build import remove_articles
+
+    return remove_articles(root, ["a0"], settings=settings, embedder=embedder)
+
+
+def watch_one(root, settings, embedder):
+    from index.watch import Watcher
+
+    inbox = root.parent / "inbox"
+    inbox.mkdir()
+    (inbox / "new.jsonl").write_text(json.dumps(make_articles(7)[6].to_dict()) + "\n")
+    Watcher(inbox, root, settings=settings, embedder=embedder, report=lambda line: None).run(once=True)
+
+
+WRITERS = {"add": add_one, "remove": remove_one, "watch": watch_one}
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize("settings", [OTHER_MODEL, OTHER_CHUNKING], ids=["model", "chunking"])
+def test_every_writer_refuses_an_index_built_with_other_settings_and_leaves_it_whole(tmp_path, hash_embedder,
+                                                                                   writer, settings):
+    root = build(tmp_path, hash_embedder)
+    live = store_mod.current_version(root).name
+    with pytest.raises(IndexMismatchError, match="was built with"):
+        WRITERS[writer](root, settings, hash_embedder)
+    assert store_mod.current_version(root).name == live
+    assert len(IndexStore.load(root, settings=SETTINGS).articles) == 5
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_every_writer_refuses_an_index_of_another_format_version(tmp_path, hash_embedder, writer):
+    root = build(tmp_path, hash_embedder)
+    edit_manifest(root, lambda m: {**m, "format_version": 2})
+    live = store_mod.current_version(root).name
+    with pytest.raises(IndexMismatchError, match="format version 2"):
+        WRITERS[writer](root, SETTINGS, hash_embedder)
+    assert store_mod.current_version(root).name == live
+    assert json.loads((root / live / "manifest.json").read_text())["counts"]["articles"] == 5
+
+
+def test_an_upload_to_an_index_rebuilt_with_another_model_is_refused(tmp_path, hash_embedder):
+    from rag import Assistant
+    from rag.config import Config
+
+    root = build(tmp_path, hash_embedder)
+    assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=Config(index=SETTINGS, rerank=0),
+                          embedder=hash_embedder)
+    # Another process rebuilds the index with another model (a build may replace it whole).
+    write_collection(root, make_articles(3), settings=OTHER_MODEL, embedder=hash_embedder, progress=False)
+    with pytest.raises(IndexMismatchError, match="embedding model 'copy-of-hash-64'"):
+        assistant.add_articles(make_articles(7)[6:])
+    assert len(IndexStore.load(root, settings=OTHER_MODEL).articles) == 3
+
+
+def test_cli_add_on_an_index_built_with_another_model_is_one_error_line_and_drops_nothing(
+        tmp_path, hash_embedder, monkeypatch, capsys):
+    from newsdesk.cli import main
+    from tests.conftest import HashEmbedder
+
+    monkeypatch.setattr("index.build.Embedder", lambda *a, **k: HashEmbedder())  # no model files needed
+    root = tmp_path / "idx"
+    # `index build --model COPY_OF_MODEL ...`, then `index add` without --model.
+    write_collection(root, make_articles(5), settings=IndexSettings(model="COPY_OF_MODEL"), embedder=hash_embedder,
+                     progress=False)
+    src = tmp_path / "new.jsonl"
+    src.write_text(json.dumps(make_articles(7)[6].to_dict()) + "\n")
+    assert main(["index", "add", str(src), "--index", str(root), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Index at") and "embedding model 'COPY_OF_MODEL'" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert len(IndexStore.load(root).articles) == 5
+
+
+def test_a_build_over_an_index_built_with_another_model_says_it_replaced_it(tmp_path, hash_embedder):
+    from index.build import build_index
+
+    root = build(tmp_path, hash_embedder)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(a.to_dict()) + "\n" for a in make_articles(3)))
+    report = build_index([src], root, settings=OTHER_MODEL, embedder=hash_embedder, progress=False)
+    assert "Note: the index was built with embedding model 'hash-64'" in report.summary()
+    assert "it was built anew from the given files" in report.summary()
+    assert len(IndexStore.load(root, settings=OTHER_MODEL).articles) == 3
