@@ -21,11 +21,13 @@ and only a lock holder deletes anything.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 from dataclasses import dataclass
@@ -47,6 +49,10 @@ _DATA_FILES = ("articles.jsonl", "chunks.npz", "dense.faiss")
 # What ``CURRENT`` may hold: the name of a version folder right inside the index, nothing else
 # (no separators, no "..": the pointer is never followed out of the index folder).
 _VERSION_NAME = re.compile(r"v-[0-9A-Za-z-]{1,64}")
+# What an error may quote of a ``CURRENT`` that names no version: a short printable would-be
+# name; anything else (a file's first line reached through a link, control characters) is not shown.
+_QUOTABLE = re.compile(r"v-[!-~]{1,64}")
+MAX_POINTER_BYTES = 256  # CURRENT holds one version name and a newline
 
 
 def file_sha256(path: Path) -> str:
@@ -70,24 +76,53 @@ def _files(version: Path) -> list[Path]:
     return sorted(p for p in version.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
+def _read_regular(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file at ``path``, read without following a symbolic link and
+    without blocking (a FIFO); ``limit`` + 1 bytes at most.
+
+    Raises:
+        IndexCorruptError: ``path`` is a link, a directory or another non-file, or unreadable.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IndexCorruptError(f"{what} {path} is a symbolic link; an index never reads through one.") from exc
+        raise IndexCorruptError(f"{what} {path} is unreadable ({exc.strerror}).") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IndexCorruptError(f"{what} {path} is a directory, not a file.")
+        if not stat.S_ISREG(mode):
+            raise IndexCorruptError(f"{what} {path} is not a regular file.")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read(limit + 1)
+    except OSError as exc:
+        raise IndexCorruptError(f"{what} {path} is unreadable ({exc.strerror}).") from exc
+    finally:
+        os.close(fd)
+
+
 def current_version(root: Path) -> Path | None:
     """The live version folder of the index at ``root``, or None when there is none.
 
     Raises:
-        IndexCorruptError: ``CURRENT`` is unreadable or names anything but a version folder.
+        IndexCorruptError: ``CURRENT`` is a link, not a file, unreadable, or names anything but a
+            version folder right inside the index (a symbolic link to a folder is not one).
     """
     pointer = root / POINTER
-    if not pointer.exists():
+    if not os.path.lexists(pointer):
         return None
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(f"Index pointer {pointer} is unreadable ({exc}).") from exc
-    if not _VERSION_NAME.fullmatch(name):
-        shown = name if len(name) <= 80 else name[:77] + "..."
-        raise IndexCorruptError(f"Index pointer {pointer} names {shown!r}, which is not a version folder "
-                                "of this index.")
-    return root / name
+    data = _read_regular(pointer, MAX_POINTER_BYTES, "Index pointer")
+    name = data.decode("utf-8", errors="replace").strip()
+    if len(data) > MAX_POINTER_BYTES or not _VERSION_NAME.fullmatch(name):
+        said = f"names {name!r}" if _QUOTABLE.fullmatch(name) else "holds no version name"
+        raise IndexCorruptError(f"Index pointer {pointer} {said}, which is not a version folder of this index.")
+    version = root / name
+    if version.is_symlink():
+        raise IndexCorruptError(f"Index pointer {pointer} names {name!r}, which is a symbolic link, not a version "
+                                "folder inside the index.")
+    return version
 
 
 def _live_name(root: Path) -> str:
@@ -104,7 +139,7 @@ def intact_versions(root: str | Path, *, exclude: str = "") -> list[Path]:
     root = Path(root)
     found = []
     for p in root.iterdir() if root.is_dir() else ():
-        if p.name == exclude or not p.is_dir() or not _VERSION_NAME.fullmatch(p.name):
+        if p.name == exclude or p.is_symlink() or not p.is_dir() or not _VERSION_NAME.fullmatch(p.name):
             continue
         try:
             manifest = _read_manifest(p)
@@ -425,12 +460,24 @@ def _write_version(
 
 
 def _switch(root: Path, name: str) -> None:
-    """Point ``CURRENT`` at the version folder ``name`` with one atomic rename."""
+    """Point ``CURRENT`` at the version folder ``name`` with one atomic rename.
+
+    Raises:
+        IndexCorruptError: ``CURRENT`` is a directory that is not empty (an empty one is removed).
+    """
+    pointer = root / POINTER
+    if pointer.is_dir() and not pointer.is_symlink():
+        try:
+            pointer.rmdir()  # a rename cannot replace a directory with a file
+        except OSError as exc:
+            raise IndexCorruptError(
+                f"Index pointer {pointer} is a directory, not the file naming the live version, and it is not "
+                f"empty: move it away (mv {pointer} {pointer}.moved) and run the command again.") from exc
     pointer_tmp = root / f".{POINTER}.{uuid.uuid4().hex[:6]}"
     pointer_tmp.write_text(name + "\n")
     with open(pointer_tmp, "rb") as f:
         os.fsync(f.fileno())
-    os.replace(pointer_tmp, root / POINTER)
+    os.replace(pointer_tmp, pointer)
     _fsync_dir(root)
 
 
@@ -454,7 +501,9 @@ def _prune(root: Path, keep: set[str]) -> None:
     for p in root.iterdir():
         if p.name in keep or p.name == POINTER:
             continue
-        if p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-v-")):
+        if p.is_symlink() and (p.name.startswith("v-") or p.name.startswith(".tmp-v-")):
+            p.unlink()  # a link posing as a version: removed, never followed
+        elif p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-v-")):
             shutil.rmtree(p, ignore_errors=True)
         elif p.name.startswith(f".{POINTER}."):
             p.unlink(missing_ok=True)

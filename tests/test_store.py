@@ -298,3 +298,83 @@ def test_a_build_over_an_index_built_with_another_model_says_it_replaced_it(tmp_
     assert "Note: the index was built with embedding model 'hash-64'" in report.summary()
     assert "it was built anew from the given files" in report.summary()
     assert len(IndexStore.load(root, settings=OTHER_MODEL).articles) == 3
+
+
+# --- CURRENT and version folders: never read or serve anything outside the index (F9, N7, F7) ---
+
+
+def two_versions(tmp_path, embedder):
+    root = build(tmp_path, embedder, n=3)
+    write_collection(root, make_articles(5), settings=SETTINGS, embedder=embedder, progress=False)
+    return root
+
+
+@pytest.mark.parametrize("target", ["secret file", "version name file", "missing"])
+def test_a_symlinked_current_is_never_read_through(tmp_path, hash_embedder, target):
+    root = build(tmp_path, hash_embedder)
+    live = store_mod.current_version(root).name
+    outside = tmp_path / "outside.txt"
+    if target != "missing":
+        outside.write_text("root:x:0:0:root:/root:/bin/bash\n" if target == "secret file" else live + "\n")
+    (root / "CURRENT").unlink()
+    (root / "CURRENT").symlink_to(outside)
+    with pytest.raises(IndexCorruptError, match="CURRENT is a symbolic link") as caught:
+        IndexStore.load(root)
+    assert "root:" not in str(caught.value) and "/bin/bash" not in str(caught.value)
+
+
+@pytest.mark.parametrize("content", ["root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1", "v-\x1b[31mred", "x" * 5000,
+                                     "v-" + "a" * 100])
+def test_current_that_names_no_version_is_not_quoted(tmp_path, hash_embedder, content):
+    root = build(tmp_path, hash_embedder)
+    (root / "CURRENT").write_text(content)
+    with pytest.raises(IndexCorruptError, match="not a version folder of this index") as caught:
+        IndexStore.load(root)
+    message = str(caught.value)
+    assert "root:" not in message and "\x1b" not in message and "xxxx" not in message and "aaaa" not in message
+
+
+def test_a_version_folder_that_is_a_symlink_out_of_the_index_is_neither_served_nor_built_on(tmp_path,
+                                                                                            hash_embedder):
+    import shutil
+
+    from index.build import add_articles
+
+    root = two_versions(tmp_path, hash_embedder)
+    live = store_mod.current_version(root)
+    outside = tmp_path / "elsewhere" / "v-20990101T000000-000000000-evil00"
+    shutil.copytree(live, outside)
+    (root / outside.name).symlink_to(outside, target_is_directory=True)
+    assert outside.name not in [p.name for p in store_mod.intact_versions(root)]
+    (root / "CURRENT").write_text(outside.name + "\n")
+    with pytest.raises(IndexCorruptError, match="is a symbolic link, not a version folder inside the index"):
+        IndexStore.load(root)
+    with pytest.raises(IndexCorruptError, match="symbolic link"):
+        add_articles(root, make_articles(7)[6:], settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert store_mod.restore(root) == live.name  # the real folder, not the link
+    assert len(IndexStore.load(root).articles) == 5
+    assert len(list(outside.iterdir())) == len(list(live.iterdir()))  # nothing outside was touched
+
+
+@pytest.mark.parametrize("filled", [False, True], ids=["empty", "not empty"])
+def test_current_as_a_directory_is_one_error_and_restore_works_or_says_what_to_do(tmp_path, hash_embedder, capsys,
+                                                                                filled):
+    from newsdesk.cli import main
+
+    root = two_versions(tmp_path, hash_embedder)
+    live = store_mod.current_version(root).name
+    (root / "CURRENT").unlink()
+    (root / "CURRENT").mkdir()
+    if filled:
+        (root / "CURRENT" / "notes.txt").write_text("keep me")
+    with pytest.raises(IndexCorruptError, match="newsdesk index restore"):
+        IndexStore.load(root)
+    code = main(["index", "restore", "--index", str(root)])
+    out, err = capsys.readouterr()
+    if filled:
+        assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert err.startswith(f"error: Index pointer {root / 'CURRENT'} is a directory") and "move it away" in err
+        assert (root / "CURRENT" / "notes.txt").read_text() == "keep me"
+    else:
+        assert code == 0 and f"restored to version {live}" in out
+        assert len(IndexStore.load(root).articles) == 5
