@@ -4,6 +4,7 @@ Layout::
 
     DIR/
       CURRENT                 name of the live version folder (replaced atomically)
+      HISTORY                 names of the version folders that have been live (what restore goes back to)
       v-<time>-<rand>/
         manifest.json         format version, model, dimension, chunking, counts, checksums
         articles.jsonl        cleaned articles, one per line (with content hashes)
@@ -14,7 +15,9 @@ Layout::
         stories.npz           story groups: MinHash signatures and copy pairs (index/dedup.py)
 
 A writer builds a new version folder, fsyncs it, then replaces ``CURRENT`` with
-``os.replace``: a crash at any point leaves the previous version live. Writers hold the
+``os.replace``: a crash at any point leaves the previous version live. A version is written
+to ``HISTORY`` only once it has been live (the live one just before the switch, the new one
+just after), so a complete version whose writer died before its switch is never restored. Writers hold the
 index's lock (:mod:`index.lock`) for the whole read-modify-write, so two never interleave,
 and only a lock holder deletes anything.
 """
@@ -53,6 +56,8 @@ _VERSION_NAME = re.compile(r"v-[0-9A-Za-z-]{1,64}")
 # name; anything else (a file's first line reached through a link, control characters) is not shown.
 _QUOTABLE = re.compile(r"v-[!-~]{1,64}")
 MAX_POINTER_BYTES = 256  # CURRENT holds one version name and a newline
+HISTORY = "HISTORY"
+MAX_HISTORY_BYTES = 1 << 16  # names of the versions on disk (pruning keeps two, restore adds none)
 
 
 def file_sha256(path: Path) -> str:
@@ -150,10 +155,43 @@ def intact_versions(root: str | Path, *, exclude: str = "") -> list[Path]:
     return [p for *_, p in sorted(found, key=lambda t: t[:2], reverse=True)]
 
 
+def _was_live(root: Path) -> set[str] | None:
+    """Names of the versions that have been live, or None for an index written before they were
+    recorded (a damaged ``HISTORY`` counts as empty: a version is restored only when known live)."""
+    path = root / HISTORY
+    if not os.path.lexists(path):
+        return None
+    try:
+        data = _read_regular(path, MAX_HISTORY_BYTES, "Index history")
+    except IndexCorruptError:
+        return set()
+    return {name for name in data.decode("ascii", errors="replace").split() if _VERSION_NAME.fullmatch(name)}
+
+
+def _record_live(root: Path, names: list[str]) -> None:
+    """Add ``names`` to ``HISTORY`` (atomically; names whose folder is gone are dropped)."""
+    logged = (_was_live(root) or set()) | set(names)
+    kept = sorted(name for name in logged if (root / name).is_dir() and not (root / name).is_symlink())
+    tmp = root / f".{HISTORY}.{uuid.uuid4().hex[:6]}"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write("".join(name + "\n" for name in kept))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, root / HISTORY)
+
+
+def restorable_versions(root: str | Path) -> list[Path]:
+    """Intact versions other than the live one that have been live, newest first: what
+    ``restore`` goes back to (never a version whose writer died before switching to it)."""
+    root = Path(root)
+    was_live = _was_live(root)
+    return [p for p in intact_versions(root, exclude=_live_name(root)) if was_live is None or p.name in was_live]
+
+
 def _advice(root: Path) -> str:
     """What to do about a damaged index: restore the intact previous version when there is one."""
     rebuild = f"newsdesk index build PATH... --index {root}"
-    earlier = intact_versions(root, exclude=_live_name(root))
+    earlier = restorable_versions(root)
     if earlier:
         return (f"The previous version {earlier[0].name} is intact: restore it with "
                 f"newsdesk index restore --index {root}, or rebuild with: {rebuild}")
@@ -212,7 +250,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def restore(root: str | Path, *, wait: bool = True) -> str:
-    """Make the newest intact version other than the live one live again; returns its name.
+    """Make the newest intact version that was live before the live one live again; returns its name.
 
     Raises:
         IndexCorruptError: no intact earlier version is on disk.
@@ -220,7 +258,7 @@ def restore(root: str | Path, *, wait: bool = True) -> str:
     """
     root = Path(root)
     with write_lock(root, wait=wait):
-        earlier = intact_versions(root, exclude=_live_name(root))
+        earlier = restorable_versions(root)
         if not earlier:
             raise IndexCorruptError(f"No intact earlier version to restore at {root}. "
                                     f"Rebuild it with: newsdesk index build PATH... --index {root}")
@@ -473,12 +511,19 @@ def _switch(root: Path, name: str) -> None:
             raise IndexCorruptError(
                 f"Index pointer {pointer} is a directory, not the file naming the live version, and it is not "
                 f"empty: move it away (mv {pointer} {pointer}.moved) and run the command again.") from exc
+    # Before the switch the live version is logged (so restore can go back to it), after it
+    # the new one (so a damaged CURRENT can be restored to it); never one that was not live.
+    _record_live(root, [live] if (live := _live_name(root)) else [])
     pointer_tmp = root / f".{POINTER}.{uuid.uuid4().hex[:6]}"
     pointer_tmp.write_text(name + "\n")
     with open(pointer_tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(pointer_tmp, pointer)
     _fsync_dir(root)
+    try:
+        _record_live(root, [name])
+    except OSError:
+        pass  # the switch is done; the next one logs this version as the live one
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -505,5 +550,5 @@ def _prune(root: Path, keep: set[str]) -> None:
             p.unlink()  # a link posing as a version: removed, never followed
         elif p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-v-")):
             shutil.rmtree(p, ignore_errors=True)
-        elif p.name.startswith(f".{POINTER}."):
+        elif p.name.startswith((f".{POINTER}.", f".{HISTORY}.")):
             p.unlink(missing_ok=True)

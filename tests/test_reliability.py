@@ -80,6 +80,64 @@ def test_kill_after_write_before_switch_keeps_previous(tmp_path, hash_embedder, 
     assert len(IndexStore.load(root).articles) == 3
 
 
+# A write in a child process that stops at a kill point: right after its complete version folder
+# is renamed into place, or right before CURRENT is switched to it.
+_STOP_AT = textwrap.dedent("""
+    import os, sys, time
+    import index.store as store_mod
+    from index.build import write_collection
+    from index.settings import IndexSettings
+    from tests.conftest import HashEmbedder, make_articles
+
+    real_replace, point = os.replace, sys.argv[2]
+
+    def replace(src, dst):
+        name = os.path.basename(dst)
+        if point == "before-switch" and name == store_mod.POINTER:
+            print("at kill point", flush=True)
+            time.sleep(600)
+        real_replace(src, dst)
+        if point == "version-written" and name.startswith("v-"):
+            print("at kill point", flush=True)
+            time.sleep(600)
+
+    store_mod.os.replace = replace
+    settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+    write_collection(sys.argv[1], make_articles(6), settings=settings, embedder=HashEmbedder(), progress=False)
+""")
+
+
+@pytest.mark.parametrize("point", ["version-written", "before-switch"])
+def test_restore_after_a_sigkill_before_the_switch_never_makes_the_unswitched_version_live(tmp_path, hash_embedder,
+                                                                                           capsys, point):
+    from index import store as store_mod
+    from index.errors import IndexCorruptError
+    from newsdesk.cli import main
+
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(3), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    first = store_mod.current_version(root).name
+    write_collection(root, make_articles(5), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    live = store_mod.current_version(root).name
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", _STOP_AT, str(root), point], env=env, cwd=ROOT,
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "at kill point"
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    never_live = [p.name for p in root.iterdir() if p.name.startswith("v-") and p.name not in (first, live)]
+    assert len(never_live) == 1 and store_mod.intact_versions(root)[0].name == never_live[0]  # complete, newest
+    assert store_mod.current_version(root).name == live
+    # The live version is damaged: the advice and restore go back to the version live before it.
+    with open(root / live / "articles.jsonl", "r+b") as f:
+        f.write(b"XX")
+    with pytest.raises(IndexCorruptError, match=f"The previous version {first} is intact"):
+        IndexStore.load(root, settings=SETTINGS)
+    assert main(["index", "restore", "--index", str(root)]) == 0
+    assert f"restored to version {first}" in capsys.readouterr().out
+    assert len(IndexStore.load(root, settings=SETTINGS).articles) == 3
+
+
 @pytest.mark.slow
 def test_queries_in_flight_survive_an_index_update(sample_assistant, tmp_path):
     """Many threads query while articles are added; every query succeeds, and the new
