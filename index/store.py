@@ -5,7 +5,7 @@ Layout::
     DIR/
       CURRENT                 name of the live version folder (replaced atomically)
       HISTORY                 names of the version folders that have been live (what restore goes back to)
-      v-<time>-<rand>/
+      v-<time>-<rand>-m<sha>/ a version; <sha>: the first 24 hex digits of its manifest's SHA-256
         manifest.json         format version, model, dimension, chunking, counts, checksums
         articles.jsonl        cleaned articles, one per line (with content hashes)
         chunks.npz            per chunk: article row, start, end (text is sliced from the article)
@@ -57,6 +57,12 @@ _VERSION_NAME = re.compile(r"v-[0-9A-Za-z-]{1,64}")
 _QUOTABLE = re.compile(r"v-[!-~]{1,64}")
 MAX_POINTER_BYTES = 256  # CURRENT holds one version name and a newline
 HISTORY = "HISTORY"
+# A version folder's name ends in its manifest's SHA-256 (so a flipped byte in the manifest,
+# say in a file's checksum, is blamed on the manifest); names without it are from before.
+_SEAL = re.compile(r"-m([0-9a-f]{24})$")
+SEAL_HEX_DIGITS = 24
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+MAX_MANIFEST_BYTES = 16 << 20  # a manifest is a few kilobytes; more is damage, not read whole
 MAX_HISTORY_BYTES = 1 << 16  # names of the versions on disk (pruning keeps two, restore adds none)
 
 
@@ -206,10 +212,20 @@ def _read_manifest(version: Path) -> dict:
             ``checksums``, or with a checksum missing for a file the index needs or holds.
     """
     path = version / MANIFEST
+    raw = _read_regular(path, MAX_MANIFEST_BYTES, "Index manifest")
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise IndexCorruptError(f"Index manifest {path} is over {MAX_MANIFEST_BYTES:,} bytes; a manifest is a few "
+                                "kilobytes.")
+    seal = _SEAL.search(version.name)
+    if seal and hashlib.sha256(raw).hexdigest()[:SEAL_HEX_DIGITS] != seal.group(1):
+        raise IndexCorruptError(f"Index manifest {path} is damaged (its SHA-256 does not match the one its "
+                                "version folder is named with).")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        manifest = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
         raise IndexCorruptError(f"Index manifest {path} is unreadable ({exc}).") from exc
+    except RecursionError as exc:
+        raise IndexCorruptError(f"Index manifest {path} is unreadable (nested too deeply).") from exc
     if not isinstance(manifest, dict):
         raise IndexCorruptError(f"Index manifest {path} is not a JSON object.")
     if "format_version" in manifest and manifest["format_version"] != FORMAT_VERSION:
@@ -230,8 +246,8 @@ def _read_manifest(version: Path) -> dict:
         shown = ", ".join(unlisted[:5]) + (f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else "")
         raise IndexCorruptError(f"Index manifest {path} has no checksum for {shown}; "
                                 "every file of an index must have one.")
-    if not all(isinstance(d, str) for d in checksums.values()):
-        raise IndexCorruptError(f"Index manifest {path} has checksums that are not strings.")
+    if not all(isinstance(d, str) and _SHA256.fullmatch(d) for d in checksums.values()):
+        raise IndexCorruptError(f"Index manifest {path} has checksums that are not SHA-256 digests.")
     return manifest
 
 
@@ -461,8 +477,8 @@ def _write_version(
 ) -> Path:
     # Names sort in creation order, also for versions written within one second.
     now = time.time_ns()
-    name = f"v-{time.strftime('%Y%m%dT%H%M%S', time.localtime(now // 10**9))}-{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
-    tmp = root / f".tmp-{name}"
+    stem = f"v-{time.strftime('%Y%m%dT%H%M%S', time.localtime(now // 10**9))}-{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
+    tmp = root / f".tmp-{stem}"
     tmp.mkdir()
     with open(tmp / "articles.jsonl", "w", encoding="utf-8") as f:
         for a in articles:
@@ -487,14 +503,21 @@ def _write_version(
         **(extra or {}),
         "checksums": {str(p.relative_to(tmp)): file_sha256(p) for p in _files(tmp)},
     }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    manifest_bytes = json.dumps(manifest, indent=2).encode()
+    (tmp / MANIFEST).write_bytes(manifest_bytes)
     _fsync_tree(tmp)
+    name = sealed_name(stem, manifest_bytes)
     version = root / name
     os.replace(tmp, version)
     previous = _live_name(root)
     _switch(root, name)
     _prune(root, keep={name, previous})
     return version
+
+
+def sealed_name(name: str, manifest_bytes: bytes) -> str:
+    """The version folder name ``name`` (less any seal it has) sealed with ``manifest_bytes``' SHA-256."""
+    return _SEAL.sub("", name) + "-m" + hashlib.sha256(manifest_bytes).hexdigest()[:SEAL_HEX_DIGITS]
 
 
 def _switch(root: Path, name: str) -> None:

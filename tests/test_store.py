@@ -8,7 +8,7 @@ from index.build import write_collection
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.settings import IndexSettings
 from index.store import IndexStore
-from tests.conftest import make_articles
+from tests.conftest import make_articles, rewrite_manifest
 
 SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
 
@@ -45,10 +45,7 @@ def test_manifest_mismatch_is_refused_with_clear_message(tmp_path, hash_embedder
 
 def test_format_version_mismatch(tmp_path, hash_embedder):
     root = build(tmp_path, hash_embedder)
-    manifest_path = store_mod.current_version(root) / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["format_version"] = 999
-    manifest_path.write_text(json.dumps(manifest))
+    rewrite_manifest(root, lambda m: {**m, "format_version": 999})
     with pytest.raises(IndexMismatchError, match="format version 999"):
         IndexStore.load(root)
 
@@ -95,9 +92,8 @@ def test_article_bm25_is_stored_and_rebuilt_for_older_indexes(tmp_path, hash_emb
     import shutil
 
     shutil.rmtree(version / "bm25_articles")
-    manifest = json.loads((version / "manifest.json").read_text())
-    manifest["checksums"] = {k: v for k, v in manifest["checksums"].items() if not k.startswith("bm25_articles/")}
-    (version / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_manifest(root, lambda m: {**m, "checksums": {k: v for k, v in m["checksums"].items()
+                                                         if not k.startswith("bm25_articles/")}})
     again = IndexStore.load(root, settings=SETTINGS)
     assert np.allclose(scores(again.article_bm25, "marathon record"), expected)
 
@@ -111,8 +107,7 @@ def corrupt_articles(root) -> None:
 
 
 def edit_manifest(root, change) -> None:
-    path = store_mod.current_version(root) / "manifest.json"
-    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    rewrite_manifest(root, change)
 
 
 def drop(key):
@@ -253,6 +248,7 @@ def test_every_writer_refuses_an_index_of_another_format_version(tmp_path, hash_
         WRITERS[writer](root, SETTINGS, hash_embedder)
     assert store_mod.current_version(root).name == live
     assert json.loads((root / live / "manifest.json").read_text())["counts"]["articles"] == 5
+    assert "format_version" in store_mod._read_manifest(root / live)  # the refusal was not taken for damage
 
 
 def test_an_upload_to_an_index_rebuilt_with_another_model_is_refused(tmp_path, hash_embedder):
@@ -378,3 +374,25 @@ def test_current_as_a_directory_is_one_error_and_restore_works_or_says_what_to_d
     else:
         assert code == 0 and f"restored to version {live}" in out
         assert len(IndexStore.load(root).articles) == 5
+
+
+# --- a damaged manifest is reported as the manifest's damage (N9) ------------------------------
+
+
+def test_every_flipped_byte_of_the_manifest_is_blamed_on_the_manifest(tmp_path, hash_embedder):
+    root = build(tmp_path, hash_embedder)
+    version = store_mod.current_version(root)
+    path = version / "manifest.json"
+    good = path.read_bytes()
+    for i in range(len(good)):
+        path.write_bytes(good[:i] + bytes([good[i] ^ 0x01]) + good[i + 1:])
+        with pytest.raises(IndexCorruptError) as caught:
+            store_mod._read_manifest(version)
+        assert f"manifest {path}" in str(caught.value), i
+    # Through a load: a flip in a file's checksum names the manifest, not that file.
+    digest = json.loads(good)["checksums"]["bm25/indices.csc.index.npy"]
+    at = good.index(digest.encode()) + 10
+    path.write_bytes(good[:at] + bytes([good[at] ^ 0x01]) + good[at + 1:])
+    with pytest.raises(IndexCorruptError, match="manifest.json is damaged") as caught:
+        IndexStore.load(root, settings=SETTINGS)
+    assert "indices.csc" not in str(caught.value)
