@@ -41,7 +41,7 @@ import faiss
 import numpy as np
 
 from index import dedup, sparse
-from index.errors import IndexCorruptError, IndexMismatchError
+from index.errors import IndexCorruptError, IndexMismatchError, IndexWriteError
 from index.lock import write_lock
 from index.records import Article, Chunk
 from index.settings import FORMAT_VERSION, IVF_NPROBE, IndexSettings
@@ -271,6 +271,7 @@ def restore(root: str | Path, *, wait: bool = True) -> str:
     Raises:
         IndexCorruptError: no intact earlier version is on disk.
         IndexLockedError: ``wait`` is False and another writer holds the lock.
+        IndexWriteError: the folder is read-only (or the disk full).
     """
     root = Path(root)
     with write_lock(root, wait=wait):
@@ -278,7 +279,10 @@ def restore(root: str | Path, *, wait: bool = True) -> str:
         if not earlier:
             raise IndexCorruptError(f"No intact earlier version to restore at {root}. "
                                     f"Rebuild it with: newsdesk index build PATH... --index {root}")
-        _switch(root, earlier[0].name)
+        try:
+            _switch(root, earlier[0].name)
+        except OSError as exc:
+            raise IndexWriteError.from_os_error(root, exc) from exc
         return earlier[0].name
 
 
@@ -479,13 +483,47 @@ def _write_version(
     now = time.time_ns()
     stem = f"v-{time.strftime('%Y%m%dT%H%M%S', time.localtime(now // 10**9))}-{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
     tmp = root / f".tmp-{stem}"
-    tmp.mkdir()
+    version: Path | None = None
+    previous = _live_name(root)
+    try:
+        tmp.mkdir()
+        manifest_bytes = _write_files(tmp, articles=articles, chunk_article=chunk_article, chunk_start=chunk_start,
+                                      chunk_end=chunk_end, dense=dense, bm25=bm25, article_bm25=article_bm25,
+                                      settings=settings, dimension=dimension, extra=extra, stories=stories)
+        version = root / sealed_name(stem, manifest_bytes)
+        os.replace(tmp, version)
+        _switch(root, version.name)
+    except BaseException as exc:
+        # Under the lock nobody else reads what this write made: remove it now, not at the next
+        # write (a full disk stays full otherwise). A version already live is kept.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if version is not None and _live_name(root) != version.name:
+            shutil.rmtree(version, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise IndexWriteError.from_os_error(root, exc) from exc
+        raise
+    try:
+        _prune(root, keep={version.name, previous})
+    except OSError:
+        pass  # the new version is live; what is left is removed by the next write
+    return version
+
+
+def _write_files(
+    tmp: Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
+    chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
+    dimension: int, extra: dict | None, stories: dedup.Stories | None,
+) -> bytes:
+    """Write a version's files into ``tmp`` and fsync them; returns the manifest's bytes."""
     with open(tmp / "articles.jsonl", "w", encoding="utf-8") as f:
         for a in articles:
             f.write(json.dumps(a.to_dict(), ensure_ascii=False) + "\n")
     np.savez(tmp / "chunks.npz", article=chunk_article.astype(np.int32),
              start=chunk_start.astype(np.int64), end=chunk_end.astype(np.int64))
-    faiss.write_index(dense, str(tmp / "dense.faiss"))
+    # Serialised here and written by Python, as FAISS's own writer does not report a failed close
+    # (a disk that fills up would leave a short file behind); a write error raises OSError.
+    with open(tmp / "dense.faiss", "wb") as f:
+        f.write(faiss.serialize_index(dense))
     bm25.save(str(tmp / "bm25"))
     article_bm25.save(str(tmp / "bm25_articles"))
     stories = stories or dedup.group_stories(articles)
@@ -506,13 +544,7 @@ def _write_version(
     manifest_bytes = json.dumps(manifest, indent=2).encode()
     (tmp / MANIFEST).write_bytes(manifest_bytes)
     _fsync_tree(tmp)
-    name = sealed_name(stem, manifest_bytes)
-    version = root / name
-    os.replace(tmp, version)
-    previous = _live_name(root)
-    _switch(root, name)
-    _prune(root, keep={name, previous})
-    return version
+    return manifest_bytes
 
 
 def sealed_name(name: str, manifest_bytes: bytes) -> str:
