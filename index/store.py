@@ -178,12 +178,22 @@ def _record_live(root: Path, names: list[str]) -> None:
     """Add ``names`` to ``HISTORY`` (atomically; names whose folder is gone are dropped)."""
     logged = (_was_live(root) or set()) | set(names)
     kept = sorted(name for name in logged if (root / name).is_dir() and not (root / name).is_symlink())
-    tmp = root / f".{HISTORY}.{uuid.uuid4().hex[:6]}"
-    with open(tmp, "w", encoding="ascii") as f:
-        f.write("".join(name + "\n" for name in kept))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, root / HISTORY)
+    _write_atomically(root / HISTORY, "".join(name + "\n" for name in kept))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with a file holding ``text``: written aside, fsynced, renamed over it
+    (what is written aside is removed when that fails)."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}")
+    try:
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def restorable_versions(root: str | Path) -> list[Path]:
@@ -569,11 +579,7 @@ def _switch(root: Path, name: str) -> None:
     # Before the switch the live version is logged (so restore can go back to it), after it
     # the new one (so a damaged CURRENT can be restored to it); never one that was not live.
     _record_live(root, [live] if (live := _live_name(root)) else [])
-    pointer_tmp = root / f".{POINTER}.{uuid.uuid4().hex[:6]}"
-    pointer_tmp.write_text(name + "\n")
-    with open(pointer_tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(pointer_tmp, pointer)
+    _write_atomically(pointer, name + "\n")
     _fsync_dir(root)
     try:
         _record_live(root, [name])

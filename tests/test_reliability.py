@@ -287,9 +287,11 @@ def test_a_read_only_index_folder_is_one_line_for_add_and_restore(tmp_path, hash
         assert "read-only" in err
 
 
+@pytest.mark.parametrize("where", ["second file", "pointer"])
 def test_a_write_that_fails_half_way_removes_its_version_at_once_and_names_the_cause(tmp_path, hash_embedder,
-                                                                                   monkeypatch):
-    """Without a mount namespace too: the write of the second file fails as on a full disk."""
+                                                                                   monkeypatch, where):
+    """Without a mount namespace too: the write of the second file, or of the new CURRENT once the
+    version is complete, fails as on a full disk."""
     import errno
 
     import numpy as np
@@ -301,17 +303,28 @@ def test_a_write_that_fails_half_way_removes_its_version_at_once_and_names_the_c
     root = tmp_path / "idx"
     write_collection(root, make_articles(5), settings=SETTINGS, embedder=hash_embedder, progress=False)
     live = store_mod.current_version(root).name
-    real_savez = np.savez
+    real_savez, real_replace = np.savez, os.replace
 
-    def disk_full(file, *args, **kwargs):
+    def full(path):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    def savez(file, *args, **kwargs):
         real_savez(file, *args, **kwargs)
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file))
+        raise full(file)
 
-    monkeypatch.setattr(store_mod.np, "savez", disk_full)
+    def replace(src, dst):
+        if os.path.basename(dst) == store_mod.POINTER:
+            raise full(dst)
+        real_replace(src, dst)
+
+    if where == "second file":
+        monkeypatch.setattr(store_mod.np, "savez", savez)
+    else:
+        monkeypatch.setattr(store_mod.os, "replace", replace)
     with pytest.raises(IndexWriteError, match="the disk is full.*the index is unchanged"):
         add_articles(root, make_articles(7)[5:], settings=SETTINGS, embedder=hash_embedder, progress=False)
     monkeypatch.undo()
-    assert sorted(p.name for p in root.iterdir() if p.name.startswith((".tmp-", "v-"))) == [live]
+    assert sorted(p.name for p in root.iterdir() if p.name not in (".lock", "CURRENT", "HISTORY")) == [live]
     assert store_mod.current_version(root).name == live and len(IndexStore.load(root).articles) == 5
 
 
