@@ -17,9 +17,10 @@ Layout::
 A writer builds a new version folder, fsyncs it, then replaces ``CURRENT`` with
 ``os.replace``: a crash at any point leaves the previous version live. A version is written
 to ``HISTORY`` only once it has been live (the live one just before the switch, the new one
-just after), so a complete version whose writer died before its switch is never restored. Writers hold the
-index's lock (:mod:`index.lock`) for the whole read-modify-write, so two never interleave,
-and only a lock holder deletes anything.
+just after), so a complete version whose writer died before its switch is never restored.
+Writers hold the index's lock (:mod:`index.lock`) for the whole read-modify-write, so two
+never interleave, and only a lock holder deletes anything. A write that fails (a full disk,
+a read-only folder) removes what it wrote at once and raises IndexWriteError.
 """
 
 from __future__ import annotations
