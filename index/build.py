@@ -76,6 +76,7 @@ class BuildReport:
     embed_seconds: float = 0.0
     up_to_date: bool = False
     damaged: str = ""  # the damage found in the index this build replaced, if any
+    other_settings: str = ""  # what differed in the index this build replaced (model, chunking, format), if any
     story_groups: int = 0  # groups of two or more copies of one story (index/dedup.py)
     grouped_articles: int = 0  # articles in those groups
     signed_articles: int = 0  # articles whose story signature this build computed (the rest reused)
@@ -88,6 +89,9 @@ class BuildReport:
             lines.append(self.load.summary())
         if self.damaged:
             lines.append(f"Note: the index was damaged ({self.damaged}); it was built anew from the given files.")
+        if self.other_settings:
+            said = self.other_settings.removeprefix(f"Index at {self.index_dir} ")
+            lines.append(f"Note: the index {said}; it was built anew from the given files.")
         state = "already up to date" if self.up_to_date else "written"
         lines.append(
             f"Index {self.index_dir} {state}: {self.articles:,} articles, {self.chunks:,} chunks "
@@ -119,24 +123,23 @@ class BuildReport:
 
 
 def _previous(index_dir: Path, settings: IndexSettings, *,
-              damaged: list[str] | None = None) -> store_mod.IndexStore | None:
+              replaced: list[IndexCorruptError | IndexMismatchError] | None = None) -> store_mod.IndexStore | None:
     """The live index to build on, or None to build from scratch.
 
     Args:
-        damaged: given by a full build (which needs nothing from the old index): damage is
-            then appended here and the build goes ahead; without it, damage is raised, as an
-            add on top of a damaged index would silently drop what it held.
+        replaced: given by a full build (which needs nothing from the old index): damage, or an
+            index built with other settings or another format version, is then appended here
+            and the build goes ahead, replacing it whole; without it, both are raised, as an add
+            (or watch, or upload) on top of an index it cannot read would drop what it held.
     """
     if not store_mod.exists(index_dir):
         return None
     try:
         return store_mod.IndexStore.load(index_dir, settings=settings)
-    except IndexMismatchError:
-        return None  # built with other settings: an explicit build replaces it whole
-    except IndexCorruptError as exc:
-        if damaged is None:
+    except (IndexCorruptError, IndexMismatchError) as exc:
+        if replaced is None:
             raise
-        damaged.append(exc.problem)
+        replaced.append(exc)
         return None
 
 
@@ -166,10 +169,15 @@ def _write_collection(
 ) -> BuildReport:
     t0 = time.perf_counter()
     settings = settings or IndexSettings()
-    damaged: list[str] = []
+    replaced: list[IndexCorruptError | IndexMismatchError] = []
     if previous is None:
-        previous = _previous(index_dir, settings, damaged=damaged)
-    report = BuildReport(index_dir=str(index_dir), damaged=damaged[0] if damaged else "")
+        previous = _previous(index_dir, settings, replaced=replaced)
+    report = BuildReport(index_dir=str(index_dir))
+    for exc in replaced:
+        if isinstance(exc, IndexCorruptError):
+            report.damaged = exc.problem
+        else:
+            report.other_settings = exc.problem
     old = {a.id: a for a in previous.articles} if previous else {}
     articles = sorted({a.id: a for a in articles}.values(), key=lambda a: a.id)
     new_ids = {a.id for a in articles}

@@ -1,5 +1,10 @@
 """Every exception Newsdesk raises on purpose lives here."""
 
+from __future__ import annotations
+
+import errno
+import os
+
 
 class NewsdeskError(Exception):
     """Base class: a problem the user can fix, with a message that says how."""
@@ -10,7 +15,14 @@ class ModelNotAvailableError(NewsdeskError):
 
 
 class IndexMismatchError(NewsdeskError):
-    """The index on disk was built with other settings than the ones configured."""
+    """The index on disk was built with other settings than the ones configured.
+
+    ``problem`` is what differs, without the advice on what to do that the message adds.
+    """
+
+    def __init__(self, message: str, *, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
 
 
 class IndexCorruptError(NewsdeskError):
@@ -26,6 +38,23 @@ class IndexCorruptError(NewsdeskError):
 
 class IndexLockedError(NewsdeskError):
     """Another writer holds the index's lock and the caller asked not to wait."""
+
+
+class IndexWriteError(NewsdeskError):
+    """The index folder could not be written (disk full, read-only, no permission, a lock file
+    that is not a file); what was half written is removed and the index is left as it was."""
+
+    @classmethod
+    def from_os_error(cls, root: str | os.PathLike, exc: OSError) -> IndexWriteError:
+        """The error for ``exc``, raised while writing the index at ``root``, in one line."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            why, advice = "the disk is full", "Free some space and try again."
+        elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            why, advice = "the folder is read-only", "Make it writable, or use another --index folder."
+        else:
+            why, advice = "it failed", "Check the folder and try again."
+        return cls(f"Could not write the index at {root}: {why} ({exc.strerror or exc}); the index is unchanged. "
+                   f"{advice}")
 
 
 class NoValidArticlesError(NewsdeskError):

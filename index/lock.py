@@ -9,15 +9,17 @@ would otherwise block on itself).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from index.errors import IndexLockedError
+from index.errors import IndexLockedError, IndexWriteError
 
 LOCK_FILE = ".lock"
 
@@ -50,6 +52,30 @@ def _holder(path: Path) -> str:
     return f" (process {text})" if text.isdigit() else ""
 
 
+def _open(path: Path, root: Path) -> int:
+    """The lock file, opened for locking: never through a link (it is truncated), never a
+    directory or any other non-file.
+
+    Raises:
+        IndexWriteError: it is a link, a directory or another non-file, or cannot be made.
+    """
+    def refuse(kind: str) -> IndexWriteError:
+        return IndexWriteError(f"The index's lock file {path} is a {kind}, not a file: remove it and try again.")
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise refuse("symlink") from exc
+        if exc.errno == errno.EISDIR:
+            raise refuse("directory") from exc
+        raise IndexWriteError.from_os_error(root, exc) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise refuse("special file")
+    return fd
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -66,9 +92,13 @@ def write_lock(root: str | Path, *, wait: bool = True, notify: Callable[[str], N
 
     Raises:
         IndexLockedError: ``wait`` is False and another writer holds the lock.
+        IndexWriteError: the folder is read-only or cannot be made, or ``.lock`` is not a file.
     """
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexWriteError.from_os_error(root, exc) from exc
     held = _held(root)
     path = root / LOCK_FILE
     busy = f"Another writer is updating the index at {root}{{who}}; try again when it has finished."
@@ -79,7 +109,7 @@ def write_lock(root: str | Path, *, wait: bool = True, notify: Callable[[str], N
         held.thread_lock.acquire()
     try:
         if held.depth == 0:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = _open(path, root)
             try:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -88,8 +118,11 @@ def write_lock(root: str | Path, *, wait: bool = True, notify: Callable[[str], N
                         raise IndexLockedError(busy.format(who=_holder(path))) from None
                     notify(f"Waiting for another writer on the index at {root}{_holder(path)}…")
                     fcntl.flock(fd, fcntl.LOCK_EX)
-                os.ftruncate(fd, 0)
-                os.write(fd, str(os.getpid()).encode())
+                try:
+                    os.ftruncate(fd, 0)
+                    os.write(fd, str(os.getpid()).encode())
+                except OSError:
+                    pass  # who holds the lock is for the waiting message only (a full disk may refuse it)
             except BaseException:
                 os.close(fd)
                 raise

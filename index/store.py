@@ -4,7 +4,8 @@ Layout::
 
     DIR/
       CURRENT                 name of the live version folder (replaced atomically)
-      v-<time>-<rand>/
+      HISTORY                 names of the version folders that have been live (what restore goes back to)
+      v-<time>-<rand>-m<sha>/ a version; <sha>: the first 24 hex digits of its manifest's SHA-256
         manifest.json         format version, model, dimension, chunking, counts, checksums
         articles.jsonl        cleaned articles, one per line (with content hashes)
         chunks.npz            per chunk: article row, start, end (text is sliced from the article)
@@ -14,18 +15,23 @@ Layout::
         stories.npz           story groups: MinHash signatures and copy pairs (index/dedup.py)
 
 A writer builds a new version folder, fsyncs it, then replaces ``CURRENT`` with
-``os.replace``: a crash at any point leaves the previous version live. Writers hold the
-index's lock (:mod:`index.lock`) for the whole read-modify-write, so two never interleave,
-and only a lock holder deletes anything.
+``os.replace``: a crash at any point leaves the previous version live. A version is written
+to ``HISTORY`` only once it has been live (the live one just before the switch, the new one
+just after), so a complete version whose writer died before its switch is never restored.
+Writers hold the index's lock (:mod:`index.lock`) for the whole read-modify-write, so two
+never interleave, and only a lock holder deletes anything. A write that fails (a full disk,
+a read-only folder) removes what it wrote at once and raises IndexWriteError.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,7 +42,7 @@ import faiss
 import numpy as np
 
 from index import dedup, sparse
-from index.errors import IndexCorruptError, IndexMismatchError
+from index.errors import IndexCorruptError, IndexMismatchError, IndexWriteError
 from index.lock import write_lock
 from index.records import Article, Chunk
 from index.settings import FORMAT_VERSION, IVF_NPROBE, IndexSettings
@@ -47,6 +53,18 @@ _DATA_FILES = ("articles.jsonl", "chunks.npz", "dense.faiss")
 # What ``CURRENT`` may hold: the name of a version folder right inside the index, nothing else
 # (no separators, no "..": the pointer is never followed out of the index folder).
 _VERSION_NAME = re.compile(r"v-[0-9A-Za-z-]{1,64}")
+# What an error may quote of a ``CURRENT`` that names no version: a short printable would-be
+# name; anything else (a file's first line reached through a link, control characters) is not shown.
+_QUOTABLE = re.compile(r"v-[!-~]{1,64}")
+MAX_POINTER_BYTES = 256  # CURRENT holds one version name and a newline
+HISTORY = "HISTORY"
+# A version folder's name ends in its manifest's SHA-256 (so a flipped byte in the manifest,
+# say in a file's checksum, is blamed on the manifest); names without it are from before.
+_SEAL = re.compile(r"-m([0-9a-f]{24})$")
+SEAL_HEX_DIGITS = 24
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+MAX_MANIFEST_BYTES = 16 << 20  # a manifest is a few kilobytes; more is damage, not read whole
+MAX_HISTORY_BYTES = 1 << 16  # names of the versions on disk (pruning keeps two, restore adds none)
 
 
 def file_sha256(path: Path) -> str:
@@ -70,24 +88,53 @@ def _files(version: Path) -> list[Path]:
     return sorted(p for p in version.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
+def _read_regular(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file at ``path``, read without following a symbolic link and
+    without blocking (a FIFO); ``limit`` + 1 bytes at most.
+
+    Raises:
+        IndexCorruptError: ``path`` is a link, a directory or another non-file, or unreadable.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IndexCorruptError(f"{what} {path} is a symbolic link; an index never reads through one.") from exc
+        raise IndexCorruptError(f"{what} {path} is unreadable ({exc.strerror}).") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IndexCorruptError(f"{what} {path} is a directory, not a file.")
+        if not stat.S_ISREG(mode):
+            raise IndexCorruptError(f"{what} {path} is not a regular file.")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read(limit + 1)
+    except OSError as exc:
+        raise IndexCorruptError(f"{what} {path} is unreadable ({exc.strerror}).") from exc
+    finally:
+        os.close(fd)
+
+
 def current_version(root: Path) -> Path | None:
     """The live version folder of the index at ``root``, or None when there is none.
 
     Raises:
-        IndexCorruptError: ``CURRENT`` is unreadable or names anything but a version folder.
+        IndexCorruptError: ``CURRENT`` is a link, not a file, unreadable, or names anything but a
+            version folder right inside the index (a symbolic link to a folder is not one).
     """
     pointer = root / POINTER
-    if not pointer.exists():
+    if not os.path.lexists(pointer):
         return None
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(f"Index pointer {pointer} is unreadable ({exc}).") from exc
-    if not _VERSION_NAME.fullmatch(name):
-        shown = name if len(name) <= 80 else name[:77] + "..."
-        raise IndexCorruptError(f"Index pointer {pointer} names {shown!r}, which is not a version folder "
-                                "of this index.")
-    return root / name
+    data = _read_regular(pointer, MAX_POINTER_BYTES, "Index pointer")
+    name = data.decode("utf-8", errors="replace").strip()
+    if len(data) > MAX_POINTER_BYTES or not _VERSION_NAME.fullmatch(name):
+        said = f"names {name!r}" if _QUOTABLE.fullmatch(name) else "holds no version name"
+        raise IndexCorruptError(f"Index pointer {pointer} {said}, which is not a version folder of this index.")
+    version = root / name
+    if version.is_symlink():
+        raise IndexCorruptError(f"Index pointer {pointer} names {name!r}, which is a symbolic link, not a version "
+                                "folder inside the index.")
+    return version
 
 
 def _live_name(root: Path) -> str:
@@ -104,7 +151,7 @@ def intact_versions(root: str | Path, *, exclude: str = "") -> list[Path]:
     root = Path(root)
     found = []
     for p in root.iterdir() if root.is_dir() else ():
-        if p.name == exclude or not p.is_dir() or not _VERSION_NAME.fullmatch(p.name):
+        if p.name == exclude or p.is_symlink() or not p.is_dir() or not _VERSION_NAME.fullmatch(p.name):
             continue
         try:
             manifest = _read_manifest(p)
@@ -115,10 +162,53 @@ def intact_versions(root: str | Path, *, exclude: str = "") -> list[Path]:
     return [p for *_, p in sorted(found, key=lambda t: t[:2], reverse=True)]
 
 
+def _was_live(root: Path) -> set[str] | None:
+    """Names of the versions that have been live, or None for an index written before they were
+    recorded (a damaged ``HISTORY`` counts as empty: a version is restored only when known live)."""
+    path = root / HISTORY
+    if not os.path.lexists(path):
+        return None
+    try:
+        data = _read_regular(path, MAX_HISTORY_BYTES, "Index history")
+    except IndexCorruptError:
+        return set()
+    return {name for name in data.decode("ascii", errors="replace").split() if _VERSION_NAME.fullmatch(name)}
+
+
+def _record_live(root: Path, names: list[str]) -> None:
+    """Add ``names`` to ``HISTORY`` (atomically; names whose folder is gone are dropped)."""
+    logged = (_was_live(root) or set()) | set(names)
+    kept = sorted(name for name in logged if (root / name).is_dir() and not (root / name).is_symlink())
+    _write_atomically(root / HISTORY, "".join(name + "\n" for name in kept))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with a file holding ``text``: written aside, fsynced, renamed over it
+    (what is written aside is removed when that fails)."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}")
+    try:
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def restorable_versions(root: str | Path) -> list[Path]:
+    """Intact versions other than the live one that have been live, newest first: what
+    ``restore`` goes back to (never a version whose writer died before switching to it)."""
+    root = Path(root)
+    was_live = _was_live(root)
+    return [p for p in intact_versions(root, exclude=_live_name(root)) if was_live is None or p.name in was_live]
+
+
 def _advice(root: Path) -> str:
     """What to do about a damaged index: restore the intact previous version when there is one."""
     rebuild = f"newsdesk index build PATH... --index {root}"
-    earlier = intact_versions(root, exclude=_live_name(root))
+    earlier = restorable_versions(root)
     if earlier:
         return (f"The previous version {earlier[0].name} is intact: restore it with "
                 f"newsdesk index restore --index {root}, or rebuild with: {rebuild}")
@@ -133,10 +223,20 @@ def _read_manifest(version: Path) -> dict:
             ``checksums``, or with a checksum missing for a file the index needs or holds.
     """
     path = version / MANIFEST
+    raw = _read_regular(path, MAX_MANIFEST_BYTES, "Index manifest")
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise IndexCorruptError(f"Index manifest {path} is over {MAX_MANIFEST_BYTES:,} bytes; a manifest is a few "
+                                "kilobytes.")
+    seal = _SEAL.search(version.name)
+    if seal and hashlib.sha256(raw).hexdigest()[:SEAL_HEX_DIGITS] != seal.group(1):
+        raise IndexCorruptError(f"Index manifest {path} is damaged (its SHA-256 does not match the one its "
+                                "version folder is named with).")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        manifest = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
         raise IndexCorruptError(f"Index manifest {path} is unreadable ({exc}).") from exc
+    except RecursionError as exc:
+        raise IndexCorruptError(f"Index manifest {path} is unreadable (nested too deeply).") from exc
     if not isinstance(manifest, dict):
         raise IndexCorruptError(f"Index manifest {path} is not a JSON object.")
     if "format_version" in manifest and manifest["format_version"] != FORMAT_VERSION:
@@ -157,8 +257,8 @@ def _read_manifest(version: Path) -> dict:
         shown = ", ".join(unlisted[:5]) + (f" and {len(unlisted) - 5} more" if len(unlisted) > 5 else "")
         raise IndexCorruptError(f"Index manifest {path} has no checksum for {shown}; "
                                 "every file of an index must have one.")
-    if not all(isinstance(d, str) for d in checksums.values()):
-        raise IndexCorruptError(f"Index manifest {path} has checksums that are not strings.")
+    if not all(isinstance(d, str) and _SHA256.fullmatch(d) for d in checksums.values()):
+        raise IndexCorruptError(f"Index manifest {path} has checksums that are not SHA-256 digests.")
     return manifest
 
 
@@ -177,19 +277,23 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def restore(root: str | Path, *, wait: bool = True) -> str:
-    """Make the newest intact version other than the live one live again; returns its name.
+    """Make the newest intact version that was live before the live one live again; returns its name.
 
     Raises:
         IndexCorruptError: no intact earlier version is on disk.
         IndexLockedError: ``wait`` is False and another writer holds the lock.
+        IndexWriteError: the folder is read-only (or the disk full).
     """
     root = Path(root)
     with write_lock(root, wait=wait):
-        earlier = intact_versions(root, exclude=_live_name(root))
+        earlier = restorable_versions(root)
         if not earlier:
             raise IndexCorruptError(f"No intact earlier version to restore at {root}. "
                                     f"Rebuild it with: newsdesk index build PATH... --index {root}")
-        _switch(root, earlier[0].name)
+        try:
+            _switch(root, earlier[0].name)
+        except OSError as exc:
+            raise IndexWriteError.from_os_error(root, exc) from exc
         return earlier[0].name
 
 
@@ -310,10 +414,9 @@ class IndexStore:
             raise IndexCorruptError(f"No index found at {root} (no {POINTER} file).")
         manifest = _read_manifest(version)
         if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexMismatchError(
-                f"Index at {root} has format version {manifest.get('format_version')!r}; this Newsdesk "
-                f"reads version {FORMAT_VERSION}. {rebuild}"
-            )
+            problem = (f"Index at {root} has format version {manifest.get('format_version')!r}; this Newsdesk "
+                       f"reads version {FORMAT_VERSION}")
+            raise IndexMismatchError(f"{problem}. {rebuild}", problem=problem)
         if settings is not None:
             check_compatible(manifest, settings, root)
         if verify:
@@ -362,11 +465,10 @@ def check_compatible(manifest: dict, settings: IndexSettings, root: Path) -> Non
         if manifest["chunking"].get(key) != value:
             problems.append(f"{key}={manifest['chunking'].get(key)!r} (configured: {value!r})")
     if problems:
+        problem = f"Index at {root} was built with " + "; ".join(problems)
         raise IndexMismatchError(
-            f"Index at {root} was built with " + "; ".join(problems)
-            + f". Rebuild it with these settings (newsdesk index build PATH... --index {root}) "
-            "or configure the settings it was built with."
-        )
+            f"{problem}. Rebuild it with these settings (newsdesk index build PATH... --index {root}) "
+            "or configure the settings it was built with.", problem=problem)
 
 
 def write_store(
@@ -390,15 +492,49 @@ def _write_version(
 ) -> Path:
     # Names sort in creation order, also for versions written within one second.
     now = time.time_ns()
-    name = f"v-{time.strftime('%Y%m%dT%H%M%S', time.localtime(now // 10**9))}-{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
-    tmp = root / f".tmp-{name}"
-    tmp.mkdir()
+    stem = f"v-{time.strftime('%Y%m%dT%H%M%S', time.localtime(now // 10**9))}-{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
+    tmp = root / f".tmp-{stem}"
+    version: Path | None = None
+    previous = _live_name(root)
+    try:
+        tmp.mkdir()
+        manifest_bytes = _write_files(tmp, articles=articles, chunk_article=chunk_article, chunk_start=chunk_start,
+                                      chunk_end=chunk_end, dense=dense, bm25=bm25, article_bm25=article_bm25,
+                                      settings=settings, dimension=dimension, extra=extra, stories=stories)
+        version = root / sealed_name(stem, manifest_bytes)
+        os.replace(tmp, version)
+        _switch(root, version.name)
+    except BaseException as exc:
+        # Under the lock nobody else reads what this write made: remove it now, not at the next
+        # write (a full disk stays full otherwise). A version already live is kept.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if version is not None and _live_name(root) != version.name:
+            shutil.rmtree(version, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise IndexWriteError.from_os_error(root, exc) from exc
+        raise
+    try:
+        _prune(root, keep={version.name, previous})
+    except OSError:
+        pass  # the new version is live; what is left is removed by the next write
+    return version
+
+
+def _write_files(
+    tmp: Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
+    chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
+    dimension: int, extra: dict | None, stories: dedup.Stories | None,
+) -> bytes:
+    """Write a version's files into ``tmp`` and fsync them; returns the manifest's bytes."""
     with open(tmp / "articles.jsonl", "w", encoding="utf-8") as f:
         for a in articles:
             f.write(json.dumps(a.to_dict(), ensure_ascii=False) + "\n")
     np.savez(tmp / "chunks.npz", article=chunk_article.astype(np.int32),
              start=chunk_start.astype(np.int64), end=chunk_end.astype(np.int64))
-    faiss.write_index(dense, str(tmp / "dense.faiss"))
+    # Serialised here and written by Python, as FAISS's own writer does not report a failed close
+    # (a disk that fills up would leave a short file behind); a write error raises OSError.
+    with open(tmp / "dense.faiss", "wb") as f:
+        f.write(faiss.serialize_index(dense))
     bm25.save(str(tmp / "bm25"))
     article_bm25.save(str(tmp / "bm25_articles"))
     stories = stories or dedup.group_stories(articles)
@@ -416,24 +552,40 @@ def _write_version(
         **(extra or {}),
         "checksums": {str(p.relative_to(tmp)): file_sha256(p) for p in _files(tmp)},
     }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    manifest_bytes = json.dumps(manifest, indent=2).encode()
+    (tmp / MANIFEST).write_bytes(manifest_bytes)
     _fsync_tree(tmp)
-    version = root / name
-    os.replace(tmp, version)
-    previous = _live_name(root)
-    _switch(root, name)
-    _prune(root, keep={name, previous})
-    return version
+    return manifest_bytes
+
+
+def sealed_name(name: str, manifest_bytes: bytes) -> str:
+    """The version folder name ``name`` (less any seal it has) sealed with ``manifest_bytes``' SHA-256."""
+    return _SEAL.sub("", name) + "-m" + hashlib.sha256(manifest_bytes).hexdigest()[:SEAL_HEX_DIGITS]
 
 
 def _switch(root: Path, name: str) -> None:
-    """Point ``CURRENT`` at the version folder ``name`` with one atomic rename."""
-    pointer_tmp = root / f".{POINTER}.{uuid.uuid4().hex[:6]}"
-    pointer_tmp.write_text(name + "\n")
-    with open(pointer_tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(pointer_tmp, root / POINTER)
+    """Point ``CURRENT`` at the version folder ``name`` with one atomic rename.
+
+    Raises:
+        IndexCorruptError: ``CURRENT`` is a directory that is not empty (an empty one is removed).
+    """
+    pointer = root / POINTER
+    if pointer.is_dir() and not pointer.is_symlink():
+        try:
+            pointer.rmdir()  # a rename cannot replace a directory with a file
+        except OSError as exc:
+            raise IndexCorruptError(
+                f"Index pointer {pointer} is a directory, not the file naming the live version, and it is not "
+                f"empty: move it away (mv {pointer} {pointer}.moved) and run the command again.") from exc
+    # Before the switch the live version is logged (so restore can go back to it), after it
+    # the new one (so a damaged CURRENT can be restored to it); never one that was not live.
+    _record_live(root, [live] if (live := _live_name(root)) else [])
+    _write_atomically(pointer, name + "\n")
     _fsync_dir(root)
+    try:
+        _record_live(root, [name])
+    except OSError:
+        pass  # the switch is done; the next one logs this version as the live one
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -456,7 +608,9 @@ def _prune(root: Path, keep: set[str]) -> None:
     for p in root.iterdir():
         if p.name in keep or p.name == POINTER:
             continue
-        if p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-v-")):
+        if p.is_symlink() and (p.name.startswith("v-") or p.name.startswith(".tmp-v-")):
+            p.unlink()  # a link posing as a version: removed, never followed
+        elif p.is_dir() and (p.name.startswith("v-") or p.name.startswith(".tmp-v-")):
             shutil.rmtree(p, ignore_errors=True)
-        elif p.name.startswith(f".{POINTER}."):
+        elif p.name.startswith((f".{POINTER}.", f".{HISTORY}.")):
             p.unlink(missing_ok=True)

@@ -125,3 +125,22 @@ def milvus_url(tmp_path_factory):
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def rewrite_manifest(root: Path, change) -> Path:  # noqa: ANN001 - change: dict -> dict | list | bytes
+    """Replace the manifest of the index at ``root``'s live version with ``change(manifest)``, as a
+    writer would have written it: the version folder is renamed after the new manifest's SHA-256
+    (index/store.py) and ``CURRENT`` switched to it, so only what ``change`` did is damage. Returns
+    the renamed version folder."""
+    import json
+
+    from index import store
+
+    version = store.current_version(Path(root))
+    changed = change(json.loads((version / store.MANIFEST).read_text()))
+    data = changed if isinstance(changed, bytes) else json.dumps(changed).encode()
+    (version / store.MANIFEST).write_bytes(data)
+    resealed = version.with_name(store.sealed_name(version.name, data))
+    version.rename(resealed)
+    (Path(root) / store.POINTER).write_text(resealed.name + "\n")
+    return resealed

@@ -16,6 +16,7 @@ from index.build import add_articles, remove_articles, write_collection
 from index.errors import IndexCorruptError
 from index.records import Article
 from index.store import IndexStore, current_version
+from tests.conftest import rewrite_manifest
 
 
 def _groups(stories: dedup.Stories) -> list[set[str]]:
@@ -144,10 +145,7 @@ def test_a_changed_stories_file_is_damage(tmp_path, hash_embedder):
 def test_an_index_without_stored_stories_groups_them_when_loaded(tmp_path, hash_embedder):
     # Indexes written before story groups were stored (or with other parameters) group on load.
     write_collection(tmp_path, wire_copies(), embedder=hash_embedder, progress=False)
-    version = current_version(tmp_path)
-    manifest = json.loads((version / "manifest.json").read_text())
-    manifest["stories"] = {**manifest["stories"], "similarity": 0.9}
-    (version / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_manifest(tmp_path, lambda m: {**m, "stories": {**m["stories"], "similarity": 0.9}})
     store = IndexStore.load(tmp_path)
     assert len(store.stories.members()) == 1 and store.stories.signed == 5
 

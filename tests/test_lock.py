@@ -130,3 +130,57 @@ def test_lock_is_reentrant_in_a_thread_and_exclusive_across_threads(tmp_path):
     assert outcome == ["refused"]
     with write_lock(root, wait=False):
         pass
+
+
+@pytest.mark.parametrize("kind", ["directory", "symlink"])
+def test_a_lock_file_that_is_a_directory_or_a_link_is_one_line_and_nothing_outside_is_touched(tmp_path,
+                                                                                            hash_embedder, capsys,
+                                                                                            kind):
+    from newsdesk.cli import main
+
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(3), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    write_collection(root, make_articles(5), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    (root / ".lock").unlink()
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    (root / ".lock").mkdir() if kind == "directory" else (root / ".lock").symlink_to(outside)
+    for command in (["index", "restore"], ["index", "remove", "a0"]):
+        assert main([*command, "--index", str(root)]) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert err.startswith(f"error: The index's lock file {root / '.lock'} is a {kind}") and "remove it" in err
+    assert outside.read_text() == "keep me"
+    assert len(IndexStore.load(root, settings=SETTINGS).articles) == 5
+
+
+@pytest.mark.parametrize("command", ["add", "restore"])
+def test_a_read_only_folder_is_a_named_error_without_a_mount_namespace_too(tmp_path, hash_embedder, monkeypatch,
+                                                                          command):
+    """The real read-only mount is in test_reliability.py (it needs `unshare`); here the lock
+    file's open fails as it does there."""
+    import errno
+
+    from index import lock as lock_mod
+    from index import store as store_mod
+    from index.build import add_articles
+    from index.errors import IndexWriteError
+
+    root = tmp_path / "idx"
+    write_collection(root, make_articles(3), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    write_collection(root, make_articles(5), settings=SETTINGS, embedder=hash_embedder, progress=False)
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if flags & (os.O_RDWR | os.O_WRONLY | os.O_CREAT):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(lock_mod.os, "open", read_only)
+    with pytest.raises(IndexWriteError, match=f"Could not write the index at {root}: the folder is read-only"):
+        if command == "add":
+            add_articles(root, make_articles(7)[5:], settings=SETTINGS, embedder=hash_embedder, progress=False)
+        else:
+            store_mod.restore(root)
+    monkeypatch.undo()
+    assert len(IndexStore.load(root, settings=SETTINGS).articles) == 5

@@ -8,7 +8,7 @@ from index.build import write_collection
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.settings import IndexSettings
 from index.store import IndexStore
-from tests.conftest import make_articles
+from tests.conftest import make_articles, rewrite_manifest
 
 SETTINGS = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
 
@@ -45,10 +45,7 @@ def test_manifest_mismatch_is_refused_with_clear_message(tmp_path, hash_embedder
 
 def test_format_version_mismatch(tmp_path, hash_embedder):
     root = build(tmp_path, hash_embedder)
-    manifest_path = store_mod.current_version(root) / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["format_version"] = 999
-    manifest_path.write_text(json.dumps(manifest))
+    rewrite_manifest(root, lambda m: {**m, "format_version": 999})
     with pytest.raises(IndexMismatchError, match="format version 999"):
         IndexStore.load(root)
 
@@ -95,9 +92,8 @@ def test_article_bm25_is_stored_and_rebuilt_for_older_indexes(tmp_path, hash_emb
     import shutil
 
     shutil.rmtree(version / "bm25_articles")
-    manifest = json.loads((version / "manifest.json").read_text())
-    manifest["checksums"] = {k: v for k, v in manifest["checksums"].items() if not k.startswith("bm25_articles/")}
-    (version / "manifest.json").write_text(json.dumps(manifest))
+    rewrite_manifest(root, lambda m: {**m, "checksums": {k: v for k, v in m["checksums"].items()
+                                                         if not k.startswith("bm25_articles/")}})
     again = IndexStore.load(root, settings=SETTINGS)
     assert np.allclose(scores(again.article_bm25, "marathon record"), expected)
 
@@ -111,8 +107,7 @@ def corrupt_articles(root) -> None:
 
 
 def edit_manifest(root, change) -> None:
-    path = store_mod.current_version(root) / "manifest.json"
-    path.write_text(json.dumps(change(json.loads(path.read_text()))))
+    rewrite_manifest(root, change)
 
 
 def drop(key):
@@ -200,3 +195,204 @@ def test_a_build_over_a_damaged_index_succeeds_and_an_add_refuses(tmp_path, hash
     report = build_index([src], root, settings=SETTINGS, embedder=hash_embedder, progress=False)
     assert "Note: the index was damaged" in report.summary()
     assert len(IndexStore.load(root, settings=SETTINGS).articles) == 4
+
+
+# --- writers never build on an index they cannot read as their own (issue 30, F1) --------------
+
+OTHER_MODEL = IndexSettings(model="copy-of-hash-64", chunk_tokens=32, chunk_overlap=8)
+OTHER_CHUNKING = IndexSettings(model="hash-64", chunk_tokens=64, chunk_overlap=8)
+
+
+def add_one(root, settings, embedder):
+    from index.build import add_articles
+
+    return add_articles(root, make_articles(7)[6:], settings=settings, embedder=embedder, progress=False)
+
+
+def remove_one(root, settings, embedder):
+    from index.build import remove_articles
+
+    return remove_articles(root, ["a0"], settings=settings, embedder=embedder)
+
+
+def watch_one(root, settings, embedder):
+    from index.watch import Watcher
+
+    inbox = root.parent / "inbox"
+    inbox.mkdir()
+    (inbox / "new.jsonl").write_text(json.dumps(make_articles(7)[6].to_dict()) + "\n")
+    Watcher(inbox, root, settings=settings, embedder=embedder, report=lambda line: None).run(once=True)
+
+
+WRITERS = {"add": add_one, "remove": remove_one, "watch": watch_one}
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize("settings", [OTHER_MODEL, OTHER_CHUNKING], ids=["model", "chunking"])
+def test_every_writer_refuses_an_index_built_with_other_settings_and_leaves_it_whole(tmp_path, hash_embedder,
+                                                                                   writer, settings):
+    root = build(tmp_path, hash_embedder)
+    live = store_mod.current_version(root).name
+    with pytest.raises(IndexMismatchError, match="was built with"):
+        WRITERS[writer](root, settings, hash_embedder)
+    assert store_mod.current_version(root).name == live
+    assert len(IndexStore.load(root, settings=SETTINGS).articles) == 5
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_every_writer_refuses_an_index_of_another_format_version(tmp_path, hash_embedder, writer):
+    root = build(tmp_path, hash_embedder)
+    edit_manifest(root, lambda m: {**m, "format_version": 2})
+    live = store_mod.current_version(root).name
+    with pytest.raises(IndexMismatchError, match="format version 2"):
+        WRITERS[writer](root, SETTINGS, hash_embedder)
+    assert store_mod.current_version(root).name == live
+    assert json.loads((root / live / "manifest.json").read_text())["counts"]["articles"] == 5
+    assert "format_version" in store_mod._read_manifest(root / live)  # the refusal was not taken for damage
+
+
+def test_an_upload_to_an_index_rebuilt_with_another_model_is_refused(tmp_path, hash_embedder):
+    from rag import Assistant
+    from rag.config import Config
+
+    root = build(tmp_path, hash_embedder)
+    assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=Config(index=SETTINGS, rerank=0),
+                          embedder=hash_embedder)
+    # Another process rebuilds the index with another model (a build may replace it whole).
+    write_collection(root, make_articles(3), settings=OTHER_MODEL, embedder=hash_embedder, progress=False)
+    with pytest.raises(IndexMismatchError, match="embedding model 'copy-of-hash-64'"):
+        assistant.add_articles(make_articles(7)[6:])
+    assert len(IndexStore.load(root, settings=OTHER_MODEL).articles) == 3
+
+
+def test_cli_add_on_an_index_built_with_another_model_is_one_error_line_and_drops_nothing(
+        tmp_path, hash_embedder, monkeypatch, capsys):
+    from newsdesk.cli import main
+    from tests.conftest import HashEmbedder
+
+    monkeypatch.setattr("index.build.Embedder", lambda *a, **k: HashEmbedder())  # no model files needed
+    root = tmp_path / "idx"
+    # `index build --model COPY_OF_MODEL ...`, then `index add` without --model.
+    write_collection(root, make_articles(5), settings=IndexSettings(model="COPY_OF_MODEL"), embedder=hash_embedder,
+                     progress=False)
+    src = tmp_path / "new.jsonl"
+    src.write_text(json.dumps(make_articles(7)[6].to_dict()) + "\n")
+    assert main(["index", "add", str(src), "--index", str(root), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Index at") and "embedding model 'COPY_OF_MODEL'" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert len(IndexStore.load(root).articles) == 5
+
+
+def test_a_build_over_an_index_built_with_another_model_says_it_replaced_it(tmp_path, hash_embedder):
+    from index.build import build_index
+
+    root = build(tmp_path, hash_embedder)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(a.to_dict()) + "\n" for a in make_articles(3)))
+    report = build_index([src], root, settings=OTHER_MODEL, embedder=hash_embedder, progress=False)
+    assert "Note: the index was built with embedding model 'hash-64'" in report.summary()
+    assert "it was built anew from the given files" in report.summary()
+    assert len(IndexStore.load(root, settings=OTHER_MODEL).articles) == 3
+
+
+# --- CURRENT and version folders: never read or serve anything outside the index (F9, N7, F7) ---
+
+
+def two_versions(tmp_path, embedder):
+    root = build(tmp_path, embedder, n=3)
+    write_collection(root, make_articles(5), settings=SETTINGS, embedder=embedder, progress=False)
+    return root
+
+
+@pytest.mark.parametrize("target", ["secret file", "version name file", "missing"])
+def test_a_symlinked_current_is_never_read_through(tmp_path, hash_embedder, target):
+    root = build(tmp_path, hash_embedder)
+    live = store_mod.current_version(root).name
+    outside = tmp_path / "outside.txt"
+    if target != "missing":
+        outside.write_text("root:x:0:0:root:/root:/bin/bash\n" if target == "secret file" else live + "\n")
+    (root / "CURRENT").unlink()
+    (root / "CURRENT").symlink_to(outside)
+    with pytest.raises(IndexCorruptError, match="CURRENT is a symbolic link") as caught:
+        IndexStore.load(root)
+    assert "root:" not in str(caught.value) and "/bin/bash" not in str(caught.value)
+
+
+@pytest.mark.parametrize("content", ["root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1", "v-\x1b[31mred", "x" * 5000,
+                                     "v-" + "a" * 100])
+def test_current_that_names_no_version_is_not_quoted(tmp_path, hash_embedder, content):
+    root = build(tmp_path, hash_embedder)
+    (root / "CURRENT").write_text(content)
+    with pytest.raises(IndexCorruptError, match="not a version folder of this index") as caught:
+        IndexStore.load(root)
+    message = str(caught.value)
+    assert "root:" not in message and "\x1b" not in message and "xxxx" not in message and "aaaa" not in message
+
+
+def test_a_version_folder_that_is_a_symlink_out_of_the_index_is_neither_served_nor_built_on(tmp_path,
+                                                                                            hash_embedder):
+    import shutil
+
+    from index.build import add_articles
+
+    root = two_versions(tmp_path, hash_embedder)
+    live = store_mod.current_version(root)
+    outside = tmp_path / "elsewhere" / "v-20990101T000000-000000000-evil00"
+    shutil.copytree(live, outside)
+    (root / outside.name).symlink_to(outside, target_is_directory=True)
+    assert outside.name not in [p.name for p in store_mod.intact_versions(root)]
+    (root / "CURRENT").write_text(outside.name + "\n")
+    with pytest.raises(IndexCorruptError, match="is a symbolic link, not a version folder inside the index"):
+        IndexStore.load(root)
+    with pytest.raises(IndexCorruptError, match="symbolic link"):
+        add_articles(root, make_articles(7)[6:], settings=SETTINGS, embedder=hash_embedder, progress=False)
+    assert store_mod.restore(root) == live.name  # the real folder, not the link
+    assert len(IndexStore.load(root).articles) == 5
+    assert len(list(outside.iterdir())) == len(list(live.iterdir()))  # nothing outside was touched
+
+
+@pytest.mark.parametrize("filled", [False, True], ids=["empty", "not empty"])
+def test_current_as_a_directory_is_one_error_and_restore_works_or_says_what_to_do(tmp_path, hash_embedder, capsys,
+                                                                                filled):
+    from newsdesk.cli import main
+
+    root = two_versions(tmp_path, hash_embedder)
+    live = store_mod.current_version(root).name
+    (root / "CURRENT").unlink()
+    (root / "CURRENT").mkdir()
+    if filled:
+        (root / "CURRENT" / "notes.txt").write_text("keep me")
+    with pytest.raises(IndexCorruptError, match="newsdesk index restore"):
+        IndexStore.load(root)
+    code = main(["index", "restore", "--index", str(root)])
+    out, err = capsys.readouterr()
+    if filled:
+        assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert err.startswith(f"error: Index pointer {root / 'CURRENT'} is a directory") and "move it away" in err
+        assert (root / "CURRENT" / "notes.txt").read_text() == "keep me"
+    else:
+        assert code == 0 and f"restored to version {live}" in out
+        assert len(IndexStore.load(root).articles) == 5
+
+
+# --- a damaged manifest is reported as the manifest's damage (N9) ------------------------------
+
+
+def test_every_flipped_byte_of_the_manifest_is_blamed_on_the_manifest(tmp_path, hash_embedder):
+    root = build(tmp_path, hash_embedder)
+    version = store_mod.current_version(root)
+    path = version / "manifest.json"
+    good = path.read_bytes()
+    for i in range(len(good)):
+        path.write_bytes(good[:i] + bytes([good[i] ^ 0x01]) + good[i + 1:])
+        with pytest.raises(IndexCorruptError) as caught:
+            store_mod._read_manifest(version)
+        assert f"manifest {path}" in str(caught.value), i
+    # Through a load: a flip in a file's checksum names the manifest, not that file.
+    digest = json.loads(good)["checksums"]["bm25/indices.csc.index.npy"]
+    at = good.index(digest.encode()) + 10
+    path.write_bytes(good[:at] + bytes([good[at] ^ 0x01]) + good[at + 1:])
+    with pytest.raises(IndexCorruptError, match="manifest.json is damaged") as caught:
+        IndexStore.load(root, settings=SETTINGS)
+    assert "indices.csc" not in str(caught.value)
