@@ -78,10 +78,15 @@ class Reply:
     cut: bool = False  # stop the stream mid-way, without [DONE]
     pause: float = 0.0  # seconds before each piece of the reply: a trickle
     flood: int = 0  # bytes of filler streamed before the reply (or added to its content)
+    slow_headers: int = 0  # extra headers, sent one by one with ``pause`` before each
 
     def send(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
         time.sleep(self.delay)
         handler.send_response(self.status)
+        for i in range(self.slow_headers):
+            handler.flush_headers()
+            time.sleep(self.pause)
+            handler.send_header(f"X-Slow-{i}", "1")
         for name, value in self.headers.items():
             handler.send_header(name, value)
         content = self.content(body) if callable(self.content) else self.content
@@ -468,6 +473,16 @@ def test_a_trickling_reply_ends_at_the_deadline(server, stream):
     server.script(TRICKLE)
     started = time.monotonic()
     with pytest.raises(LLMError, match=r"within the 1 s deadline.*--llm-deadline"):
+        "".join(capped_client(server).chat([{"role": "user", "content": "hi"}], stream=stream))
+    assert time.monotonic() - started < DEADLINE_S + SLACK_S
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_server_trickling_its_headers_ends_at_the_deadline(server, stream):
+    # Each header line comes within the read timeout: only a deadline on the whole call ends it.
+    server.script(Reply(GOOD, pause=0.2, slow_headers=TRICKLE_PIECES))
+    started = time.monotonic()
+    with pytest.raises(LLMError, match=r"within the 1 s deadline"):
         "".join(capped_client(server).chat([{"role": "user", "content": "hi"}], stream=stream))
     assert time.monotonic() - started < DEADLINE_S + SLACK_S
 
