@@ -159,7 +159,7 @@ def resolve_endpoint(config: Config) -> tuple[str | None, str | None, str | None
 
 
 class LLMClient:
-    """Sends chat requests to one endpoint, with a timeout and bounded retries.
+    """Sends chat requests to one endpoint, with a timeout, bounded retries, and a deadline and byte cap per call.
 
     Args:
         base_url: the API root, e.g. ``http://localhost:11434/v1`` (``/chat/completions`` is added;
