@@ -129,9 +129,9 @@ def main(args: argparse.Namespace) -> int:
     print(question_summary(dataset) + (f"; running the first {len(questions)}" if args.limit else ""))
 
     # A cross-encoder joins every variant; ``hybrid-crossencoder`` runs without it.
-    options = ("model", "backend", "cross_encoder", "cross_encoder_top", "llm_context_tokens", "reader",
-               "reader_cross_encoder", "chooser", "learned_rerank", "conflicts", "followup",
-               "idf_prior")
+    options = ("model", "backend", "cross_encoder", "cross_encoder_top", "llm_context_tokens", "llm_deadline",
+               "llm_max_bytes", "reader", "reader_cross_encoder", "chooser", "learned_rerank", "conflicts",
+               "followup", "idf_prior")
     config = config_from_options({**{n: getattr(args, n, None) for n in options}, **endpoint})
     info = prepare_index(dataset, settings=config.index, index_dir=args.index)
     state = "reused" if info.up_to_date else "built"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean_line", "clean_text"]
+__all__ = ["DEFAULT_IGNORABLE", "clean_line", "clean_text"]
 
 # A furniture line is short; longer lines are story text whatever words they contain.
 MAX_FURNITURE_LINE = 300
@@ -21,12 +21,19 @@ MAX_LIST_LINE = 160
 # "Legal Disclaimer" ends the story only when little follows it; higher up it may be quoted text.
 MAX_DISCLAIMER_TAIL = 5_000
 
+# Unicode's default-ignorable code points (DerivedCoreProperties.txt): drawn as nothing, so they can
+# hide inside a word or a delimiter (soft hyphen, joiners, bidi controls, variation selectors), and
+# the tag block (U+E0000..) can spell whole sentences a reader never sees. A regex class body.
+DEFAULT_IGNORABLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+)
 _UNICODE_BREAK = re.compile("[\u2028\u2029\x85]")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
+_CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{DEFAULT_IGNORABLE}]")
 _UNICODE_SPACE = re.compile("[\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 # Union of the three classes above: one scan decides whether any of them needs running.
 _ODD_CHAR = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xa0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]"
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000{DEFAULT_IGNORABLE}]"
 )
 _SPACE_RUN = re.compile(r"[ \t]{2,}")
 _TRAILING = re.compile(r"[ \t]+$", re.MULTILINE)
@@ -73,7 +80,8 @@ _RIGHTS = re.compile(r".{0,160}\ball\s+rights\s+reserved\.?\s*", re.IGNORECASE)
 def clean_text(text: str) -> str:
     """Normalise whitespace and remove page furniture from scraped article text.
 
-    Removes control and zero-width characters (keeping newlines and tabs), turns
+    Removes control and invisible characters (zero-width, soft hyphens, bidi controls,
+    Unicode tags: the default-ignorable code points), keeping newlines and tabs; turns
     Windows and Unicode line breaks into ``\\n``, turns Unicode spaces into plain ones,
     collapses runs of spaces/tabs into one space, strips trailing spaces, and collapses
     three or more newlines into two. Then cuts, as whole lines only: a "Legal Disclaimer"
@@ -99,7 +107,7 @@ def clean_text(text: str) -> str:
 def clean_line(text: str) -> str:
     """Normalise one line of metadata (a headline, a source, an author name).
 
-    Removes control and zero-width characters as :func:`clean_text` does and collapses all
+    Removes control and invisible characters as :func:`clean_text` does and collapses all
     whitespace, line breaks included, into single spaces. Furniture rules are not applied:
     a headline such as "Comments" is a headline.
 

@@ -51,6 +51,11 @@ def _add_gguf_arg(p: argparse.ArgumentParser) -> None:
                         "assembles the tested model); overrides --llm-base-url and --llm-model")
     p.add_argument("--llm-context-tokens", type=int, metavar="N",
                    help=f"tokens of passages sent to the model (default 3000; {LOCAL_CONTEXT_TOKENS} with --llm-gguf)")
+    p.add_argument("--llm-deadline", type=float, metavar="SECONDS",
+                   help="seconds one LLM call may take in all, reply included, before the offline answer is "
+                        "shown (default 120)")
+    p.add_argument("--llm-max-bytes", type=int, metavar="N",
+                   help="bytes of reply one LLM call may read before the offline answer is shown (default 4194304)")
 
 
 # A small model on a CPU reads about 190 prompt tokens a second (Qwen2.5 0.5B on 2 cores), so

@@ -15,6 +15,12 @@ Fusion = Literal["convex", "rrf"]
 # Reciprocal rank fusion constant from Cormack et al. (2009); 60 is the usual default and
 # keeps one retriever's top hit from drowning the other's.
 RRF_K = 60
+# Every LLM call (connecting, retries, the whole reply) ends by this many seconds and reads at most
+# this many bytes, so a server trickling a piece every few seconds, or streaming without end, costs
+# a bounded wait before the offline answer. A 512-token reply streamed as server-sent events is
+# about 100 KB; a local CPU model writes it in well under a minute.
+LLM_DEADLINE_S = 120.0
+LLM_MAX_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,10 @@ class Config:
         llm_base_url: OpenAI-compatible endpoint (``http://localhost:11434/v1``); None: offline.
         llm_model: model name at that endpoint.
         llm_api_key: key for the endpoint (defaults to the environment, never stored on disk).
-        llm_timeout: seconds to wait for the endpoint.
+        llm_timeout: seconds to wait for the endpoint to connect, and for each read of its reply.
+        llm_deadline: seconds one LLM call may take in all (connection, retries, the whole reply);
+            past it the call ends and the offline answer is shown with a warning.
+        llm_max_bytes: bytes of reply one LLM call may read; past it the call ends likewise.
         llm_temperature: sampling temperature.
         llm_max_tokens: most tokens the model may write.
         llm_context_tokens: tokens of passages sent to the model (cl100k count; lower-ranked
@@ -136,6 +145,8 @@ class Config:
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
     llm_timeout: float = 60.0
+    llm_deadline: float = LLM_DEADLINE_S
+    llm_max_bytes: int = LLM_MAX_BYTES
     llm_temperature: float = 0.1
     llm_max_tokens: int = 512
     llm_context_tokens: int = 3000
@@ -169,6 +180,10 @@ class Config:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.llm_context_tokens, int) or self.llm_context_tokens < 1:
             raise ValueError(f"llm_context_tokens must be a positive integer, got {self.llm_context_tokens!r}")
+        if not isinstance(self.llm_max_bytes, int) or self.llm_max_bytes < 1:
+            raise ValueError(f"llm_max_bytes must be a positive integer, got {self.llm_max_bytes!r}")
+        if not isinstance(self.llm_deadline, (int, float)) or not self.llm_deadline > 0:
+            raise ValueError(f"llm_deadline must be a positive number of seconds, got {self.llm_deadline!r}")
         if self.k > 100:
             raise ValueError(f"k must be at most 100, got {self.k!r}")
         if self.bm25_weight < 0:

@@ -5,17 +5,22 @@ Article text is data, not instructions. Each passage sits in its own
 a delimiter (``</passage>``, ``<question>``) or a chat-template token (ChatML ``<|im_start|>``,
 Llama ``[INST]`` ``<<SYS>>`` ``</s>``, Gemma ``<start_of_turn>``, Alpaca ``### Instruction``)
 is neutralised, so an article cannot close its block and speak as the user or system.
-Look-alikes are found after NFKC folding (full-width ``＜/passage＞`` is ``</passage>``).
+Look-alikes are found after NFKC folding (full-width ``＜/passage＞`` is ``</passage>``) and after
+invisible characters are removed (``</pas\u00adsage>`` is ``</passage>``). Every text that is not
+the user's current question (article text, headlines, sources, earlier questions and answers)
+passes the same :func:`neutralise` before it reaches a message.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from index.chunk import count_tokens, encoding, sentence_spans
+from index.clean import DEFAULT_IGNORABLE
 from rag.cite import strip_markers
 from rag.llm_client import Message
 from rag.query import Turn
@@ -33,16 +38,22 @@ MAX_HISTORY_TURNS = 3
 HISTORY_ANSWER_CHARS = 600
 
 # Something shaped like our delimiters or a chat-template token: the "<" that opens a tag
-# (ours, Gemma's turns, </s>), "<|" and "|>" (ChatML, Llama 3), the "[" of [INST] and its
-# kin (Llama 2, Mistral), the "<" of <<SYS>>, and the hashes of "### Instruction" (Alpaca).
+# (ours, Gemma's turns, </s>, Qwen's and Hermes' <tool_call> and <tool_response>, Llama 3.1's
+# <function=...>), "<|" and "|>" (ChatML, Llama 3, Qwen's <|endoftext|> and <|fim_prefix|>),
+# the "[" of [INST] and its kin (Llama 2, Mistral's tool and thinking tokens), the "<" of
+# <<SYS>>, and the hashes of "### Instruction" (Alpaca).
 _DELIMITER_LOOKALIKE = re.compile(
     r"<(?=\s*/?\s*(?:passages?|question|history|system|user|assistant|instructions?|start_of_turn|end_of_turn"
-    r"|s|bos|eos|think)\s*(?:>|\b))"
+    r"|s|bos|eos|think|tools?|tool_calls?|tool_responses?|tool_results?|function(?:_calls?)?)\s*(?:>|\b))"
     r"|<(?=\|)|\|>|<(?=<\s*/?\s*sys\s*>)"
-    r"|\[(?=\s*/?\s*(?:inst|sys|system_prompt|available_tools|tool_calls|tool_results)\s*\])"
+    r"|\[(?=\s*/?\s*(?:inst|sys|system_prompt|available_tools|tool_calls|tool_results|tool_content|think|args"
+    r"|call_id)\s*\])"
     r"|#{2,}(?=[ \t]*(?:instruction|response|system|input|user|assistant)\b)",
     re.IGNORECASE,
 )
+# Characters worth looking up as possibly invisible: controls and everything beyond ASCII.
+_MAYBE_INVISIBLE = re.compile(r"[^\t\n\r\x20-\x7e]+")
+_IGNORABLE = re.compile(f"[{DEFAULT_IGNORABLE}]")
 # Each defused character's stand-in: looks alike to a reader, is nothing to a chat template,
 # and is left alone by NFKC (so a model that normalises its input cannot undo it).
 _DEFUSED = {"<": "\u2039", ">": "\u203a", "[": "\u2045", "#": "\u266f"}
@@ -92,8 +103,27 @@ def _fold(text: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=4096)
+def _invisible(c: str) -> bool:
+    """Whether ``c`` is drawn as nothing: a format character (Unicode category Cf: soft hyphen,
+    zero-width and bidi controls, invisible operators, tags), another default-ignorable code
+    point (combining grapheme joiner, variation selectors, fillers) or a control that is not
+    whitespace. Any of them can sit inside a delimiter, unseen, and split it."""
+    category = unicodedata.category(c)
+    return category == "Cf" or (category == "Cc" and not c.isspace()) or _IGNORABLE.match(c) is not None
+
+
+def drop_invisible(text: str) -> str:
+    """``text`` without its invisible characters (see :func:`_invisible`)."""
+    return _MAYBE_INVISIBLE.sub(lambda m: "".join(c for c in m.group() if not _invisible(c)), text)
+
+
 def neutralise(text: str) -> str:
-    """``text`` with delimiter look-alikes defused; same length, so offsets still hold."""
+    """``text`` without invisible characters and with delimiter look-alikes defused.
+
+    Text with no invisible characters keeps its length, so offsets into it still hold.
+    """
+    text = drop_invisible(text)
     folded = _fold(text)
     matches = list(_DELIMITER_LOOKALIKE.finditer(folded))
     if not matches:
@@ -159,12 +189,15 @@ def fit_passages(passages: Sequence[Passage], budget: int = DEFAULT_CONTEXT_TOKE
 
 
 def _history_messages(history: Sequence[Turn] | None) -> list[Message]:
+    # An earlier answer may quote an article (and an earlier question may paste one) word for word,
+    # delimiters included: both are neutralised like the passages.
     messages: list[Message] = []
     for question, answer in list(history or [])[-MAX_HISTORY_TURNS:]:
-        answer = strip_markers(answer)
+        answer = neutralise(strip_markers(answer)).strip()
         if len(answer) > HISTORY_ANSWER_CHARS:
             answer = answer[:HISTORY_ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
-        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+        messages += [{"role": "user", "content": neutralise(question).strip()},
+                     {"role": "assistant", "content": answer}]
     return messages
 
 
@@ -193,8 +226,7 @@ def build_condense_messages(question: str, history: Sequence[Turn]) -> list[Mess
     """Messages asking the model to turn a follow-up ``question`` into a standalone search query."""
     turns = []
     for q, a in list(history)[-MAX_HISTORY_TURNS:]:
-        a = strip_markers(a)[:HISTORY_ANSWER_CHARS]
-        turns.append(f"User: {_one_line(q)}\nAssistant: {_one_line(a)}")
+        turns.append(f"User: {_one_line(q)}\nAssistant: {_one_line(strip_markers(a))[:HISTORY_ANSWER_CHARS]}")
     conversation = "\n\n".join(turns)
     user = f"Conversation:\n{conversation}\n\nFollow-up question: {_one_line(question)}\n\nStandalone query:"
     return [{"role": "system", "content": CONDENSE_PROMPT}, {"role": "user", "content": user}]

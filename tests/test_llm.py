@@ -11,6 +11,7 @@ import json
 import sys
 import threading
 import time
+import tracemalloc
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ import pytest
 from index.chunk import count_tokens
 from rag.answer import ABSTAIN_TEXT, ExtractiveAnswerer
 from rag.check import check, check_answer, split_claims
-from rag.config import Config
+from rag.config import LLM_DEADLINE_S, LLM_MAX_BYTES, Config, config_from_options
 from rag.llm import LLMAnswerer, visible_text
 from rag.llm_client import LLMClient, LLMError, _retry_after
 from rag.prompt import ANSWER_INSTRUCTION, NOT_IN_SOURCES, build_prompt, fit_passages, format_passage
@@ -75,10 +76,17 @@ class Reply:
     raw: bytes | None = None  # sent as is, instead of a chat-completions body
     delay: float = 0.0
     cut: bool = False  # stop the stream mid-way, without [DONE]
+    pause: float = 0.0  # seconds before each piece of the reply: a trickle
+    flood: int = 0  # bytes of filler streamed before the reply (or added to its content)
+    slow_headers: int = 0  # extra headers, sent one by one with ``pause`` before each
 
     def send(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
         time.sleep(self.delay)
         handler.send_response(self.status)
+        for i in range(self.slow_headers):
+            handler.flush_headers()
+            time.sleep(self.pause)
+            handler.send_header(f"X-Slow-{i}", "1")
         for name, value in self.headers.items():
             handler.send_header(name, value)
         content = self.content(body) if callable(self.content) else self.content
@@ -94,9 +102,12 @@ class Reply:
             pieces = [w + " " for w in words[:-1]] + [words[-1]]
             if self.cut:
                 pieces = pieces[: max(1, len(pieces) // 2)]
+            filler = _event(FLOOD_PIECE * "x")
+            for _ in range(self.flood // len(filler)):
+                handler.wfile.write(filler)
             for piece in pieces:
-                chunk = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
-                handler.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                time.sleep(self.pause)
+                handler.wfile.write(_event(piece))
                 handler.wfile.flush()
             if not self.cut:
                 done = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
@@ -104,9 +115,31 @@ class Reply:
         else:
             handler.send_header("Content-Type", "application/json")
             handler.end_headers()
-            message = {"role": "assistant", "content": content}
-            handler.wfile.write(json.dumps({"choices": [{"index": 0, "message": message,
-                                                         "finish_reason": "stop"}]}).encode())
+            message = {"role": "assistant", "content": content + "@FLOOD@"}
+            data = json.dumps({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).encode()
+            head, _, tail = data.partition(b"@FLOOD@")
+            if self.flood:  # filler inside the content, written piece by piece (the server shares our memory)
+                handler.wfile.write(head)
+                filler = FLOOD_PIECE * b"x"
+                for _ in range(self.flood // len(filler)):
+                    handler.wfile.write(filler)
+                head = b""
+            data = head + tail
+            step = -(-len(data) // TRICKLE_PIECES) if self.pause else len(data)
+            for i in range(0, len(data), step):
+                time.sleep(self.pause)
+                handler.wfile.write(data[i: i + step])
+                handler.wfile.flush()
+
+
+# Pieces of filler a flooding server streams, and how many pieces a trickling reply comes in.
+FLOOD_PIECE = 32 * 1024
+TRICKLE_PIECES = 60
+
+
+def _event(piece: str) -> bytes:
+    chunk = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+    return f"data: {json.dumps(chunk)}\n\n".encode()
 
 
 class ChatServer(ThreadingHTTPServer):
@@ -167,8 +200,10 @@ def fallback(hash_embedder) -> ExtractiveAnswerer:
     return ExtractiveAnswerer(hash_embedder, lambda term: 1.0, Config(min_support=0.0))
 
 
-def answerer(url: str, **options) -> LLMAnswerer:
-    config = Config(llm_base_url=url, llm_model="m", llm_timeout=TIMEOUT_S)
+def answerer(url: str, *, deadline: float = Config.llm_deadline, max_bytes: int = Config.llm_max_bytes,
+             **options) -> LLMAnswerer:
+    config = Config(llm_base_url=url, llm_model="m", llm_timeout=TIMEOUT_S, llm_deadline=deadline,
+                    llm_max_bytes=max_bytes)
     return LLMAnswerer(config, retries=options.pop("retries", 2), backoff=BACKOFF_S, **options)
 
 
@@ -417,6 +452,108 @@ def test_a_stream_cut_mid_way_falls_back(server, fallback):
     growing, final = ask(server, fallback, Reply(GOOD, cut=True))
     assert growing and GOOD.startswith(growing[-1].text)  # the partial text was shown while it came
     assert_fallback(final, fallback, "ended early", "without [DONE]")
+
+
+# ---- the deadline and the byte cap of one call ------------------------------------------
+# Small caps, and a generous bound on the time an ended call may take beyond its deadline.
+DEADLINE_S = 1.0
+MAX_BYTES = 64 * 1024
+SLACK_S = 3.0
+# A cited answer in TRICKLE_PIECES pieces, one every 0.2 s: 12 s in all, well past the deadline.
+TRICKLE = Reply(" ".join(["Hasanov met Haluk Görgün at IDEF 2025 [1]."] * 9), pause=0.2)
+FLOOD = 16 * 1024 * 1024
+
+
+def capped_client(server: ChatServer) -> LLMClient:
+    return LLMClient(server.url, "m", timeout=TIMEOUT_S, deadline=DEADLINE_S, max_bytes=MAX_BYTES)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_trickling_reply_ends_at_the_deadline(server, stream):
+    server.script(TRICKLE)
+    started = time.monotonic()
+    with pytest.raises(LLMError, match=r"within the 1 s deadline.*--llm-deadline"):
+        "".join(capped_client(server).chat([{"role": "user", "content": "hi"}], stream=stream))
+    assert time.monotonic() - started < DEADLINE_S + SLACK_S
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_server_trickling_its_headers_ends_at_the_deadline(server, stream):
+    # Each header line comes within the read timeout: only a deadline on the whole call ends it.
+    server.script(Reply(GOOD, pause=0.2, slow_headers=TRICKLE_PIECES))
+    started = time.monotonic()
+    with pytest.raises(LLMError, match=r"within the 1 s deadline"):
+        "".join(capped_client(server).chat([{"role": "user", "content": "hi"}], stream=stream))
+    assert time.monotonic() - started < DEADLINE_S + SLACK_S
+
+
+@pytest.mark.parametrize("stream, ignored", [(True, False), (False, False), (True, True)])
+def test_a_flood_ends_at_the_byte_cap_without_reading_it(server, stream, ignored):
+    if ignored:  # a server that answers a stream request with one JSON body
+        server.script(Reply(raw=b'{"choices": [{"message": {"content": "' + b"x" * FLOOD + b'"}}]}'))
+    else:
+        server.script(Reply(GOOD, flood=FLOOD))
+    tracemalloc.start()
+    try:
+        with pytest.raises(LLMError, match=r"65,536-byte cap.*--llm-max-bytes"):
+            "".join(capped_client(server).chat([{"role": "user", "content": "hi"}], stream=stream))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * MAX_BYTES  # a 16 MB reply, read no further than the cap
+
+
+def test_a_trickling_answer_ends_in_the_offline_answer(server, fallback):
+    started = time.monotonic()
+    growing, final = ask(server, fallback, TRICKLE, deadline=DEADLINE_S)
+    assert time.monotonic() - started < DEADLINE_S + SLACK_S
+    assert_fallback(final, fallback, "within the 1 s deadline", "--llm-deadline")
+    assert growing  # the pieces that came were shown while they came; the offline answer replaced them
+
+
+def test_a_flooding_answer_ends_in_the_offline_answer(server, fallback):
+    _, final = ask(server, fallback, Reply(GOOD, flood=1024 * 1024), max_bytes=MAX_BYTES)
+    assert_fallback(final, fallback, "65,536-byte cap", "--llm-max-bytes")
+
+
+def test_a_trickling_condenser_ends_in_the_offline_rewrite(server):
+    server.script(Reply("Hasanov Görgün IDEF 2025 talks", pause=0.2))
+    question = "What did they discuss?"
+    started = time.monotonic()
+    assert answerer(server.url, deadline=DEADLINE_S).condense(question, HISTORY) == offline_condense(question, HISTORY)
+    assert time.monotonic() - started < DEADLINE_S + SLACK_S
+
+
+def test_a_retry_that_would_pass_the_deadline_is_not_waited_for(server, fallback):
+    started = time.monotonic()
+    _, final = ask(server, fallback, Reply(status=503, headers={"Retry-After": "20"}), Reply(GOOD),
+                   deadline=DEADLINE_S)
+    assert time.monotonic() - started < DEADLINE_S + SLACK_S
+    assert_fallback(final, fallback, "HTTP 503")
+    assert len(server.requests) == 1
+
+
+def test_the_caps_come_from_the_config_and_are_checked():
+    client = LLMClient.from_config(Config(llm_base_url="http://h:1/v1", llm_model="m", llm_deadline=7,
+                                          llm_max_bytes=1000))
+    assert (client.deadline, client.max_bytes) == (7, 1000)
+    defaults = LLMClient.from_config(Config(llm_base_url="http://h:1/v1", llm_model="m"))
+    assert (defaults.deadline, defaults.max_bytes) == (LLM_DEADLINE_S, LLM_MAX_BYTES)
+    for bad in ({"llm_deadline": 0}, {"llm_deadline": -1.0}, {"llm_max_bytes": 0}, {"llm_max_bytes": 1.5}):
+        with pytest.raises(ValueError):
+            Config(**bad)
+
+
+def test_the_caps_are_set_from_the_command_line():
+    from newsdesk.cli import build_parser
+
+    for command in (["ask", "Who won?"], ["chat"], ["serve"], ["timeline", "ferry"]):
+        args = build_parser().parse_args([*command, "--llm-deadline", "30", "--llm-max-bytes", "100000"])
+        config = config_from_options(vars(args))
+        assert (config.llm_deadline, config.llm_max_bytes) == (30.0, 100_000), command
+    args = build_parser().parse_args(["eval", "--dataset", "sample", "--llm-deadline", "30"])
+    assert args.llm_deadline == 30.0  # eval.runner passes it on with the other LLM options
+    assert config_from_options(vars(build_parser().parse_args(["ask", "Who won?"]))).llm_deadline == LLM_DEADLINE_S
 
 
 def test_non_streamed_chat_and_a_server_that_ignores_stream(server):
