@@ -12,7 +12,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from index.feeds import html_text
-from index.load import load_articles
+from index.load import LoadLimits, load_articles
 
 STORY = ("<p>Dock workers at the Port of Valmora walked off the job on Monday, halting the loading of container "
          "ships at the country's busiest harbour.</p><p>The union said about 4,200 members joined the strike "
@@ -154,7 +154,7 @@ def test_a_truncated_or_oversized_gzip_is_reported_not_raised(tmp_path):
     cut = load_articles([_write(tmp_path, "cut.jsonl.gz", whole[: len(whole) // 2])])
     assert cut.articles == [] and "not a readable gzip file" in cut.problems[0].reason
     bomb = gzip.compress(b" " * 5_000_000)
-    big = load_articles([_write(tmp_path, "bomb.jsonl.gz", bomb)], max_file_bytes=1_000_000)
+    big = load_articles([_write(tmp_path, "bomb.jsonl.gz", bomb)], limits=LoadLimits(unpacked_bytes=1_000_000))
     assert big.articles == [] and "unpacks to over" in big.problems[0].reason
 
 

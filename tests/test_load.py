@@ -467,11 +467,17 @@ def test_summary_and_extend(tmp_path: Path) -> None:
     bad = load_articles([write(tmp_path / "b.jsonl", jsonl({"text": "Three."}, "nope", {"title": "x"}))])
     good.extend(bad)
     assert (len(good.articles), good.files, good.records, good.skipped) == (3, 2, 5, 2)
-    summary = good.summary(max_problems=1)
-    assert summary.splitlines() == [
+    assert good.summary().splitlines()[1:] == [
+        f"  {tmp_path / 'b.jsonl'}:2: malformed JSON: Expecting value at column 1",
+        f"  {tmp_path / 'b.jsonl'}:3: missing text (looked for: text, body, content, article, article_text, story)",
+    ]
+    # Past max_problems, problems are grouped by kind, each with its count and first examples.
+    assert good.summary(max_problems=1).splitlines() == [
         "Loaded 3 articles from 2 files (5 records); 2 skipped:",
-        f"  {tmp_path / 'b.jsonl'}:2: malformed JSON: Expecting value",
-        "  ... and 1 more",
+        "  malformed-json: 1",
+        f"    {tmp_path / 'b.jsonl'}:2: malformed JSON: Expecting value at column 1",
+        "  missing-text: 1",
+        f"    {tmp_path / 'b.jsonl'}:3: missing text (looked for: text, body, content, article, article_text, story)",
     ]
     assert str(LoadProblem("f.txt", None, "empty file")) == "f.txt: empty file"
 
