@@ -131,7 +131,8 @@ class Watcher:
             self.report(line)
         if self.problems is not None and loaded.problems:
             loaded.write_problems(self.problems, append=True)
-            self.report(f"  ({len(loaded.problems):,} problems appended to {printable(str(self.problems))})")
+            n = len(loaded.problems)
+            self.report(f"  ({n:,} problem{'s' if n != 1 else ''} appended to {printable(str(self.problems))})")
         return batch
 
     def run(self, *, stop: threading.Event | None = None, once: bool = False) -> None:
