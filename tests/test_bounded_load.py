@@ -35,7 +35,8 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 report = load_articles([sys.argv[1]], **limits)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"growth_mb": (after - before) / 1024, "articles": len(report.articles),
-                  "problems": [[p.kind, p.reason] for p in report.problems if p.kind != "duplicate-id"]}))
+                  "problems": [[getattr(p, "kind", ""), p.reason] for p in report.problems
+                               if getattr(p, "kind", "") != "duplicate-id"]}))
 """
 
 
