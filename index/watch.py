@@ -100,7 +100,7 @@ class Watcher:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
                 path = Path(folder) / name
-                if name.startswith(".") or file_format(path) not in SUFFIXES:
+                if name.startswith(".") or file_format(path) not in SUFFIXES or self._is_problems_file(path):
                     continue
                 try:
                     info = path.stat()
@@ -108,6 +108,15 @@ class Watcher:
                     continue
                 found[path] = (info.st_size, info.st_mtime_ns)
         return found
+
+    def _is_problems_file(self, path: Path) -> bool:
+        """Whether ``path`` is the problems file (a .jsonl that may sit in the folder: never read back in)."""
+        if self.problems is None or path.name != self.problems.name:
+            return False
+        try:
+            return os.path.samefile(path, self.problems)
+        except OSError:
+            return False
 
     def poll(self) -> Batch | None:
         """One poll: add the files that settled since the last one; None when there were none."""

@@ -60,8 +60,9 @@ def test_index_add_writes_every_problem(tmp_path, capsys):
 
 
 def test_index_watch_appends_each_batch_and_groups_its_lines(tmp_path, hash_embedder):
-    inbox, out, lines = tmp_path / "inbox", tmp_path / "problems.jsonl", []
+    inbox, lines = tmp_path / "inbox", []
     inbox.mkdir()
+    out = inbox / "problems.jsonl"  # inside the watched folder: written, never read back in
     out.write_text("left from an earlier run\n")
     (inbox / "first.jsonl").write_text(json.dumps({"id": "w1", "text": "Ships waited at anchor."}) + "\n"
                                        + "{broken\n" * 20)
