@@ -134,6 +134,15 @@ MAX_LINE_BYTES = 32 << 20
 MAX_HTML_BYTES = 4 << 20
 # feedparser reads a feed whole at ~35x its size in memory and ~4 s per MB; a real feed is well under 1 MB.
 MAX_FEED_BYTES = 8 << 20
+# Every LoadProblem.kind: where the file is, what it is, what a record holds, the limits.
+PROBLEM_KINDS = (
+    "missing", "not-regular-file", "unsupported-type", "unreadable", "empty-file", "binary", "bad-gzip",
+    "not-a-feed", "damaged-archive", "bad-record-length", "not-a-page",
+    "invalid-utf8", "invalid-unicode", "malformed-json", "malformed-csv", "not-an-object", "missing-text",
+    "wrong-type", "truncated", "bad-date", "duplicate-id",
+    "limit-file-bytes", "limit-unpacked-bytes", "limit-records", "limit-seconds", "limit-line-bytes",
+    "limit-html-bytes", "limit-feed-bytes",
+)
 # How many problems of each kind a summary shows once there are too many to list.
 EXAMPLES_PER_KIND = 3
 
@@ -198,8 +207,9 @@ class LoadProblem:
             concerns the whole file.
         reason: What is wrong, in words the user can act on.
         kept: True when the record was still loaded (a warning), False when it was skipped.
-        kind: a short name for the sort of problem (``duplicate-id``, ``malformed-json``,
-            ``binary``, ``limit-records``, ...), by which summaries group problems.
+        kind: a short name for the sort of problem, one of :data:`PROBLEM_KINDS`
+            (``duplicate-id``, ``malformed-json``, ``binary``, ``limit-records``, ...), by
+            which summaries group problems.
     """
 
     path: str
