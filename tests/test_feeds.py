@@ -216,3 +216,15 @@ def test_a_warc_page_over_the_html_limit_is_reported(tmp_path):
     assert [p.kind for p in report.problems] == ["limit-html-bytes"] * 3
     assert report.problems[0].reason == ("https://harbourdaily.example/1: the page is over 100 bytes; the limit is "
                                          "100 bytes per HTML page")
+
+
+def test_a_truncated_gzip_keeps_the_whole_lines_before_the_cut(tmp_path):
+    lines = [json.dumps({"id": f"x{i}", "text": f"Report {i} from the harbour, where ships waited."})
+             for i in range(2000)]
+    whole = gzip.compress("\n".join(lines).encode())
+    report = load_articles([_write(tmp_path, "cut.jsonl.gz", whole[: len(whole) * 3 // 4])])
+    n = len(report.articles)
+    assert 0 < n < 2000 and [a.id for a in report.articles] == [f"x{i}" for i in range(n)]
+    [problem] = report.problems
+    assert (problem.line, problem.kind) == (None, "bad-gzip")
+    assert problem.reason.endswith(f"after line {n}; the rest of the file was not read")
