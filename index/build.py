@@ -291,7 +291,7 @@ def build_index(
     """
     loaded = load_articles(paths, field_map=field_map)
     if not loaded.articles:
-        raise NoValidArticlesError("No valid articles found.\n" + loaded.summary())
+        raise NoValidArticlesError("No valid articles found.\n" + loaded.summary(), load=loaded)
     report = write_collection(index_dir, loaded.articles, settings=settings, embedder=embedder, progress=progress,
                               wait=wait, backend=backend)
     report.load = loaded

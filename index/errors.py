@@ -58,7 +58,14 @@ class IndexWriteError(NewsdeskError):
 
 
 class NoValidArticlesError(NewsdeskError):
-    """An input held no article that could be indexed."""
+    """An input held no article that could be indexed.
+
+    ``load`` is the :class:`index.load.LoadReport` that found none, when there was one.
+    """
+
+    def __init__(self, message: str, *, load: object = None) -> None:
+        super().__init__(message)
+        self.load = load
 
 
 class BackendError(NewsdeskError):

@@ -22,7 +22,7 @@ from pathlib import Path
 from index.backend import SearchBackend
 from index.build import BuildReport, add_articles
 from index.embed import Embedder
-from index.load import SUFFIXES, LoadReport, file_format, load_articles
+from index.load import SUFFIXES, LoadReport, file_format, load_articles, printable
 from index.settings import IndexSettings
 
 DEFAULT_INTERVAL = 2.0  # seconds between polls: a file is taken one to two polls after it lands
@@ -63,7 +63,9 @@ class Watcher:
         embedder: the model, loaded once for all batches (default: the settings' model).
         backend: a search engine synced with each batch (``index.backend``); None: the folder only.
         interval: seconds between polls.
-        report: called with each batch's line and its load problems.
+        report: called with each batch's line and its load problems (grouped by kind when many).
+        problems: a file that every load problem is written to, one JSON line each (emptied
+            when the watch starts, appended to by each batch); None: none.
     """
 
     folder: Path
@@ -73,6 +75,7 @@ class Watcher:
     backend: SearchBackend | None = None
     interval: float = DEFAULT_INTERVAL
     report: Callable[[str], None] = print
+    problems: Path | None = None
     _seen: dict[Path, tuple[int, int]] = field(default_factory=dict, init=False)  # file -> (size, mtime) added
     _last: dict[Path, tuple[int, int]] = field(default_factory=dict, init=False)  # file -> as seen last poll
     batches: int = field(default=0, init=False)
@@ -87,6 +90,9 @@ class Watcher:
             s = self.settings
             self.embedder = Embedder(s.model, device=s.device, batch_size=s.batch_size,
                                      max_seq_length=s.max_seq_length, backend=s.backend)
+        if self.problems is not None:
+            self.problems = Path(self.problems)
+            self.problems.write_text("", encoding="utf-8")
 
     def _scan(self) -> dict[Path, tuple[int, int]]:
         found = {}
@@ -94,7 +100,7 @@ class Watcher:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
                 path = Path(folder) / name
-                if name.startswith(".") or file_format(path) not in SUFFIXES:
+                if name.startswith(".") or file_format(path) not in SUFFIXES or self._is_problems_file(path):
                     continue
                 try:
                     info = path.stat()
@@ -102,6 +108,15 @@ class Watcher:
                     continue
                 found[path] = (info.st_size, info.st_mtime_ns)
         return found
+
+    def _is_problems_file(self, path: Path) -> bool:
+        """Whether ``path`` is the problems file (a .jsonl that may sit in the folder: never read back in)."""
+        if self.problems is None or path.name != self.problems.name:
+            return False
+        try:
+            return os.path.samefile(path, self.problems)
+        except OSError:
+            return False
 
     def poll(self) -> Batch | None:
         """One poll: add the files that settled since the last one; None when there were none."""
@@ -121,8 +136,12 @@ class Watcher:
         self.batches += 1
         batch = Batch(self.batches, ready, loaded, build, time.perf_counter() - t0)
         self.report(batch.line())
-        for problem in loaded.problems:
-            self.report(f"  {problem}")
+        for line in loaded.problem_lines():
+            self.report(line)
+        if self.problems is not None and loaded.problems:
+            loaded.write_problems(self.problems, append=True)
+            n = len(loaded.problems)
+            self.report(f"  ({n:,} problem{'s' if n != 1 else ''} appended to {printable(str(self.problems))})")
         return batch
 
     def run(self, *, stop: threading.Event | None = None, once: bool = False) -> None:

@@ -27,6 +27,12 @@ def _add_config_args(p: argparse.ArgumentParser, *, index_required: bool = False
                         "(env NEWSDESK_BACKEND_URL; default: the folder's own FAISS + BM25)")
 
 
+def _add_problems_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--problems", metavar="FILE",
+                   help="write every load problem to FILE, one JSON object per line (file, line, kind, reason, "
+                        "kept); the summary shows them grouped by kind")
+
+
 def _add_retrieval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, help="passages to retrieve (default 10)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
@@ -175,7 +181,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         from index.watch import Watcher
 
         watcher = Watcher(args.folder, args.index, settings=_config(args).index, interval=args.interval,
-                          report=lambda line: print(line, flush=True), backend=_engine(args))
+                          report=lambda line: print(line, flush=True), backend=_engine(args),
+                          problems=args.problems)
         print(f"Watching {args.folder} for new files (every {args.interval:g} s; Ctrl-C stops)", flush=True)
         try:
             watcher.run(once=args.once)
@@ -196,15 +203,27 @@ def cmd_index(args: argparse.Namespace) -> int:
         field_map[ours] = theirs
     wait = not args.no_wait
     if args.action == "build":
+        from index.errors import NoValidArticlesError
+
         with _ray_embedder(args, settings) as embedder:
-            report = build_index(args.paths, args.index, settings=settings, progress=not args.quiet,
-                                 field_map=field_map, wait=wait, embedder=embedder, backend=_engine(args))
-        print(report.summary())
+            try:
+                report = build_index(args.paths, args.index, settings=settings, progress=not args.quiet,
+                                     field_map=field_map, wait=wait, embedder=embedder, backend=_engine(args))
+            except NoValidArticlesError as exc:
+                if args.problems and exc.load is not None:
+                    exc.load.write_problems(args.problems)
+                    print(exc.load.problems_note(args.problems), file=sys.stderr)
+                raise
+        if args.problems:
+            report.load.write_problems(args.problems)
+        print(report.summary() + (f"\n{report.load.problems_note(args.problems)}" if args.problems else ""))
     elif args.action == "add":
         from index.build import add_articles
 
         loaded = load_articles(args.paths, field_map=field_map)
-        print(loaded.summary())
+        if args.problems:
+            loaded.write_problems(args.problems)
+        print(loaded.summary(problems_file=args.problems))
         if not loaded.articles:
             print("Nothing valid to add; the index is unchanged.", file=sys.stderr)
             return 1
@@ -379,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-wait", action="store_true",
                        help="fail at once when another writer is updating the index (default: wait for it)")
         if action != "remove":
+            _add_problems_arg(p)
             p.add_argument("--ray-address", metavar="ADDRESS",
                            help="embed on a Ray cluster: 'local' starts one on this machine for the run, "
                                 "'auto' or HOST:PORT or ray://HOST:10001 joins a running one (needs "
@@ -396,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p, index_required=True)
     p.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between polls (default 2)")
     p.add_argument("--once", action="store_true", help="add what is there now and stop")
+    _add_problems_arg(p)
     p.set_defaults(func=cmd_index)
     p = p_index_sub.add_parser("restore", help="make the newest intact earlier version of the index live again")
     p.add_argument("--index", metavar="DIR", required=True, help="index folder")

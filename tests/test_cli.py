@@ -66,10 +66,13 @@ def test_index_build_add_remove(tmp_path, capsys):
         '{"id": "p2", "title": "", "text": ""}\n'
     )
     (src / "b.md").write_text("# Museum reopens\n\nThe Portvale museum reopened its doors with a whale skeleton.\n")
-    idx = tmp_path / "idx"
-    assert main(["index", "build", str(src), "--index", str(idx), "--quiet"]) == 0
+    idx, problems = tmp_path / "idx", tmp_path / "problems.jsonl"
+    assert main(["index", "build", str(src), "--index", str(idx), "--quiet", "--problems", str(problems)]) == 0
     out = capsys.readouterr().out
     assert "2 articles" in out and "a.jsonl:2" in out
+    assert f"Every problem (1) is in {problems} (one JSON object per line)." in out
+    assert [json.loads(line) for line in problems.read_text().splitlines()] == [
+        {"file": str(src / "a.jsonl"), "line": 2, "kind": "missing-text", "reason": "empty text", "kept": False}]
     assert main(["ask", "What opened in Portvale on Sunday?", "--index", str(idx)]) == 0
     assert "harbour bridge" in capsys.readouterr().out.lower()
     assert main(["index", "build", str(src), "--index", str(idx), "--quiet"]) == 0

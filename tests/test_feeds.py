@@ -12,7 +12,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from index.feeds import html_text
-from index.load import load_articles
+from index.load import LoadLimits, load_articles
 
 STORY = ("<p>Dock workers at the Port of Valmora walked off the job on Monday, halting the loading of container "
          "ships at the country's busiest harbour.</p><p>The union said about 4,200 members joined the strike "
@@ -154,7 +154,7 @@ def test_a_truncated_or_oversized_gzip_is_reported_not_raised(tmp_path):
     cut = load_articles([_write(tmp_path, "cut.jsonl.gz", whole[: len(whole) // 2])])
     assert cut.articles == [] and "not a readable gzip file" in cut.problems[0].reason
     bomb = gzip.compress(b" " * 5_000_000)
-    big = load_articles([_write(tmp_path, "bomb.jsonl.gz", bomb)], max_file_bytes=1_000_000)
+    big = load_articles([_write(tmp_path, "bomb.jsonl.gz", bomb)], limits=LoadLimits(unpacked_bytes=1_000_000))
     assert big.articles == [] and "unpacks to over" in big.problems[0].reason
 
 
@@ -165,3 +165,66 @@ def test_the_ui_upload_takes_feeds_archives_and_gzipped_jsonl(tmp_path):
         assert upload_refusal(_write(tmp_path, name, "x")) is None, name
     assert "unsupported file type" in upload_refusal(_write(tmp_path, "photos.tar.gz", "x"))
     assert ".gz" in PICKER_TYPES and ".warc" in PICKER_TYPES
+
+
+def _three_pages(gz: bool) -> tuple[bytes, list[int]]:
+    """A WARC of three response pages, and the offset where each record starts."""
+    buf, offsets = io.BytesIO(), []
+    writer = WARCWriter(buf, gzip=gz)
+    for i in (1, 2, 3):
+        offsets.append(buf.tell())
+        page = PAGE.replace("Valmora strike enters second day", f"Valmora strike, report {i}")
+        headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(f"https://harbourdaily.example/{i}", "response",
+                                                      payload=io.BytesIO(page.encode()), http_headers=headers))
+    return buf.getvalue(), offsets
+
+
+def _declare_length(record: bytes, length: int) -> bytes:
+    head, sep, rest = record.partition(b"Content-Length: ")
+    return head + sep + str(length).encode() + rest[rest.index(b"\r\n"):]
+
+
+def test_an_impossible_warc_record_length_is_reported_and_swallows_nothing(tmp_path):
+    data, (_, second, third) = _three_pages(gz=False)
+    forged = data[:second] + _declare_length(data[second:third], 10**12) + data[third:]
+    report = load_articles([_write(tmp_path, "forged.warc", forged)])
+    assert [a.title for a in report.articles] == ["Valmora strike, report 1", "Valmora strike, report 3"]
+    [problem] = report.problems
+    assert (problem.line, problem.kind, problem.kept) == (2, "bad-record-length", False)
+    assert problem.reason == ("https://harbourdaily.example/2: Content-Length 1,000,000,000,000 is over the limit of "
+                              "1,024.0 MB per record; record skipped")
+    # A length within the limit that still runs past the end of the file is refused too.
+    short = data[:second] + _declare_length(data[second:third], 100_000) + data[third:]
+    report = load_articles([_write(tmp_path, "short.warc", short)])
+    assert [a.title for a in report.articles] == ["Valmora strike, report 1", "Valmora strike, report 3"]
+    assert "runs past the end of the file" in report.problems[0].reason
+
+
+def test_an_impossible_length_in_a_gzipped_warc_is_reported(tmp_path):
+    data, (_, second, third) = _three_pages(gz=True)
+    forged = data[:second] + gzip.compress(_declare_length(gzip.decompress(data[second:third]), 10**12)) + data[third:]
+    report = load_articles([_write(tmp_path, "forged.warc.gz", forged)])
+    assert [a.title for a in report.articles] == ["Valmora strike, report 1", "Valmora strike, report 3"]
+    assert [(p.line, p.kind) for p in report.problems] == [(2, "bad-record-length")]
+
+
+def test_a_warc_page_over_the_html_limit_is_reported(tmp_path):
+    data, _ = _three_pages(gz=True)
+    report = load_articles([_write(tmp_path, "big.warc.gz", data)], limits=LoadLimits(html_bytes=100))
+    assert report.articles == []
+    assert [p.kind for p in report.problems] == ["limit-html-bytes"] * 3
+    assert report.problems[0].reason == ("https://harbourdaily.example/1: the page is over 100 bytes; the limit is "
+                                         "100 bytes per HTML page")
+
+
+def test_a_truncated_gzip_keeps_the_whole_lines_before_the_cut(tmp_path):
+    lines = [json.dumps({"id": f"x{i}", "text": f"Report {i} from the harbour, where ships waited."})
+             for i in range(2000)]
+    whole = gzip.compress("\n".join(lines).encode())
+    report = load_articles([_write(tmp_path, "cut.jsonl.gz", whole[: len(whole) * 3 // 4])])
+    n = len(report.articles)
+    assert 0 < n < 2000 and [a.id for a in report.articles] == [f"x{i}" for i in range(n)]
+    [problem] = report.problems
+    assert (problem.line, problem.kind) == (None, "bad-gzip")
+    assert problem.reason.endswith(f"after line {n}; the rest of the file was not read")

@@ -92,6 +92,14 @@ def test_fixture_files_match_their_generator() -> None:
         assert (HOSTILE / name).read_bytes() == content, f"run tests/fixtures/make_hostile.py ({name})"
 
 
+def test_every_problem_has_a_known_kind(report: LoadReport) -> None:
+    from index.load import PROBLEM_KINDS
+
+    assert {p.kind for p in report.problems} <= set(PROBLEM_KINDS)
+    assert {p.kind for p in report.problems} >= {"binary", "malformed-csv", "malformed-json", "duplicate-id",
+                                                 "invalid-utf8", "missing-text", "wrong-type", "not-an-object"}
+
+
 def test_every_bad_record_is_reported_with_file_line_and_reason(report: LoadReport) -> None:
     skipped = where(report, kept=False)
     assert sorted(skipped, key=str) == sorted(SKIPPED, key=str)

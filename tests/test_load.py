@@ -467,11 +467,17 @@ def test_summary_and_extend(tmp_path: Path) -> None:
     bad = load_articles([write(tmp_path / "b.jsonl", jsonl({"text": "Three."}, "nope", {"title": "x"}))])
     good.extend(bad)
     assert (len(good.articles), good.files, good.records, good.skipped) == (3, 2, 5, 2)
-    summary = good.summary(max_problems=1)
-    assert summary.splitlines() == [
+    assert good.summary().splitlines()[1:] == [
+        f"  {tmp_path / 'b.jsonl'}:2: malformed JSON: Expecting value at column 1",
+        f"  {tmp_path / 'b.jsonl'}:3: missing text (looked for: text, body, content, article, article_text, story)",
+    ]
+    # Past max_problems, problems are grouped by kind, each with its count and first examples.
+    assert good.summary(max_problems=1).splitlines() == [
         "Loaded 3 articles from 2 files (5 records); 2 skipped:",
-        f"  {tmp_path / 'b.jsonl'}:2: malformed JSON: Expecting value",
-        "  ... and 1 more",
+        "  malformed-json: 1",
+        f"    {tmp_path / 'b.jsonl'}:2: malformed JSON: Expecting value at column 1",
+        "  missing-text: 1",
+        f"    {tmp_path / 'b.jsonl'}:3: missing text (looked for: text, body, content, article, article_text, story)",
     ]
     assert str(LoadProblem("f.txt", None, "empty file")) == "f.txt: empty file"
 
@@ -582,3 +588,76 @@ def test_files_over_the_size_limit_are_reported_with_the_limit(tmp_path: Path) -
     assert len(load_articles([big]).articles) == 10  # the default limit (1 GiB) reads it
     with pytest.raises(ValueError, match="max_file_bytes"):
         load_articles([big], max_file_bytes=0)
+
+
+# --- NUL bytes and binary files (issue 30, F14) -------------------------------------------------
+
+
+def test_a_nul_in_a_jsonl_line_costs_only_that_line_with_a_whole_reason(tmp_path: Path) -> None:
+    raw = (jsonl({"id": "a", "text": "First story."}).encode()
+           + b'{"id": "b", "text": "Bro\x00ken."}\n'
+           + jsonl({"id": "c", "text": "Third story."}).encode())
+    report = load_articles([write(tmp_path / "nul.jsonl", raw)])
+    assert [a.id for a in report.articles] == ["a", "c"]
+    assert [(p.line, p.kind, p.reason) for p in report.problems] == [
+        (2, "malformed-json", "malformed JSON: Invalid control character U+0000 at column 25")]
+    # The same NUL past the first 8 KB reads the same.
+    padding = jsonl(*({"id": f"p{i}", "text": f"Padding story {i}."} for i in range(300))).encode()
+    late = load_articles([write(tmp_path / "late.jsonl", padding + raw)])
+    assert len(late.articles) == 302
+    assert [(p.line, p.reason) for p in late.problems] == [
+        (302, "malformed JSON: Invalid control character U+0000 at column 25")]
+
+
+def test_a_nul_in_a_csv_row_costs_only_that_row(tmp_path: Path) -> None:
+    path = write(tmp_path / "nul.csv", b"id,text\na,First story.\nb,Bro\x00ken.\nc,Third story.\n")
+    report = load_articles([path])
+    assert [a.id for a in report.articles] == ["a", "c"]
+    assert [(p.line, p.kind, p.reason) for p in report.problems] == [
+        (3, "malformed-csv", "raw NUL byte in field 'text'")]
+
+
+@pytest.mark.parametrize("name, content", [
+    ("image.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x02\x00\x00\x00\x01\x00\x08\x06"
+     + bytes(range(256)) * 8),
+    ("program.csv", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00>\x00\x01\x00" + bytes(4000)),
+    ("zeros.jsonl", bytes(20_000)),
+    ("wide.jsonl", '{"text": "UTF-16 without a byte order mark"}\n'.encode("utf-16-le") * 3),
+])
+def test_real_binary_files_are_still_binary(tmp_path: Path, name: str, content: bytes) -> None:
+    report = load_articles([write(tmp_path / name, content)])
+    assert [(p.line, p.kind, p.reason) for p in report.problems] == [
+        (None, "binary", "binary file (NUL bytes), not text")]
+    assert report.records == 0
+
+
+# --- control characters in problem lines (issue 30, F12) -----------------------------------------
+
+
+def test_control_characters_in_names_and_reasons_are_escaped_on_one_line(tmp_path: Path) -> None:
+    name = "evil\nname\x1b[31m\u202e.jsonl"
+    write(tmp_path / name, jsonl({"text": "Fine."}, "{broken", {"id": "x\x1b]0;pwned\x07", "text": "A."},
+                                 {"id": "x\x1b]0;pwned\x07", "text": "B."}))
+    report = load_articles([tmp_path])
+    assert len(report.problems) == 2
+    for problem in report.problems:
+        shown = str(problem)
+        assert "\n" not in shown and "\x1b" not in shown and "\u202e" not in shown and "\x07" not in shown
+        assert shown.startswith(str(tmp_path / "evil\\nname\\x1b[31m\\u202e.jsonl:"))
+    summary = report.summary()
+    assert len(summary.splitlines()) == 3 and "\x1b" not in summary
+    # The JSON line keeps the real name and reason (escaped as JSON does).
+    record = json.loads(report.problems[0].to_json())
+    assert record == {"file": str(tmp_path / name), "line": 2, "kind": "malformed-json",
+                      "reason": report.problems[0].reason, "kept": False}
+
+
+def test_undecodable_file_names_print_and_serialise(tmp_path: Path) -> None:
+    folder = os.fsencode(tmp_path)
+    with open(os.path.join(folder, b"bad\xffname.jsonl"), "wb") as f:
+        f.write(b"{broken\n")
+    [problem] = load_articles([tmp_path]).problems
+    assert str(problem).endswith("bad\\udcffname.jsonl:1: malformed JSON: Expecting property name enclosed in "
+                                 "double quotes at column 2")
+    str(problem).encode("utf-8")  # prints on any UTF-8 terminal
+    assert json.loads(problem.to_json())["file"] == str(tmp_path / os.fsdecode(b"bad\xffname.jsonl"))
