@@ -79,3 +79,38 @@ def test_a_valid_ask_call_still_answers(server_url: str) -> None:
 
     answer = Client(server_url, verbose=False).predict("harbour bridge opens", k=2, api_name="/ask")
     assert len(answer["passages"]) <= 2
+
+
+# Calls a script could send by hand: too few or too many values, wrong types, a file path
+# that was never uploaded. Gradio answered most with HTTP 500, object reprs and a traceback.
+MALFORMED = [
+    ("ask", ["Who won?"]),
+    ("ask", [None]),
+    ("ask", list(range(10))),
+    ("ask", [1, None, None, None, None, None, "auto", None]),
+    ("ask", ["Who won?", "not pairs", None, None, 5, None, "auto", None]),
+    ("ask", ["Who won?", None, 20250101, None, None, None, "auto", None]),
+    ("timeline", ["the bridge"]),
+    ("timeline", [["a list"], None, None, None, None, None]),
+    ("chat", ["Who won?"]),
+    ("chat", [1, 2, 3, 4, 5, 6, 7]),
+    ("upload", ["q", "not a list"]),
+    ("upload", [[{"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}], None]),
+]
+
+
+@pytest.mark.parametrize(("api", "data"), MALFORMED)
+def test_a_malformed_api_call_gets_a_short_clean_refusal_and_one_log_line(server_url: str, capfd, api: str,
+                                                                          data: list) -> None:
+    import httpx
+
+    capfd.readouterr()
+    response = httpx.post(f"{server_url.rstrip('/')}/gradio_api/run/{api}", json={"data": data}, timeout=60)
+    time.sleep(0.2)  # the server's log line is written from its own thread
+    err = capfd.readouterr().err
+    assert 400 <= response.status_code < 500 or response.json().get("error"), response.text
+    message = str(response.json().get("error") or response.json().get("detail"))
+    assert "object at 0x" not in response.text and "<gradio." not in response.text, response.text
+    assert "\n" not in message and len(message) < 300, message
+    assert "Traceback" not in err, err
+    assert len([line for line in err.splitlines() if line.strip()]) <= 1, err

@@ -24,7 +24,7 @@ from rag.options import assistant_from_options
 from ui import render
 from ui.auth import Login, OwnOriginOnly, read_credentials
 from ui.auth import parse_auth as parse_auth  # re-exported: ui.app.parse_auth predates ui.auth
-from ui.handlers import MAX_UPLOAD_MB, PICKER_TYPES, Handlers
+from ui.handlers import MAX_UPLOAD_MB, PICKER_TYPES, Handlers, refuse
 from ui.session import Workspace, close_session, remove_dead_copies
 from ui.style import CSS, SCRIPT, theme
 
@@ -38,6 +38,27 @@ SAMPLE_EXAMPLES = (
     "What did the ECB decide about its deposit rate?",
     "Which film won the Heart of Sarajevo?",
 )
+
+
+class CheckedBlocks(gr.Blocks):
+    """``gr.Blocks`` that refuses a call whose values do not fit its endpoint (too few, too
+    many, a wrong type, a file that was not uploaded) with one short line, in the caller's
+    error and in the log. Gradio answers these with its inputs' reprs (memory addresses
+    included) and a traceback in the log."""
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):  # noqa: ANN001, ANN201
+        name = f"/{block_fn.api_name}" if block_fn.api_name else "this event"
+        if not isinstance(inputs, list) or len(inputs) != len(block_fn.inputs):
+            got = len(inputs) if isinstance(inputs, list) else 0
+            raise refuse(f"{name} takes {len(block_fn.inputs)} values, got {got}; "
+                         "see the API page (View API, at the foot of the app) for its parameters")
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except Exception as exc:  # Gradio's message quotes the values and their classes
+            raise refuse(f"{name}: a value has the wrong type or names no uploaded file "
+                         f"({type(exc).__name__}); see the API page for its parameters") from None
 
 
 def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: Sequence[str] = (),
@@ -62,7 +83,7 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
     config = assistant.config
     llm_ready = bool(config.llm_base_url and config.llm_model)
 
-    with gr.Blocks(title=title, analytics_enabled=False, fill_width=True) as demo:
+    with CheckedBlocks(title=title, analytics_enabled=False, fill_width=True) as demo:
         session = gr.State(None, delete_callback=close_session)
         gr.Markdown(f"## {title}\nAsk questions of the news collection; every answer cites its sources.")
         with gr.Row(equal_height=False):

@@ -6,6 +6,7 @@ what it returns into HTML with :mod:`ui.render`.
 
 from __future__ import annotations
 
+import reprlib
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -68,7 +69,25 @@ def api_k(k: object) -> int | None:
     (by the assistant's own check) rather than taken as the default."""
     if isinstance(k, float) and k.is_integer():
         return int(k)
+    if k is not None and not isinstance(k, (int, float, str)):
+        raise refuse(f"k must be a whole number, got a {type(k).__name__}")
     return k  # type: ignore[return-value]  # anything else is checked, and refused, downstream
+
+
+def api_texts(required: dict[str, object], optional: dict[str, object]) -> None:
+    """Refuse API values that are not strings (``optional`` ones may also be None), naming the
+    parameter: a number where a date goes would otherwise fail deep inside, as a traceback."""
+    for name, value in [*required.items(), *optional.items()]:
+        if not isinstance(value, str) and not (value is None and name in optional):
+            raise refuse(f"{name} must be a string, got {'nothing' if value is None else type(value).__name__}")
+
+
+def api_sources(sources: object) -> list[str] | str | None:
+    """``sources`` of an API call: a name, a list of names, or None."""
+    if sources is None or isinstance(sources, str) or \
+            (isinstance(sources, list) and all(isinstance(s, str) for s in sources)):
+        return sources
+    raise refuse("sources must be a list of source names (strings)")
 
 
 def upload_refusal(path: Path) -> str | None:
@@ -155,13 +174,17 @@ class Handlers:
             and disagreement (None, or kind "conflict"/"update", the note, and each report's value,
             citation number, source and date) when sources give different values.
         """
+        api_texts({"question": question}, {"date_from": date_from, "date_to": date_to, "backend": backend,
+                                           "as_of": as_of})
+        if history is not None and not isinstance(history, list):
+            raise refuse("history must be a list of [question, answer] pairs of strings")
         pairs = []
         for pair in history or []:
             if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-                raise refuse(f"history must be a list of [question, answer] pairs of strings, got {pair!r}")
+                raise refuse(f"history must be a list of [question, answer] pairs of strings, got {reprlib.repr(pair)}")
             pairs.append((pair[0], pair[1]))
         try:
-            filters = _dates_and_sources(date_from, date_to, sources)
+            filters = _dates_and_sources(date_from, date_to, api_sources(sources))
             check_dates(filters, {"date_from": "date_from", "date_to": "date_to"})
             answer = self.workspace.shared.ask(question, history=pairs, k=api_k(k), backend=backend or "auto",
                                                as_of=as_of or None, **filters)
@@ -200,8 +223,9 @@ class Handlers:
             query, entries (date, article_id, title, url, source, sentence, offsets, also: the
             story's other copies) and undated (articles on the story without a date).
         """
+        api_texts({"query": query}, {"date_from": date_from, "date_to": date_to, "as_of": as_of})
         try:
-            filters = _dates_and_sources(date_from, date_to, sources)
+            filters = _dates_and_sources(date_from, date_to, api_sources(sources))
             check_dates(filters, {"date_from": "date_from", "date_to": "date_to"})
             story = self.workspace.shared.timeline(query, as_of=as_of or None, k=api_k(k), **filters)
         except (ValueError, NewsdeskError) as exc:
