@@ -42,6 +42,19 @@ def test_the_right_login_works_and_a_padded_user_name_does_not(server):
         assert login(server, user, PASSWORD).status_code >= 400, repr(user)
 
 
+def multipart_login(url: str, user: str, password: str) -> httpx.Response:
+    return httpx.post(f"{url}/login", files={"username": (None, user), "password": (None, password)}, timeout=60)
+
+
+def test_the_same_exact_user_name_rule_holds_for_a_multipart_login(server):
+    """Gradio strips the name, and the padded-name check read only form-urlencoded bodies."""
+    assert multipart_login(server, USER, PASSWORD).status_code == 200
+    for user in (f" {USER}", f"{USER} ", f"{USER}\t"):
+        assert multipart_login(server, user, PASSWORD).status_code >= 400, repr(user)
+    json_login = httpx.post(f"{server}/login", json={"username": f" {USER}", "password": PASSWORD}, timeout=60)
+    assert json_login.status_code >= 400  # the route takes forms only
+
+
 def test_repeated_wrong_passwords_are_slowed_down_even_in_parallel(server):
     started = time.perf_counter()
     with ThreadPoolExecutor(4) as pool:

@@ -14,7 +14,9 @@ import os
 import stat
 import sys
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
 
 AUTH_ENV = "NEWSDESK_AUTH"
 # Each wrong login costs this many seconds, and failures are answered one at a time, so
@@ -118,8 +120,11 @@ class OwnOriginOnly:
         if self.login is not None and scope["type"] == "http" and scope["method"] == "POST" \
                 and scope["path"].rstrip("/").endswith("/login"):
             body = await _body(receive)
-            users = parse_qs(body.decode("utf-8", "replace")).get("username", [""])
-            if any(u != u.strip() for u in users):
+            if body is None:
+                await _refuse(scope, send, 413, "The login form is too large.")
+                return
+            users = await _user_names(scope, body)
+            if users is None or any(u != u.strip() for u in users):
                 await self.login.fail()
                 await _refuse(scope, send, 400, "Incorrect credentials.")
                 return
@@ -135,7 +140,8 @@ def _same_origin(origin: str, host: str) -> bool:
     return bool(netloc) and netloc.lower() == host.lower()
 
 
-async def _body(receive) -> bytes:  # noqa: ANN001 - ASGI receive
+async def _body(receive) -> bytes | None:  # noqa: ANN001 - ASGI receive
+    """The request body, or None when it is over MAX_LOGIN_BODY (the rest is read and dropped)."""
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -144,7 +150,25 @@ async def _body(receive) -> bytes:  # noqa: ANN001 - ASGI receive
         if size <= MAX_LOGIN_BODY:
             chunks.append(chunk)
         if not message.get("more_body"):
-            return b"".join(chunks)
+            return b"".join(chunks) if size <= MAX_LOGIN_BODY else None
+
+
+async def _user_names(scope, body: bytes) -> list[str] | None:  # noqa: ANN001 - ASGI scope
+    """The ``username`` fields of a login body, parsed as the login route parses it (form-urlencoded
+    or multipart, by its content type), so that no encoding slips past the exact-name rule;
+    None when the body cannot be parsed."""
+    request = Request(scope, _replay(body, _no_more))
+    try:
+        names = (await request.form()).getlist("username")
+        return names if all(isinstance(name, str) for name in names) else None  # a file is no name
+    except Exception:  # noqa: BLE001 - any malformed body: the login is refused
+        return None
+    finally:
+        await request.close()
+
+
+async def _no_more() -> dict:
+    return {"type": "http.disconnect"}
 
 
 def _replay(body: bytes, original):  # noqa: ANN001, ANN202 - ASGI receive callables
