@@ -50,8 +50,35 @@ def server_url(tmp_path_factory):
     assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=Config(index=SETTINGS, rerank=0),
                           embedder=HashEmbedder())
     demo = build_app(assistant, private_uploads=False)
-    yield launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
+    yield launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True, allowed_hosts=("newsdesk.example",))
     demo.close()
+
+
+def test_a_foreign_host_name_is_refused_before_any_route_runs(server_url: str) -> None:
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 sends
+    Host and Origin that agree with each other, so only the Host check can refuse it."""
+    import httpx
+
+    base, port = server_url.rstrip("/"), server_url.rstrip("/").rsplit(":", 1)[1]
+    for host in ("evil.example", "newsdesk.example.evil.example", "127.0.0.1.evil.example"):
+        headers = {"Host": f"{host}:{port}", "Origin": f"http://{host}:{port}"}
+        assert httpx.get(f"{base}/config", headers=headers, timeout=60).status_code == 403, host
+        assert httpx.post(f"{base}/gradio_api/run/ask", json={"data": ["q"]}, headers=headers,
+                          timeout=60).status_code == 403, host
+        upload = httpx.post(f"{base}/gradio_api/upload", files={"files": ("a.jsonl", b"{}")}, headers=headers,
+                            timeout=60)
+        assert upload.status_code == 403 and "Host" in upload.json()["detail"], host
+    for host in ("127.0.0.1", "localhost", "[::1]", "newsdesk.example", "NewsDesk.Example"):
+        headers = {"Host": f"{host}:{port}", "Origin": f"http://{host}:{port}"}
+        assert httpx.get(f"{base}/config", headers=headers, timeout=60).status_code == 200, host
+
+
+def test_serve_takes_allowed_host_names() -> None:
+    from newsdesk.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--allowed-host", "news.lan", "--allowed-host", "10.0.0.7"])
+    assert args.allowed_host == ["news.lan", "10.0.0.7"]
+    assert build_parser().parse_args(["serve"]).allowed_host == []
 
 
 @pytest.mark.parametrize(("options", "message"), [

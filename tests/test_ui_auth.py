@@ -83,6 +83,38 @@ def test_only_the_pages_own_origin_gets_answers(server):
     assert httpx.get(f"{server}/config", cookies=cookies, timeout=60).status_code == 200  # no Origin: not a browser
 
 
+# Gradio's own routes that answered without a login (the page's runtime, its API schema,
+# session controls), and two that streamed forever to anyone (heartbeat).
+CLOSED_GET = ["/openapi.json", "/docs", "/redoc", "/gradio_api/openapi.json", "/gradio_api/app_id",
+              "/gradio_api/heartbeat/abc123", "/gradio_api/token", "/gradio_api/user",
+              "/manifest.json", "/robots.txt", "/pwa_icon", "/gradio_api/info", "/config", "/gradio_api/queue/status",
+              "/monitoring", "/gradio_api/upload_progress?upload_id=x", "/logout", "/gradio_api/runs"]
+CLOSED_POST = [("/gradio_api/cancel", {"session_hash": "abc", "fn_index": 0, "event_id": "e"}),
+               ("/gradio_api/reset", {"event_id": "e"}), ("/gradio_api/queue/join", {}),
+               ("/gradio_api/run/ask", {"data": ["q"]}), ("/gradio_api/stream/e", {})]
+
+
+def status(method: str, url: str, **kwargs) -> int:
+    """The status line only: some of these routes stream without end."""
+    with httpx.stream(method, url, timeout=30, **kwargs) as response:
+        return response.status_code
+
+
+def test_without_a_login_only_the_login_page_answers(server):
+    for path in CLOSED_GET:
+        assert status("GET", f"{server}{path}") == 401, path
+    for path, body in CLOSED_POST:
+        assert status("POST", f"{server}{path}", json=body) == 401, path
+    page = httpx.get(f"{server}/", timeout=60)
+    assert page.status_code == 200 and '"auth_required":true' in page.text.replace(" ", "")
+    assets = [a for a in page.text.split('"') if a.startswith(("./assets/", "/assets/")) and a.endswith(".js")]
+    assert assets and status("GET", f"{server}/{assets[0].lstrip('./')}") == 200
+    assert status("GET", f"{server}/theme.css") == 200 and status("GET", f"{server}/favicon.ico") == 200
+    cookies = login(server, USER, PASSWORD).cookies
+    for path in ("/gradio_api/app_id", "/config", "/gradio_api/info"):
+        assert httpx.get(f"{server}{path}", cookies=cookies, timeout=60).status_code == 200, path
+
+
 def test_credentials_come_from_a_file_or_the_environment_before_the_command_line(tmp_path, capsys):
     from ui.auth import AUTH_ENV, read_credentials
 

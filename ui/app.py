@@ -22,7 +22,7 @@ import gradio as gr
 from rag import Assistant
 from rag.options import assistant_from_options
 from ui import render
-from ui.auth import Login, OwnOriginOnly, read_credentials
+from ui.auth import AllowedHosts, Login, OwnOriginOnly, read_credentials
 from ui.auth import parse_auth as parse_auth  # re-exported: ui.app.parse_auth predates ui.auth
 from ui.handlers import MAX_UPLOAD_MB, PICKER_TYPES, Handlers, refuse
 from ui.session import Workspace, close_session, remove_dead_copies
@@ -177,7 +177,7 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
 
 def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
            auth: tuple[str, str] | None = None, prevent_thread_lock: bool = False, quiet: bool = False,
-           concurrency: int = CONCURRENCY) -> str:
+           concurrency: int = CONCURRENCY, allowed_hosts: Sequence[str] = ()) -> str:
     """Serve ``demo`` offline (no share link, telemetry off) behind a queue; returns the local URL.
 
     Args:
@@ -188,14 +188,17 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
         prevent_thread_lock: return at once and serve from a background thread (tests).
         quiet: print nothing.
         concurrency: answers computed at once; more requests wait in the queue.
+        allowed_hosts: names besides ``host`` (and loopback names, on a loopback address) that a
+            request's ``Host`` may give, e.g. the name a reverse proxy serves it under; "*": any.
     """
     from starlette.middleware import Middleware
 
     demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
     login = Login(*auth) if auth else None
+    guard = {"login": login, "hosts": AllowedHosts(host, allowed_hosts)}
     _, local_url, _ = demo.launch(
         server_name=host, server_port=port, share=False, auth=login.check if login else None,
-        app_kwargs={"middleware": [Middleware(OwnOriginOnly, login=login)]}, prevent_thread_lock=prevent_thread_lock,
+        app_kwargs={"middleware": [Middleware(OwnOriginOnly, **guard)]}, prevent_thread_lock=prevent_thread_lock,
         quiet=quiet, show_error=True, max_file_size=f"{MAX_UPLOAD_MB}mb", theme=theme(), css=CSS, js=SCRIPT,
         footer_links=["api", "settings"], run_history=False, enable_monitoring=False, mcp_server=False,
         ssr_mode=False, pwa=False, inbrowser=False,
@@ -204,7 +207,7 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
     # login checks in front of it too (the copy inside, passed above, covers requests that came
     # in before this line ran).
     app = demo.server_app
-    app.middleware_stack = OwnOriginOnly(app.middleware_stack or app.build_middleware_stack(), login=login)
+    app.middleware_stack = OwnOriginOnly(app.middleware_stack or app.build_middleware_stack(), **guard)
     return local_url
 
 
@@ -257,7 +260,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"Removed {leftover}, left behind by a server that was killed.", file=sys.stderr)
     workspace = Workspace(assistant, private_uploads=on_sample)
     demo = build_app(assistant, examples=SAMPLE_EXAMPLES if on_sample else (), workspace=workspace)
-    url = launch(demo, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True)
+    url = launch(demo, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True,
+                 allowed_hosts=getattr(args, "allowed_host", None) or ())
     serve_until_stopped(demo, workspace, ready=lambda: print(f"Newsdesk is serving on {url} (Ctrl-C stops it).",
                                                              file=sys.stderr, flush=True))
     return 0
