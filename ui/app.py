@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import ipaddress
 import signal
 import socket
 import sys
 import weakref
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import gradio as gr
 
@@ -24,8 +26,8 @@ from rag.options import assistant_from_options
 from ui import render
 from ui.auth import AllowedHosts, Login, OwnOriginOnly, read_credentials
 from ui.auth import parse_auth as parse_auth  # re-exported: ui.app.parse_auth predates ui.auth
-from ui.handlers import MAX_UPLOAD_MB, PICKER_TYPES, Handlers, refuse
-from ui.session import Workspace, close_session, remove_dead_copies
+from ui.handlers import MAX_UPLOAD_MB, PICKER_TYPES, UPLOAD_MAX_AGE_S, UPLOAD_SWEEP_S, Handlers, discard_upload, refuse
+from ui.session import MAX_SESSIONS, SESSION_IDLE_S, SESSION_UPLOAD_MB, Workspace, close_session, remove_dead_copies
 from ui.style import CSS, SCRIPT, theme
 
 # Answers are CPU-bound (embedding + scoring); four at a time keeps a 4+ core machine busy
@@ -33,6 +35,10 @@ from ui.style import CSS, SCRIPT, theme
 CONCURRENCY = 4
 QUEUE_SIZE = 256
 K_MAX = 30
+# Gradio keeps its own per-tab state (about 0.5 MB: its copy of the page's values), also for
+# tabs that only loaded the page; it may hold this many per live session before dropping the
+# oldest. Closed sessions' Gradio state is dropped with them.
+GRADIO_STATES_PER_SESSION = 2
 SAMPLE_EXAMPLES = (
     "Who did Hasanov meet at IDEF 2025?",
     "What did the ECB decide about its deposit rate?",
@@ -83,7 +89,8 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
     config = assistant.config
     llm_ready = bool(config.llm_base_url and config.llm_model)
 
-    with CheckedBlocks(title=title, analytics_enabled=False, fill_width=True) as demo:
+    with CheckedBlocks(title=title, analytics_enabled=False, fill_width=True,
+                       delete_cache=(UPLOAD_SWEEP_S, UPLOAD_MAX_AGE_S)) as demo:
         session = gr.State(None, delete_callback=close_session)
         gr.Markdown(f"## {title}\nAsk questions of the news collection; every answer cites its sources.")
         with gr.Row(equal_height=False):
@@ -171,8 +178,29 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
         gr.api(handlers.timeline, api_name="timeline", concurrency_id="answer")
         demo.load(handlers.stats, [session], [stats], api_name=False)
 
+    demo.workspace = workspace
+    workspace.on_close = functools.partial(_forget_gradio_state, weakref.ref(demo))
     weakref.finalize(demo, workspace.close)
     return demo
+
+
+def _forget_gradio_state(demo_ref: weakref.ref, client: str) -> None:
+    """Drop what Gradio keeps for a closed session's tab or client (its copy of the page's values)."""
+    holder = getattr(demo_ref(), "state_holder", None)
+    if holder is None:
+        return
+    with holder.lock:
+        holder.session_data.pop(client, None)
+        holder.time_last_used.pop(client, None)
+
+
+def delete_uploads(demo: gr.Blocks) -> None:
+    """Delete every file uploaded to ``demo`` that is still there (on stop)."""
+    from gradio.utils import get_upload_folder
+
+    for name in list(demo.upload_file_set):
+        discard_upload(Path(name), Path(get_upload_folder()))
+    demo.upload_file_set.clear()
 
 
 def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
@@ -194,6 +222,8 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
     from starlette.middleware import Middleware
 
     demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
+    workspace = getattr(demo, "workspace", None)
+    max_sessions = workspace.max_sessions if isinstance(workspace, Workspace) else MAX_SESSIONS
     login = Login(*auth) if auth else None
     guard = {"login": login, "hosts": AllowedHosts(host, allowed_hosts)}
     _, local_url, _ = demo.launch(
@@ -201,7 +231,7 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
         app_kwargs={"middleware": [Middleware(OwnOriginOnly, **guard)]}, prevent_thread_lock=prevent_thread_lock,
         quiet=quiet, show_error=True, max_file_size=f"{MAX_UPLOAD_MB}mb", theme=theme(), css=CSS, js=SCRIPT,
         footer_links=["api", "settings"], run_history=False, enable_monitoring=False, mcp_server=False,
-        ssr_mode=False, pwa=False, inbrowser=False,
+        ssr_mode=False, pwa=False, inbrowser=False, state_session_capacity=GRADIO_STATES_PER_SESSION * max_sessions,
     )
     # Gradio's own CORS layer is outermost and answers any localhost origin; put the origin and
     # login checks in front of it too (the copy inside, passed above, covers requests that came
@@ -239,11 +269,27 @@ def check_port(host: str, port: int) -> None:
                          f"(or stop what is serving there)") from None
 
 
+def session_limits(args: argparse.Namespace) -> dict:
+    """The Workspace's session limits from ``serve``'s options (the named defaults where unset).
+
+    Raises:
+        ValueError: a limit that is not positive.
+    """
+    option = lambda name, default: default if getattr(args, name, None) is None else getattr(args, name)  # noqa: E731
+    limits = {"idle_s": 60 * option("session_idle_minutes", SESSION_IDLE_S / 60),
+              "max_sessions": option("max_sessions", MAX_SESSIONS),
+              "upload_quota_bytes": int(option("session_upload_mb", SESSION_UPLOAD_MB) * 2**20)}
+    if limits["idle_s"] <= 0 or limits["max_sessions"] < 1 or limits["upload_quota_bytes"] <= 0:
+        raise ValueError("--session-idle-minutes, --max-sessions and --session-upload-mb must be positive")
+    return limits
+
+
 def serve(args: argparse.Namespace) -> int:
     """``newsdesk serve``: check the port, open the collection (building the sample's index on
     first start, with progress in the terminal), warm up the model, and serve the chat until
     interrupted."""
     check_port(args.host, args.port)
+    limits = session_limits(args)  # before anything loads
     auth = read_credentials(getattr(args, "auth", None), getattr(args, "auth_file", None))
     on_sample = getattr(args, "index", None) is None
     print("Opening the " + ("bundled sample collection (its index is built on first start)…" if on_sample
@@ -258,7 +304,7 @@ def serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
     for leftover in remove_dead_copies():
         print(f"Removed {leftover}, left behind by a server that was killed.", file=sys.stderr)
-    workspace = Workspace(assistant, private_uploads=on_sample)
+    workspace = Workspace(assistant, private_uploads=on_sample, **limits)
     demo = build_app(assistant, examples=SAMPLE_EXAMPLES if on_sample else (), workspace=workspace)
     url = launch(demo, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True,
                  allowed_hosts=getattr(args, "allowed_host", None) or ())
@@ -269,7 +315,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def serve_until_stopped(demo: gr.Blocks, workspace: Workspace, *, ready: Callable[[], None] = lambda: None) -> None:
     """Block until Ctrl-C or SIGTERM (what ``kill``, systemd and docker send), then close the
-    server and delete the sessions' private copies either way. ``ready`` runs once SIGTERM is
+    server and delete the sessions' private copies and the uploads left either way. ``ready`` runs once SIGTERM is
     handled (it announces the server: a stop right after that must clean up too)."""
 
     def stop(_signum: int, _frame: object) -> None:
@@ -284,3 +330,4 @@ def serve_until_stopped(demo: gr.Blocks, workspace: Workspace, *, ready: Callabl
     finally:
         signal.signal(signal.SIGTERM, previous)
         workspace.close()
+        delete_uploads(demo)
