@@ -141,3 +141,21 @@ def test_a_malformed_api_call_gets_a_short_clean_refusal_and_one_log_line(server
     assert "\n" not in message and len(message) < 300, message
     assert "Traceback" not in err, err
     assert len([line for line in err.splitlines() if line.strip()]) <= 1, err
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/gradio_api/run/nope", {"data": ["Who won?"]}),
+    ("/gradio_api/call/nope", {"data": ["Who won?"]}),
+    ("/gradio_api/queue/join", {"data": ["Who won?"], "fn_index": 999, "session_hash": "abc"}),
+])
+def test_a_call_to_an_endpoint_that_does_not_exist_is_a_clean_4xx(server_url: str, capfd, path: str,
+                                                                   body: dict) -> None:
+    import httpx
+
+    capfd.readouterr()
+    response = httpx.post(f"{server_url.rstrip('/')}{path}", json=body, timeout=60)
+    time.sleep(0.2)
+    err = capfd.readouterr().err
+    assert 400 <= response.status_code < 500, response.text
+    assert "/gradio_api/info" in response.json()["detail"]
+    assert "Traceback" not in err and len([line for line in err.splitlines() if line.strip()]) <= 1, err

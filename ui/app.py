@@ -184,6 +184,17 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
     return demo
 
 
+async def _no_such_endpoint(request, exc: Exception):  # noqa: ANN001, ANN202 - Starlette's handler types
+    """A call naming an endpoint that does not exist (``/run/nope``, a ``fn_index`` out of range)
+    is the caller's mistake: 404 with one line, where Gradio lets it out as a 500 and a traceback."""
+    from gradio.route_utils import FnIndexInferError
+    from starlette.responses import JSONResponse
+
+    if not isinstance(exc, FnIndexInferError) and not request.url.path.rstrip("/").endswith("/queue/join"):
+        raise exc  # another route's KeyError is a fault of ours: Gradio's 500 and traceback, as before
+    return JSONResponse({"detail": "No such API endpoint; /gradio_api/info lists them."}, status_code=404)
+
+
 def _forget_gradio_state(demo_ref: weakref.ref, client: str) -> None:
     """Drop what Gradio keeps for a closed session's tab or client (its copy of the page's values)."""
     holder = getattr(demo_ref(), "state_holder", None)
@@ -219,6 +230,7 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
         allowed_hosts: names besides ``host`` (and loopback names, on a loopback address) that a
             request's ``Host`` may give, e.g. the name a reverse proxy serves it under; "*": any.
     """
+    from gradio.route_utils import FnIndexInferError
     from starlette.middleware import Middleware
 
     demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
@@ -228,7 +240,9 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
     guard = {"login": login, "hosts": AllowedHosts(host, allowed_hosts)}
     _, local_url, _ = demo.launch(
         server_name=host, server_port=port, share=False, auth=login.check if login else None,
-        app_kwargs={"middleware": [Middleware(OwnOriginOnly, **guard)]}, prevent_thread_lock=prevent_thread_lock,
+        app_kwargs={"middleware": [Middleware(OwnOriginOnly, **guard)],
+                    "exception_handlers": {FnIndexInferError: _no_such_endpoint, KeyError: _no_such_endpoint}},
+        prevent_thread_lock=prevent_thread_lock,
         quiet=quiet, show_error=True, max_file_size=f"{MAX_UPLOAD_MB}mb", theme=theme(), css=CSS, js=SCRIPT,
         footer_links=["api", "settings"], run_history=False, enable_monitoring=False, mcp_server=False,
         ssr_mode=False, pwa=False, inbrowser=False, state_session_capacity=GRADIO_STATES_PER_SESSION * max_sessions,
