@@ -115,6 +115,13 @@ def test_without_a_login_only_the_login_page_answers(server):
         assert httpx.get(f"{server}{path}", cookies=cookies, timeout=60).status_code == 200, path
 
 
+def test_a_python_client_that_logs_in_still_gets_answers(server):
+    from gradio_client import Client
+
+    answer = Client(server, auth=(USER, PASSWORD), verbose=False).predict("Which bridge opened?", api_name="/ask")
+    assert answer["passages"]
+
+
 def test_credentials_come_from_a_file_or_the_environment_before_the_command_line(tmp_path, capsys):
     from ui.auth import AUTH_ENV, read_credentials
 
