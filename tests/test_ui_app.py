@@ -73,6 +73,20 @@ def test_a_foreign_host_name_is_refused_before_any_route_runs(server_url: str) -
         assert httpx.get(f"{base}/config", headers=headers, timeout=60).status_code == 200, host
 
 
+def test_serve_session_limits_have_named_defaults_and_must_be_positive() -> None:
+    from newsdesk.cli import build_parser
+    from ui.app import session_limits
+    from ui.session import MAX_SESSIONS, SESSION_IDLE_S, SESSION_UPLOAD_MB
+
+    assert session_limits(build_parser().parse_args(["serve"])) == {
+        "idle_s": SESSION_IDLE_S, "max_sessions": MAX_SESSIONS, "upload_quota_bytes": SESSION_UPLOAD_MB * 2**20}
+    given = build_parser().parse_args(["serve", "--session-idle-minutes", "5", "--max-sessions", "3",
+                                       "--session-upload-mb", "1.5"])
+    assert session_limits(given) == {"idle_s": 300, "max_sessions": 3, "upload_quota_bytes": int(1.5 * 2**20)}
+    with pytest.raises(ValueError, match="--max-sessions"):
+        session_limits(build_parser().parse_args(["serve", "--max-sessions", "0"]))
+
+
 def test_serve_takes_allowed_host_names() -> None:
     from newsdesk.cli import build_parser
 

@@ -289,7 +289,10 @@ def session_limits(args: argparse.Namespace) -> dict:
     Raises:
         ValueError: a limit that is not positive.
     """
-    option = lambda name, default: default if getattr(args, name, None) is None else getattr(args, name)  # noqa: E731
+    def option(name: str, default: float) -> float:
+        value = getattr(args, name, None)
+        return default if value is None else value
+
     limits = {"idle_s": 60 * option("session_idle_minutes", SESSION_IDLE_S / 60),
               "max_sessions": option("max_sessions", MAX_SESSIONS),
               "upload_quota_bytes": int(option("session_upload_mb", SESSION_UPLOAD_MB) * 2**20)}

@@ -319,7 +319,7 @@ class Handlers:
         return status, self.stats(session), self.uploads_update(session), session
 
     def upload(self, files: list[str] | str | None, session: Session | None,
-               progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 - Gradio's way
+               progress: gr.Progress = gr.Progress(track_tqdm=True),
                request: gr.Request | None = None) -> tuple[str, str, Any, None, Any, Session]:
         """Index uploaded files for ``session``; bad records are reported, valid ones go in.
         The uploaded files are deleted afterwards, indexed or refused.
