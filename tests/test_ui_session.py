@@ -229,3 +229,29 @@ def test_a_new_session_is_refused_clearly_when_every_live_one_is_busy(tmp_path):
     workspace.enter(None)  # the idle one makes room
     assert workspace.live_sessions == 2 and busy[0].closed and not busy[1].closed
     workspace.close()
+
+
+def test_an_upload_no_event_takes_is_deleted_after_its_age(tmp_path):
+    """A bare POST to Gradio's upload route (nothing indexes it) is deleted once older than the
+    app's upload age (here 1 s; the default is 30 minutes)."""
+    import time
+
+    import httpx
+
+    from ui.app import build_app, launch
+
+    write_collection(tmp_path / "idx", make_articles(3), settings=SETTINGS, embedder=HashEmbedder(), progress=False)
+    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=SETTINGS, rerank=0),
+                          embedder=HashEmbedder())
+    demo = build_app(assistant, private_uploads=False, upload_max_age_s=1)
+    url = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        name = f"orphan-{uuid.uuid4().hex[:8]}.jsonl"
+        saved = Path(httpx.post(f"{url}gradio_api/upload", files={"files": (name, b"{}")}, timeout=60).json()[0])
+        assert saved.is_file()
+        deadline = time.monotonic() + 60  # a generous bound: the sweep runs every second here
+        while saved.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not saved.exists()
+    finally:
+        demo.close()

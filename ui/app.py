@@ -68,7 +68,8 @@ class CheckedBlocks(gr.Blocks):
 
 
 def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: Sequence[str] = (),
-              title: str = "Newsdesk", workspace: Workspace | None = None) -> gr.Blocks:
+              title: str = "Newsdesk", workspace: Workspace | None = None,
+              upload_max_age_s: int = UPLOAD_MAX_AGE_S) -> gr.Blocks:
     """The chat UI over ``assistant``.
 
     Args:
@@ -80,6 +81,8 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
         title: the page title.
         workspace: where uploads go (default: a new one over ``assistant`` and ``private_uploads``);
             its private copies are deleted when the app is garbage-collected or the process exits.
+        upload_max_age_s: an uploaded file that no upload event took is deleted after this many
+            seconds (looked for every UPLOAD_SWEEP_S or as often); all are deleted when the app stops.
 
     Returns:
         The :class:`gr.Blocks`; start it with :func:`launch`.
@@ -90,7 +93,7 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
     llm_ready = bool(config.llm_base_url and config.llm_model)
 
     with CheckedBlocks(title=title, analytics_enabled=False, fill_width=True,
-                       delete_cache=(UPLOAD_SWEEP_S, UPLOAD_MAX_AGE_S)) as demo:
+                       delete_cache=(min(UPLOAD_SWEEP_S, upload_max_age_s), upload_max_age_s)) as demo:
         session = gr.State(None, delete_callback=close_session)
         gr.Markdown(f"## {title}\nAsk questions of the news collection; every answer cites its sources.")
         with gr.Row(equal_height=False):

@@ -25,8 +25,8 @@ MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 # Uploaded files are deleted once indexed; one that no upload event took (a bare POST to
 # Gradio's upload route) is deleted after this long, looked for every UPLOAD_SWEEP_S, and
 # every upload is deleted when the server stops.
-UPLOAD_MAX_AGE_S = 60 * 60
-UPLOAD_SWEEP_S = 10 * 60
+UPLOAD_MAX_AGE_S = 30 * 60
+UPLOAD_SWEEP_S = 5 * 60
 UPLOAD_TYPES = (".jsonl", ".ndjson", ".json", ".csv", ".txt", ".md", ".html", ".htm", ".jsonl.gz", ".ndjson.gz",
                 ".rss", ".atom", ".xml", ".warc", ".warc.gz")
 # What the file picker offers: browsers match an accept list by the last suffix only.
