@@ -173,3 +173,18 @@ def test_a_call_to_an_endpoint_that_does_not_exist_is_a_clean_4xx(server_url: st
     assert 400 <= response.status_code < 500, response.text
     assert "/gradio_api/info" in response.json()["detail"]
     assert "Traceback" not in err and len([line for line in err.splitlines() if line.strip()]) <= 1, err
+
+
+def test_a_malformed_queued_call_ends_in_a_short_error_event(server_url: str, capfd) -> None:
+    """The same refusal through the queue (``/call``, what gradio_client and the page use)."""
+    import httpx
+
+    base = server_url.rstrip("/")
+    capfd.readouterr()
+    event = httpx.post(f"{base}/gradio_api/call/ask", json={"data": ["Who won?"]}, timeout=60).json()["event_id"]
+    stream = httpx.get(f"{base}/gradio_api/call/ask/{event}", timeout=60).text
+    time.sleep(0.2)
+    err = capfd.readouterr().err
+    assert "event: error" in stream and "/ask takes 8 values, got 1" in stream, stream
+    assert "object at 0x" not in stream and "Traceback" not in err, err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1, err

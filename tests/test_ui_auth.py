@@ -122,6 +122,19 @@ def test_a_python_client_that_logs_in_still_gets_answers(server):
     assert answer["passages"]
 
 
+def test_allowed_hosts_by_bound_address():
+    from ui.auth import AllowedHosts
+
+    loopback = AllowedHosts("127.0.0.1", ["news.lan"])
+    assert all(h in loopback for h in ("127.0.0.1:7860", "localhost", "LOCALHOST:1", "[::1]:7860", "news.lan:80"))
+    assert all(h not in loopback for h in ("evil.example", "10.0.0.7:7860", "news.lan.evil.example", "", "[::1"))
+    everywhere = AllowedHosts("0.0.0.0")
+    assert "10.0.0.7:7860" in everywhere and "localhost:7860" in everywhere and "evil.example" not in everywhere
+    one = AllowedHosts("192.168.1.5")
+    assert "192.168.1.5:7860" in one and "localhost" not in one and "10.0.0.7" not in one
+    assert "anything.example" in AllowedHosts("127.0.0.1", ["*"])
+
+
 def test_credentials_come_from_a_file_or_the_environment_before_the_command_line(tmp_path, capsys):
     from ui.auth import AUTH_ENV, read_credentials
 
