@@ -35,7 +35,7 @@ from ui.style import CSS, SCRIPT, theme
 CONCURRENCY = 4
 QUEUE_SIZE = 256
 K_MAX = 30
-# Gradio keeps its own per-tab state (about 0.5 MB: its copy of the page's values), also for
+# Gradio keeps its own per-tab state (its copy of the page's values, 0.2-0.5 MB), also for
 # tabs that only loaded the page; it may hold this many per live session before dropping the
 # oldest. Closed sessions' Gradio state is dropped with them.
 GRADIO_STATES_PER_SESSION = 2
