@@ -453,6 +453,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--auth", metavar="USER:PASS",
                          help="require this login (visible to local users in ps: prefer --auth-file or NEWSDESK_AUTH)")
     p_serve.add_argument("--auth-file", metavar="FILE", help="require the login USER:PASS on the first line of FILE")
+    p_serve.add_argument("--allowed-host", metavar="NAME", action="append", default=[],
+                         help="also answer requests sent to this host name (e.g. a reverse proxy's; repeatable; "
+                              "'*' for any); others are refused, which stops DNS rebinding")
+    p_serve.add_argument("--session-idle-minutes", type=float, metavar="MIN",
+                         help="close a browser session idle this long, deleting its private copy (default 30)")
+    p_serve.add_argument("--max-sessions", type=int, metavar="N",
+                         help="live sessions at most; a new one closes the least recently used (default 100)")
+    p_serve.add_argument("--session-upload-mb", type=float, metavar="MB",
+                         help="megabytes one session may upload in all (default 200)")
     p_serve.set_defaults(func=cmd_serve)
 
     p_eval = sub.add_parser("eval", help="evaluate on a question set", description=_eval_description())

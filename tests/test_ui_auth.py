@@ -42,6 +42,19 @@ def test_the_right_login_works_and_a_padded_user_name_does_not(server):
         assert login(server, user, PASSWORD).status_code >= 400, repr(user)
 
 
+def multipart_login(url: str, user: str, password: str) -> httpx.Response:
+    return httpx.post(f"{url}/login", files={"username": (None, user), "password": (None, password)}, timeout=60)
+
+
+def test_the_same_exact_user_name_rule_holds_for_a_multipart_login(server):
+    """Gradio strips the name, and the padded-name check read only form-urlencoded bodies."""
+    assert multipart_login(server, USER, PASSWORD).status_code == 200
+    for user in (f" {USER}", f"{USER} ", f"{USER}\t"):
+        assert multipart_login(server, user, PASSWORD).status_code >= 400, repr(user)
+    json_login = httpx.post(f"{server}/login", json={"username": f" {USER}", "password": PASSWORD}, timeout=60)
+    assert json_login.status_code >= 400  # the route takes forms only
+
+
 def test_repeated_wrong_passwords_are_slowed_down_even_in_parallel(server):
     started = time.perf_counter()
     with ThreadPoolExecutor(4) as pool:
@@ -68,6 +81,58 @@ def test_only_the_pages_own_origin_gets_answers(server):
     same = httpx.get(f"{server}/config", headers={"Origin": f"http://{own}"}, cookies=cookies, timeout=60)
     assert same.status_code == 200
     assert httpx.get(f"{server}/config", cookies=cookies, timeout=60).status_code == 200  # no Origin: not a browser
+
+
+# Gradio's own routes that answered without a login (the page's runtime, its API schema,
+# session controls), and two that streamed forever to anyone (heartbeat).
+CLOSED_GET = ["/openapi.json", "/docs", "/redoc", "/gradio_api/openapi.json", "/gradio_api/app_id",
+              "/gradio_api/heartbeat/abc123", "/gradio_api/token", "/gradio_api/user",
+              "/manifest.json", "/robots.txt", "/pwa_icon", "/gradio_api/info", "/config", "/gradio_api/queue/status",
+              "/monitoring", "/gradio_api/upload_progress?upload_id=x", "/logout", "/gradio_api/runs"]
+CLOSED_POST = [("/gradio_api/cancel", {"session_hash": "abc", "fn_index": 0, "event_id": "e"}),
+               ("/gradio_api/reset", {"event_id": "e"}), ("/gradio_api/queue/join", {}),
+               ("/gradio_api/run/ask", {"data": ["q"]}), ("/gradio_api/stream/e", {})]
+
+
+def status(method: str, url: str, **kwargs) -> int:
+    """The status line only: some of these routes stream without end."""
+    with httpx.stream(method, url, timeout=30, **kwargs) as response:
+        return response.status_code
+
+
+def test_without_a_login_only_the_login_page_answers(server):
+    for path in CLOSED_GET:
+        assert status("GET", f"{server}{path}") == 401, path
+    for path, body in CLOSED_POST:
+        assert status("POST", f"{server}{path}", json=body) == 401, path
+    page = httpx.get(f"{server}/", timeout=60)
+    assert page.status_code == 200 and '"auth_required":true' in page.text.replace(" ", "")
+    assets = [a for a in page.text.split('"') if a.startswith(("./assets/", "/assets/")) and a.endswith(".js")]
+    assert assets and status("GET", f"{server}/{assets[0].lstrip('./')}") == 200
+    assert status("GET", f"{server}/theme.css") == 200 and status("GET", f"{server}/favicon.ico") == 200
+    cookies = login(server, USER, PASSWORD).cookies
+    for path in ("/gradio_api/app_id", "/config", "/gradio_api/info"):
+        assert httpx.get(f"{server}{path}", cookies=cookies, timeout=60).status_code == 200, path
+
+
+def test_a_python_client_that_logs_in_still_gets_answers(server):
+    from gradio_client import Client
+
+    answer = Client(server, auth=(USER, PASSWORD), verbose=False).predict("Which bridge opened?", api_name="/ask")
+    assert answer["passages"]
+
+
+def test_allowed_hosts_by_bound_address():
+    from ui.auth import AllowedHosts
+
+    loopback = AllowedHosts("127.0.0.1", ["news.lan"])
+    assert all(h in loopback for h in ("127.0.0.1:7860", "localhost", "LOCALHOST:1", "[::1]:7860", "news.lan:80"))
+    assert all(h not in loopback for h in ("evil.example", "10.0.0.7:7860", "news.lan.evil.example", "", "[::1"))
+    everywhere = AllowedHosts("0.0.0.0")
+    assert "10.0.0.7:7860" in everywhere and "localhost:7860" in everywhere and "evil.example" not in everywhere
+    one = AllowedHosts("192.168.1.5")
+    assert "192.168.1.5:7860" in one and "localhost" not in one and "10.0.0.7" not in one
+    assert "anything.example" in AllowedHosts("127.0.0.1", ["*"])
 
 
 def test_credentials_come_from_a_file_or_the_environment_before_the_command_line(tmp_path, capsys):

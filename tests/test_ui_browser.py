@@ -321,3 +321,42 @@ def test_10_on_a_phone_the_sources_follow_the_answer_closely(browser, server_url
         assert sources - answer < 700, f"the sources start {sources - answer:.0f} px below the answer"
     finally:
         page.close()
+
+
+def test_11_the_login_page_works_with_every_other_route_closed(browser, tmp_path: Path) -> None:
+    """With a login, the page, its scripts and the login form still load in Chromium; after
+    logging in the app loads and answers, and no request of the page was refused."""
+    from playwright.sync_api import expect
+
+    from index.build import write_collection
+    from index.settings import IndexSettings
+    from index.store import IndexStore
+    from rag import Assistant
+    from rag.config import Config
+    from tests.conftest import HashEmbedder, make_articles
+    from ui.app import build_app, launch
+
+    settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+    write_collection(tmp_path / "idx", make_articles(3), settings=settings, embedder=HashEmbedder(), progress=False)
+    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=settings, rerank=0),
+                          embedder=HashEmbedder())
+    demo = build_app(assistant, private_uploads=False)
+    url = launch(demo, port=free_port(), auth=("ed", "pw"), prevent_thread_lock=True, quiet=True)
+    page = browser.new_page()
+    refused: list[str] = []
+    page.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    try:
+        page.goto(url)
+        fields = page.locator("input")
+        expect(fields).to_have_count(2, timeout=60_000)
+        fields.nth(0).fill("ed")
+        fields.nth(1).fill("pw")
+        page.get_by_role("button", name="Login").click()
+        expect(page.locator("#nd-stats")).to_contain_text("articles", timeout=60_000)
+        page.fill("#nd-question textarea", "Which bridge opened?")
+        page.click("#nd-ask")
+        expect(page.locator('#nd-sources-panel .nd-sources[data-turn="1"]')).to_be_attached(timeout=TIMEOUT_MS)
+        assert refused == []
+    finally:
+        page.close()
+        demo.close()

@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import ipaddress
 import signal
 import socket
 import sys
 import weakref
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import gradio as gr
 
 from rag import Assistant
 from rag.options import assistant_from_options
 from ui import render
-from ui.auth import Login, OwnOriginOnly, read_credentials
+from ui.auth import AllowedHosts, Login, OwnOriginOnly, read_credentials
 from ui.auth import parse_auth as parse_auth  # re-exported: ui.app.parse_auth predates ui.auth
-from ui.handlers import MAX_UPLOAD_MB, PICKER_TYPES, Handlers
-from ui.session import Workspace, close_session, remove_dead_copies
+from ui.handlers import MAX_UPLOAD_MB, PICKER_TYPES, UPLOAD_MAX_AGE_S, UPLOAD_SWEEP_S, Handlers, discard_upload, refuse
+from ui.session import MAX_SESSIONS, SESSION_IDLE_S, SESSION_UPLOAD_MB, Workspace, close_session, remove_dead_copies
 from ui.style import CSS, SCRIPT, theme
 
 # Answers are CPU-bound (embedding + scoring); four at a time keeps a 4+ core machine busy
@@ -33,6 +35,10 @@ from ui.style import CSS, SCRIPT, theme
 CONCURRENCY = 4
 QUEUE_SIZE = 256
 K_MAX = 30
+# Gradio keeps its own per-tab state (its copy of the page's values, 0.2-0.5 MB), also for
+# tabs that only loaded the page; it may hold this many per live session before dropping the
+# oldest. Closed sessions' Gradio state is dropped with them.
+GRADIO_STATES_PER_SESSION = 2
 SAMPLE_EXAMPLES = (
     "Who did Hasanov meet at IDEF 2025?",
     "What did the ECB decide about its deposit rate?",
@@ -40,8 +46,30 @@ SAMPLE_EXAMPLES = (
 )
 
 
+class CheckedBlocks(gr.Blocks):
+    """``gr.Blocks`` that refuses a call whose values do not fit its endpoint (too few, too
+    many, a wrong type, a file that was not uploaded) with one short line, in the caller's
+    error and in the log. Gradio answers these with its inputs' reprs (memory addresses
+    included) and a traceback in the log."""
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):  # noqa: ANN001, ANN201
+        name = f"/{block_fn.api_name}" if block_fn.api_name else "this event"
+        if not isinstance(inputs, list) or len(inputs) != len(block_fn.inputs):
+            got = len(inputs) if isinstance(inputs, list) else 0
+            raise refuse(f"{name} takes {len(block_fn.inputs)} values, got {got}; "
+                         "see the API page (View API, at the foot of the app) for its parameters")
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except Exception as exc:  # Gradio's message quotes the values and their classes
+            raise refuse(f"{name}: a value has the wrong type or names no uploaded file "
+                         f"({type(exc).__name__}); see the API page for its parameters") from None
+
+
 def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: Sequence[str] = (),
-              title: str = "Newsdesk", workspace: Workspace | None = None) -> gr.Blocks:
+              title: str = "Newsdesk", workspace: Workspace | None = None,
+              upload_max_age_s: int = UPLOAD_MAX_AGE_S) -> gr.Blocks:
     """The chat UI over ``assistant``.
 
     Args:
@@ -53,6 +81,8 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
         title: the page title.
         workspace: where uploads go (default: a new one over ``assistant`` and ``private_uploads``);
             its private copies are deleted when the app is garbage-collected or the process exits.
+        upload_max_age_s: an uploaded file that no upload event took is deleted after this many
+            seconds (looked for every UPLOAD_SWEEP_S or as often); all are deleted when the app stops.
 
     Returns:
         The :class:`gr.Blocks`; start it with :func:`launch`.
@@ -62,7 +92,8 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
     config = assistant.config
     llm_ready = bool(config.llm_base_url and config.llm_model)
 
-    with gr.Blocks(title=title, analytics_enabled=False, fill_width=True) as demo:
+    with CheckedBlocks(title=title, analytics_enabled=False, fill_width=True,
+                       delete_cache=(min(UPLOAD_SWEEP_S, upload_max_age_s), upload_max_age_s)) as demo:
         session = gr.State(None, delete_callback=close_session)
         gr.Markdown(f"## {title}\nAsk questions of the news collection; every answer cites its sources.")
         with gr.Row(equal_height=False):
@@ -150,13 +181,45 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
         gr.api(handlers.timeline, api_name="timeline", concurrency_id="answer")
         demo.load(handlers.stats, [session], [stats], api_name=False)
 
+    demo.workspace = workspace
+    workspace.on_close = functools.partial(_forget_gradio_state, weakref.ref(demo))
     weakref.finalize(demo, workspace.close)
     return demo
 
 
+async def _no_such_endpoint(request, exc: Exception):  # noqa: ANN001, ANN202 - Starlette's handler types
+    """A call naming an endpoint that does not exist (``/run/nope``, a ``fn_index`` out of range)
+    is the caller's mistake: 404 with one line, where Gradio lets it out as a 500 and a traceback."""
+    from gradio.route_utils import FnIndexInferError
+    from starlette.responses import JSONResponse
+
+    if not isinstance(exc, FnIndexInferError) and not request.url.path.rstrip("/").endswith("/queue/join"):
+        raise exc  # another route's KeyError is a fault of ours: Gradio's 500 and traceback, as before
+    return JSONResponse({"detail": "No such API endpoint; /gradio_api/info lists them."}, status_code=404)
+
+
+def _forget_gradio_state(demo_ref: weakref.ref, client: str) -> None:
+    """Drop what Gradio keeps for a closed session's tab or client (its copy of the page's values)."""
+    holder = getattr(demo_ref(), "state_holder", None)
+    if holder is None:
+        return
+    with holder.lock:
+        holder.session_data.pop(client, None)
+        holder.time_last_used.pop(client, None)
+
+
+def delete_uploads(demo: gr.Blocks) -> None:
+    """Delete every file uploaded to ``demo`` that is still there (on stop)."""
+    from gradio.utils import get_upload_folder
+
+    for name in list(demo.upload_file_set):
+        discard_upload(Path(name), Path(get_upload_folder()))
+    demo.upload_file_set.clear()
+
+
 def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
            auth: tuple[str, str] | None = None, prevent_thread_lock: bool = False, quiet: bool = False,
-           concurrency: int = CONCURRENCY) -> str:
+           concurrency: int = CONCURRENCY, allowed_hosts: Sequence[str] = ()) -> str:
     """Serve ``demo`` offline (no share link, telemetry off) behind a queue; returns the local URL.
 
     Args:
@@ -167,23 +230,31 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
         prevent_thread_lock: return at once and serve from a background thread (tests).
         quiet: print nothing.
         concurrency: answers computed at once; more requests wait in the queue.
+        allowed_hosts: names besides ``host`` (and loopback names, on a loopback address) that a
+            request's ``Host`` may give, e.g. the name a reverse proxy serves it under; "*": any.
     """
+    from gradio.route_utils import FnIndexInferError
     from starlette.middleware import Middleware
 
     demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
+    workspace = getattr(demo, "workspace", None)
+    max_sessions = workspace.max_sessions if isinstance(workspace, Workspace) else MAX_SESSIONS
     login = Login(*auth) if auth else None
+    guard = {"login": login, "hosts": AllowedHosts(host, allowed_hosts)}
     _, local_url, _ = demo.launch(
         server_name=host, server_port=port, share=False, auth=login.check if login else None,
-        app_kwargs={"middleware": [Middleware(OwnOriginOnly, login=login)]}, prevent_thread_lock=prevent_thread_lock,
+        app_kwargs={"middleware": [Middleware(OwnOriginOnly, **guard)],
+                    "exception_handlers": {FnIndexInferError: _no_such_endpoint, KeyError: _no_such_endpoint}},
+        prevent_thread_lock=prevent_thread_lock,
         quiet=quiet, show_error=True, max_file_size=f"{MAX_UPLOAD_MB}mb", theme=theme(), css=CSS, js=SCRIPT,
         footer_links=["api", "settings"], run_history=False, enable_monitoring=False, mcp_server=False,
-        ssr_mode=False, pwa=False, inbrowser=False,
+        ssr_mode=False, pwa=False, inbrowser=False, state_session_capacity=GRADIO_STATES_PER_SESSION * max_sessions,
     )
     # Gradio's own CORS layer is outermost and answers any localhost origin; put the origin and
     # login checks in front of it too (the copy inside, passed above, covers requests that came
     # in before this line ran).
     app = demo.server_app
-    app.middleware_stack = OwnOriginOnly(app.middleware_stack or app.build_middleware_stack(), login=login)
+    app.middleware_stack = OwnOriginOnly(app.middleware_stack or app.build_middleware_stack(), **guard)
     return local_url
 
 
@@ -215,11 +286,30 @@ def check_port(host: str, port: int) -> None:
                          f"(or stop what is serving there)") from None
 
 
+def session_limits(args: argparse.Namespace) -> dict:
+    """The Workspace's session limits from ``serve``'s options (the named defaults where unset).
+
+    Raises:
+        ValueError: a limit that is not positive.
+    """
+    def option(name: str, default: float) -> float:
+        value = getattr(args, name, None)
+        return default if value is None else value
+
+    limits = {"idle_s": 60 * option("session_idle_minutes", SESSION_IDLE_S / 60),
+              "max_sessions": option("max_sessions", MAX_SESSIONS),
+              "upload_quota_bytes": int(option("session_upload_mb", SESSION_UPLOAD_MB) * 2**20)}
+    if limits["idle_s"] <= 0 or limits["max_sessions"] < 1 or limits["upload_quota_bytes"] <= 0:
+        raise ValueError("--session-idle-minutes, --max-sessions and --session-upload-mb must be positive")
+    return limits
+
+
 def serve(args: argparse.Namespace) -> int:
     """``newsdesk serve``: check the port, open the collection (building the sample's index on
     first start, with progress in the terminal), warm up the model, and serve the chat until
     interrupted."""
     check_port(args.host, args.port)
+    limits = session_limits(args)  # before anything loads
     auth = read_credentials(getattr(args, "auth", None), getattr(args, "auth_file", None))
     on_sample = getattr(args, "index", None) is None
     print("Opening the " + ("bundled sample collection (its index is built on first start)…" if on_sample
@@ -234,9 +324,10 @@ def serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
     for leftover in remove_dead_copies():
         print(f"Removed {leftover}, left behind by a server that was killed.", file=sys.stderr)
-    workspace = Workspace(assistant, private_uploads=on_sample)
+    workspace = Workspace(assistant, private_uploads=on_sample, **limits)
     demo = build_app(assistant, examples=SAMPLE_EXAMPLES if on_sample else (), workspace=workspace)
-    url = launch(demo, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True)
+    url = launch(demo, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True,
+                 allowed_hosts=getattr(args, "allowed_host", None) or ())
     serve_until_stopped(demo, workspace, ready=lambda: print(f"Newsdesk is serving on {url} (Ctrl-C stops it).",
                                                              file=sys.stderr, flush=True))
     return 0
@@ -244,7 +335,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def serve_until_stopped(demo: gr.Blocks, workspace: Workspace, *, ready: Callable[[], None] = lambda: None) -> None:
     """Block until Ctrl-C or SIGTERM (what ``kill``, systemd and docker send), then close the
-    server and delete the sessions' private copies either way. ``ready`` runs once SIGTERM is
+    server and delete the sessions' private copies and the uploads left either way. ``ready`` runs once SIGTERM is
     handled (it announces the server: a stop right after that must clean up too)."""
 
     def stop(_signum: int, _frame: object) -> None:
@@ -259,3 +350,4 @@ def serve_until_stopped(demo: gr.Blocks, workspace: Workspace, *, ready: Callabl
     finally:
         signal.signal(signal.SIGTERM, previous)
         workspace.close()
+        delete_uploads(demo)

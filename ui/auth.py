@@ -9,18 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import os
+import socket
 import stat
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
+
+from starlette.requests import Request, cookie_parser
 
 AUTH_ENV = "NEWSDESK_AUTH"
 # Each wrong login costs this many seconds, and failures are answered one at a time, so
 # guessing runs at most one password a second however many requests are sent in parallel.
 FAILURE_DELAY_S = 1.0
 MAX_LOGIN_BODY = 64 * 1024
+# What the login page loads before anyone has logged in (found by opening it in Chromium): the
+# page itself, Gradio's scripts and styles, the theme, the icon, and the form's POST; and
+# startup-events, which Gradio's launch calls on itself without a login (it runs the app's
+# start-up once and answers true or false). With a login, every other route (Gradio's schema,
+# app id, heartbeat, cancel, reset, ...) refuses a request without a session.
+LOGIN_PAGE_PATHS = frozenset({"/", "/login", "/login/", "/theme.css", "/favicon.ico", "/gradio_api/startup-events"})
+LOGIN_PAGE_PREFIXES = ("/assets/", "/static/")
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+ANY_HOST = "*"
 
 
 def parse_auth(value: str | None, *, where: str = "--auth") -> tuple[str, str] | None:
@@ -93,38 +108,117 @@ class Login:
             await asyncio.sleep(self.delay)
 
 
+class AllowedHosts:
+    """The names a request's ``Host`` may give: the address the server is bound to, loopback
+    names when that is a loopback address (or every address), any IP address when bound to every
+    address, and the names given with ``--allowed-host`` ("*": any).
+
+    A page whose own name was made to resolve to this server (DNS rebinding) sends its own
+    name as ``Host`` (and as ``Origin``, so the origin check alone cannot tell); refusing
+    unknown names stops it before any route runs.
+    """
+
+    def __init__(self, bound: str, extra: Sequence[str] = ()) -> None:
+        bound = _host_name(bound)
+        self.any = ANY_HOST in extra
+        self.wildcard = bound in WILDCARD_HOSTS
+        self.names = {bound, *(_host_name(name) for name in extra)}
+        if self.wildcard or _is_loopback_address(bound):
+            self.names |= LOOPBACK_NAMES
+        if self.wildcard:
+            self.names.add(socket.gethostname().lower())
+
+    def __contains__(self, host: str) -> bool:
+        name = _host_name(host, with_port=True)
+        if self.any or name in self.names:
+            return True
+        return self.wildcard and _is_ip(name)
+
+
+def _host_name(host: str, *, with_port: bool = False) -> str:
+    """``host`` without its port or IPv6 brackets, lower-cased ("" when it cannot be parsed)."""
+    host = host.strip().lower()
+    if not with_port:
+        return host.strip("[]")
+    try:
+        return urlsplit(f"//{host}").hostname or ""
+    except ValueError:
+        return ""
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback_address(name: str) -> bool:
+    return name == "localhost" or (_is_ip(name) and ipaddress.ip_address(name).is_loopback)
+
+
 class OwnOriginOnly:
-    """ASGI middleware: refuse (403) a request whose ``Origin`` is not the app's own address,
-    and a login whose user name has spaces around it (Gradio would strip them).
+    """ASGI middleware, in front of every route: refuse (403) a request whose ``Host`` is not
+    one of ``hosts`` or whose ``Origin`` is not the app's own address; with a login, refuse
+    (401) a request without a session to anything but the login page; and refuse a login whose
+    user name has spaces around it (Gradio would strip them).
 
     A browser sends ``Origin`` with cross-origin requests (and same-origin POSTs); scripts
     and clients without one are not browsers acting for a user, so they pass. The app's own
     origin is the ``Host`` the request was sent to, which a page cannot forge.
     """
 
-    def __init__(self, app, login: Login | None = None) -> None:  # noqa: ANN001 - any ASGI app
+    def __init__(self, app, login: Login | None = None,  # noqa: ANN001 - any ASGI app
+                 hosts: AllowedHosts | None = None) -> None:
         self.app = app
         self.login = login
+        self.hosts = hosts
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI types
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if self.hosts is not None and headers.get("host", "") not in self.hosts:
+            await _refuse(scope, send, 403, "Requests for this Host are refused; to serve the app under "
+                                            "another name, start it with --allowed-host NAME.")
+            return
         origin = headers.get("origin")
         if origin is not None and not _same_origin(origin, headers.get("host", "")):
             await _refuse(scope, send, 403, "Requests from other origins are refused.")
             return
+        if self.login is not None and not _login_page(scope["path"]) and not _has_session(scope, headers):
+            await _refuse(scope, send, 401, "Log in first (open the app's page).")
+            return
         if self.login is not None and scope["type"] == "http" and scope["method"] == "POST" \
                 and scope["path"].rstrip("/").endswith("/login"):
             body = await _body(receive)
-            users = parse_qs(body.decode("utf-8", "replace")).get("username", [""])
-            if any(u != u.strip() for u in users):
+            if body is None:
+                await _refuse(scope, send, 413, "The login form is too large.")
+                return
+            users = await _user_names(scope, body)
+            if users is None or any(u != u.strip() for u in users):
                 await self.login.fail()
                 await _refuse(scope, send, 400, "Incorrect credentials.")
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+
+def _login_page(path: str) -> bool:
+    return path in LOGIN_PAGE_PATHS or path.startswith(LOGIN_PAGE_PREFIXES)
+
+
+def _has_session(scope, headers: dict[str, str]) -> bool:  # noqa: ANN001 - ASGI scope
+    """Whether the request carries a login token the app issued (Gradio's ``/login`` sets it
+    in a cookie named after the app). No app to ask: no session."""
+    app = scope.get("app")
+    tokens, cookie_id = getattr(app, "tokens", None), getattr(app, "cookie_id", None)
+    if tokens is None or cookie_id is None:
+        return False
+    cookies = cookie_parser(headers.get("cookie", ""))
+    return any(cookies.get(f"{name}-{cookie_id}") in tokens for name in ("access-token", "access-token-unsecure"))
 
 
 def _same_origin(origin: str, host: str) -> bool:
@@ -135,7 +229,8 @@ def _same_origin(origin: str, host: str) -> bool:
     return bool(netloc) and netloc.lower() == host.lower()
 
 
-async def _body(receive) -> bytes:  # noqa: ANN001 - ASGI receive
+async def _body(receive) -> bytes | None:  # noqa: ANN001 - ASGI receive
+    """The request body, or None when it is over MAX_LOGIN_BODY (the rest is read and dropped)."""
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -144,7 +239,25 @@ async def _body(receive) -> bytes:  # noqa: ANN001 - ASGI receive
         if size <= MAX_LOGIN_BODY:
             chunks.append(chunk)
         if not message.get("more_body"):
-            return b"".join(chunks)
+            return b"".join(chunks) if size <= MAX_LOGIN_BODY else None
+
+
+async def _user_names(scope, body: bytes) -> list[str] | None:  # noqa: ANN001 - ASGI scope
+    """The ``username`` fields of a login body, parsed as the login route parses it (form-urlencoded
+    or multipart, by its content type), so that no encoding slips past the exact-name rule;
+    None when the body cannot be parsed."""
+    request = Request(scope, _replay(body, _no_more))
+    try:
+        names = (await request.form()).getlist("username")
+        return names if all(isinstance(name, str) for name in names) else None  # a file is no name
+    except Exception:  # noqa: BLE001 - any malformed body: the login is refused
+        return None
+    finally:
+        await request.close()
+
+
+async def _no_more() -> dict:
+    return {"type": "http.disconnect"}
 
 
 def _replay(body: bytes, original):  # noqa: ANN001, ANN202 - ASGI receive callables

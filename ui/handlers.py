@@ -6,6 +6,7 @@ what it returns into HTML with :mod:`ui.render`.
 
 from __future__ import annotations
 
+import reprlib
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -17,10 +18,15 @@ import gradio as gr
 
 from index.errors import NewsdeskError
 from ui import render
-from ui.session import Message, Session, Workspace
+from ui.session import Message, Session, SessionLimitError, Workspace
 
 MAX_UPLOAD_MB = 50
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+# Uploaded files are deleted once indexed; one that no upload event took (a bare POST to
+# Gradio's upload route) is deleted after this long, looked for every UPLOAD_SWEEP_S, and
+# every upload is deleted when the server stops.
+UPLOAD_MAX_AGE_S = 30 * 60
+UPLOAD_SWEEP_S = 5 * 60
 UPLOAD_TYPES = (".jsonl", ".ndjson", ".json", ".csv", ".txt", ".md", ".html", ".htm", ".jsonl.gz", ".ndjson.gz",
                 ".rss", ".atom", ".xml", ".warc", ".warc.gz")
 # What the file picker offers: browsers match an accept list by the last suffix only.
@@ -68,13 +74,53 @@ def api_k(k: object) -> int | None:
     (by the assistant's own check) rather than taken as the default."""
     if isinstance(k, float) and k.is_integer():
         return int(k)
+    if k is not None and not isinstance(k, (int, float, str)):
+        raise refuse(f"k must be a whole number, got a {type(k).__name__}")
     return k  # type: ignore[return-value]  # anything else is checked, and refused, downstream
+
+
+def api_texts(required: dict[str, object], optional: dict[str, object]) -> None:
+    """Refuse API values that are not strings (``optional`` ones may also be None), naming the
+    parameter: a number where a date goes would otherwise fail deep inside, as a traceback."""
+    for name, value in [*required.items(), *optional.items()]:
+        if not isinstance(value, str) and not (value is None and name in optional):
+            raise refuse(f"{name} must be a string, got {'nothing' if value is None else type(value).__name__}")
+
+
+def api_sources(sources: object) -> list[str] | str | None:
+    """``sources`` of an API call: a name, a list of names, or None."""
+    if sources is None or isinstance(sources, str) or \
+            (isinstance(sources, list) and all(isinstance(s, str) for s in sources)):
+        return sources
+    raise refuse("sources must be a list of source names (strings)")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.3g} MB" if n >= 2**20 else f"{n / 2**10:.3g} KB"
+
+
+def discard_upload(path: Path, root: Path) -> None:
+    """Delete an uploaded file once it is indexed or refused, with the folder Gradio made for
+    it when that is left empty; only inside ``root`` (Gradio's upload folder), so that an API
+    call naming another file never deletes it."""
+    try:
+        path = path.resolve()
+        if not path.is_relative_to(root.resolve()) or not path.is_file():
+            return
+        path.unlink()
+        if path.parent != root.resolve():
+            path.parent.rmdir()  # fails (and stays) when not empty
+    except OSError:
+        pass
 
 
 def upload_refusal(path: Path) -> str | None:
     """Why ``path`` is not read (wrong type, over the size limit), or None when it is fine."""
     if not path.name.lower().endswith(UPLOAD_TYPES):
         return f"{path.name}: unsupported file type (use {', '.join(UPLOAD_TYPES)})"
+    if not path.is_file():
+        return f"{path.name}: the uploaded file is gone (uploads not indexed within " \
+               f"{UPLOAD_MAX_AGE_S // 60} minutes are deleted); upload it again"
     size = path.stat().st_size
     if size > MAX_UPLOAD_BYTES:
         return f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB per file"
@@ -84,18 +130,35 @@ def upload_refusal(path: Path) -> str | None:
 class Handlers:
     """Event functions bound to one :class:`Workspace`."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, upload_root: Path | None = None) -> None:
+        """``upload_root``: where Gradio puts uploads (default: its upload folder, read when
+        an upload comes); uploaded files there are deleted once indexed or refused."""
         self.workspace = workspace
+        self._upload_root = upload_root
+
+    @property
+    def upload_root(self) -> Path:
+        from gradio.utils import get_upload_folder
+
+        return self._upload_root or Path(get_upload_folder())
+
+    def session(self, session: object, request: gr.Request | None = None) -> Session:
+        """The live session an event runs in (see :meth:`Workspace.enter`)."""
+        try:
+            return self.workspace.enter(session, getattr(request, "session_hash", None))
+        except SessionLimitError as exc:
+            raise refuse(str(exc)) from None
 
     # ---- chat ---------------------------------------------------------------------------
     def chat(self, question: str, date_from: str | None, date_to: str | None, sources: list[str] | None,
-             k: float | None, backend: str, session: Session | None) -> Iterator[ChatOutputs]:
+             k: float | None, backend: str, session: Session | None,
+             request: gr.Request | None = None) -> Iterator[ChatOutputs]:
         """Answer ``question`` in the conversation of ``session``, streaming.
 
         Yields:
             (chat messages, sources panel HTML or ``gr.skip()``, session, "" to clear the box).
         """
-        session = session if isinstance(session, Session) else Session()
+        session = self.session(session, request)
         question = (question or "").strip()
         if not question:
             yield session.messages, gr.skip(), session, ""
@@ -127,9 +190,10 @@ class Handlers:
         session.record(question, answer, messages)
         yield messages, render.sources_html(answer, turn=turn, earlier=earlier), session, ""
 
-    def new_conversation(self, session: Session | None) -> tuple[list[Message], str, Session]:
+    def new_conversation(self, session: Session | None,
+                         request: gr.Request | None = None) -> tuple[list[Message], str, Session]:
         """Start over: empty chat and sources (a private collection is kept)."""
-        session = session if isinstance(session, Session) else Session()
+        session = self.session(session, request)
         session.reset_conversation()
         return [], render.sources_html(None, turn=0), session
 
@@ -155,13 +219,17 @@ class Handlers:
             and disagreement (None, or kind "conflict"/"update", the note, and each report's value,
             citation number, source and date) when sources give different values.
         """
+        api_texts({"question": question}, {"date_from": date_from, "date_to": date_to, "backend": backend,
+                                           "as_of": as_of})
+        if history is not None and not isinstance(history, list):
+            raise refuse("history must be a list of [question, answer] pairs of strings")
         pairs = []
         for pair in history or []:
             if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-                raise refuse(f"history must be a list of [question, answer] pairs of strings, got {pair!r}")
+                raise refuse(f"history must be a list of [question, answer] pairs of strings, got {reprlib.repr(pair)}")
             pairs.append((pair[0], pair[1]))
         try:
-            filters = _dates_and_sources(date_from, date_to, sources)
+            filters = _dates_and_sources(date_from, date_to, api_sources(sources))
             check_dates(filters, {"date_from": "date_from", "date_to": "date_to"})
             answer = self.workspace.shared.ask(question, history=pairs, k=api_k(k), backend=backend or "auto",
                                                as_of=as_of or None, **filters)
@@ -200,8 +268,9 @@ class Handlers:
             query, entries (date, article_id, title, url, source, sentence, offsets, also: the
             story's other copies) and undated (articles on the story without a date).
         """
+        api_texts({"query": query}, {"date_from": date_from, "date_to": date_to, "as_of": as_of})
         try:
-            filters = _dates_and_sources(date_from, date_to, sources)
+            filters = _dates_and_sources(date_from, date_to, api_sources(sources))
             check_dates(filters, {"date_from": "date_from", "date_to": "date_to"})
             story = self.workspace.shared.timeline(query, as_of=as_of or None, k=api_k(k), **filters)
         except (ValueError, NewsdeskError) as exc:
@@ -230,13 +299,14 @@ class Handlers:
         """The "Your uploads" list: this session's uploaded articles, none selected."""
         return gr.update(choices=[(title, aid) for aid, title in session.uploads.items()], value=[])
 
-    def remove_uploads(self, ids: list[str] | None, session: Session | None) -> tuple[str, str, Any, Session]:
+    def remove_uploads(self, ids: list[str] | None, session: Session | None,
+                       request: gr.Request | None = None) -> tuple[str, str, Any, Session]:
         """Remove the selected uploaded articles from ``session``'s collection.
 
         Returns:
             (status HTML, stats Markdown, uploads list update, session).
         """
-        session = session if isinstance(session, Session) else Session()
+        session = self.session(session, request)
         titles = [session.uploads[i] for i in ids or [] if i in session.uploads]
         try:
             build = self.workspace.remove_articles(session, list(ids or []))
@@ -249,19 +319,40 @@ class Handlers:
         return status, self.stats(session), self.uploads_update(session), session
 
     def upload(self, files: list[str] | str | None, session: Session | None,
-               progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, str, Any, None, Any, Session]:
+               progress: gr.Progress = gr.Progress(track_tqdm=True),
+               request: gr.Request | None = None) -> tuple[str, str, Any, None, Any, Session]:
         """Index uploaded files for ``session``; bad records are reported, valid ones go in.
+        The uploaded files are deleted afterwards, indexed or refused.
 
         Returns:
             (status HTML, stats Markdown, sources filter update, None to clear the upload box,
             uploads list update, session).
         """
-        session = session if isinstance(session, Session) else Session()
         paths = [Path(f) for f in ([files] if isinstance(files, str) else files or [])]
+        try:
+            return self._upload(paths, self.session(session, request), progress)
+        finally:
+            for path in paths:
+                discard_upload(path, self.upload_root)
+
+    def quota_refusal(self, path: Path, session: Session) -> str | None:
+        """Why ``path`` would take ``session`` over its upload quota (counting it in when not)."""
+        size, quota = path.stat().st_size, self.workspace.upload_quota_bytes
+        if session.upload_bytes + size > quota:
+            return (f"{path.name}: this session has uploaded {_size(session.upload_bytes)}; "
+                    f"the limit is {_size(quota)} per session")
+        session.upload_bytes += size
+        return None
+
+    def _upload(self, paths: list[Path], session: Session,
+                progress: gr.Progress) -> tuple[str, str, Any, None, Any, Session]:
         if not paths:
             return gr.skip(), gr.skip(), gr.skip(), None, gr.skip(), session
-        refused = [reason for p in paths if (reason := upload_refusal(p))]
-        paths = [p for p in paths if upload_refusal(p) is None]
+        accepted, refused = [], []
+        for path in paths:
+            reason = upload_refusal(path) or self.quota_refusal(path, session)
+            (refused if reason else accepted).append(reason or path)
+        paths = accepted
         if not paths:
             status = render.upload_report_html("", error="Nothing uploaded. " + "; ".join(refused))
             return status, gr.skip(), gr.skip(), None, gr.skip(), session

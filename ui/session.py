@@ -8,11 +8,15 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from index.errors import NewsdeskError
 from rag import Answer, Assistant
 
 Turn = tuple[str, str]
@@ -21,6 +25,19 @@ Message = dict[str, str]
 # by its server for as long as that server runs, so an unlocked one was left by a dead server.
 COPIES_PREFIX = "newsdesk-ui-"
 ALIVE = ".alive"
+# Each live session holds its conversation (about 0.5 MB with Gradio's copy of the page) and
+# maybe a private index copy; a session idle this long is closed, its copy deleted.
+SESSION_IDLE_S = 30 * 60
+# At most this many live sessions: a new one closes the least recently used idle one first.
+MAX_SESSIONS = 100
+# Bytes one session may upload in all (files refused over it are deleted, as indexed ones are).
+SESSION_UPLOAD_MB = 200
+# How often idle sessions are looked for while no request comes in.
+SWEEP_EVERY_S = 60.0
+
+
+class SessionLimitError(NewsdeskError):
+    """Every live session is busy and there is no room for another."""
 
 
 def private_copy(assistant: Assistant, dest: Path) -> Assistant:
@@ -59,6 +76,14 @@ class Session:
     assistant: Assistant | None = None
     workdir: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Kept by the Workspace: which session this is, Gradio's name for its browser tab or client
+    # (to drop Gradio's own state with it), when it was last used, the bytes it has uploaded,
+    # and whether it was closed (a closed session's next event starts a new one).
+    id: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False, compare=False)
+    client: str | None = field(default=None, repr=False, compare=False)
+    last_used: float = field(default=0.0, repr=False, compare=False)
+    upload_bytes: int = 0
+    closed: bool = False
 
     def record(self, question: str, answer: Answer, messages: list[Message]) -> None:
         """Keep a finished turn."""
@@ -77,10 +102,13 @@ class Session:
         self.turns, self.messages, self.last_answer, self.answers = [], [], None, []
 
     def close(self) -> None:
-        """Delete the private index folder, if any."""
+        """Delete the private index folder, if any, and forget the conversation."""
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.assistant = self.workdir = None
+        self.reset_conversation()
+        self.uploads = {}
+        self.closed = True
 
 
 def close_session(value: object) -> None:
@@ -98,14 +126,99 @@ class Workspace:
             collection (used for the bundled sample, which is never written to); False to add
             them to the served index itself, for everyone.
         root: where private copies are made (default: a new temporary folder).
+        idle_s: a session unused this many seconds is closed (its private copy deleted).
+        max_sessions: live sessions at most; a new one closes the least recently used idle one.
+        upload_quota_bytes: bytes one session may upload in all.
+        clock: seconds, for idle times (tests pass their own).
     """
 
-    def __init__(self, shared: Assistant, *, private_uploads: bool, root: Path | None = None) -> None:
+    def __init__(self, shared: Assistant, *, private_uploads: bool, root: Path | None = None,
+                 idle_s: float = SESSION_IDLE_S, max_sessions: int = MAX_SESSIONS,
+                 upload_quota_bytes: int = SESSION_UPLOAD_MB * 2**20,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if max_sessions < 1 or idle_s <= 0 or upload_quota_bytes < 0:
+            raise ValueError("sessions need max_sessions >= 1, idle_s > 0 and upload_quota_bytes >= 0")
         self.shared = shared
         self.private_uploads = private_uploads
+        self.idle_s, self.max_sessions, self.upload_quota_bytes = idle_s, max_sessions, upload_quota_bytes
+        self.clock = clock
+        # Called with a closed session's client name, to drop what Gradio keeps for it (set by the app).
+        self.on_close: Callable[[str], None] | None = None
         self._root = root
         self._alive: int | None = None  # the locked ALIVE file of a root this workspace made
         self._root_lock = threading.Lock()
+        self._live: OrderedDict[str, Session] = OrderedDict()  # least recently used first
+        self._live_lock = threading.Lock()
+        self._stop_sweeping: threading.Event | None = None
+
+    # ---- live sessions ------------------------------------------------------------------
+    def enter(self, session: object, client: str | None = None) -> Session:
+        """The session an event runs in, marked as used now: ``session`` itself, or a new one
+        when there is none or it was closed. Idle sessions are closed first.
+
+        Raises:
+            SessionLimitError: a new session is needed, MAX_SESSIONS are live and all busy.
+        """
+        self._start_sweeping()
+        with self._live_lock:
+            now = self.clock()
+            self._expire(now)
+            if not isinstance(session, Session) or session.closed:
+                session = Session()
+            if session.id not in self._live:
+                self._make_room()
+                self._live[session.id] = session
+            self._live.move_to_end(session.id)
+            session.last_used = now
+            session.client = client or session.client
+        return session
+
+    @property
+    def live_sessions(self) -> int:
+        """How many sessions are open."""
+        return len(self._live)
+
+    def expire(self) -> None:
+        """Close the sessions idle for longer than ``idle_s`` (and those Gradio closed)."""
+        with self._live_lock:
+            self._expire(self.clock())
+
+    def _expire(self, now: float) -> None:
+        for session in list(self._live.values()):
+            if session.closed or (now - session.last_used > self.idle_s and not session.lock.locked()):
+                self._close(session)
+
+    def _make_room(self) -> None:
+        while len(self._live) >= self.max_sessions:
+            idle = next((s for s in self._live.values() if not s.lock.locked()), None)
+            if idle is None:
+                raise SessionLimitError(f"The server is at its limit of {self.max_sessions} sessions, all busy; "
+                                        "try again in a minute.")
+            self._close(idle)
+
+    def _close(self, session: Session) -> None:
+        self._live.pop(session.id, None)
+        session.close()
+        if session.client is not None and self.on_close is not None:
+            self.on_close(session.client)
+
+    def _start_sweeping(self) -> None:
+        """Close idle sessions every SWEEP_EVERY_S even when no request comes (started by the
+        first session, stopped by :meth:`close`)."""
+        if self._stop_sweeping is not None:
+            return
+        self._stop_sweeping = stop = threading.Event()
+        ref, every = weakref.ref(self), min(SWEEP_EVERY_S, self.idle_s)  # no strong reference to self
+
+        def sweep() -> None:
+            while not stop.wait(every):
+                workspace = ref()
+                if workspace is None:
+                    return
+                workspace.expire()
+                del workspace
+
+        threading.Thread(target=sweep, name="newsdesk-session-sweep", daemon=True).start()
 
     def assistant_for(self, session: Session | None) -> Assistant:
         """The assistant a session asks: its private copy if it has one, else the shared one."""
@@ -160,7 +273,12 @@ class Workspace:
             return build
 
     def close(self) -> None:
-        """Delete every private copy made by this workspace."""
+        """Close every session and delete every private copy made by this workspace."""
+        if self._stop_sweeping is not None:
+            self._stop_sweeping.set()
+        with self._live_lock:
+            for session in list(self._live.values()):
+                self._close(session)
         with self._root_lock:
             if self._root is not None:
                 shutil.rmtree(self._root, ignore_errors=True)
