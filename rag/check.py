@@ -248,6 +248,7 @@ class _Evidence:
         features = support.features(claim.text, evidence)
         if features["terms"] < MIN_CLAIM_TERMS:  # too few words to score: each must be there
             return (None, 1.0) if features["unsupported"] == 0 else ("the passage does not say it", 0.0)
+        features["ce"] = self.model.cross_encoder.probability(claim.text, evidence.sentence)
         probability = float(self.model.probability([features])[0])
         return (None if probability >= self.model.threshold else "the passage does not say it"), probability
 

@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -38,11 +39,15 @@ from index.chunk import sentence_spans
 from index.tokenize import STOPWORDS, stem, terms, tokenizer_signature
 
 BUNDLED = Path(__file__).parent / "models" / "claim-check"
-FORMAT = "newsdesk-claim-check/1"
+FORMAT = "newsdesk-claim-check/2"
 MODEL_FILE = "model.txt"
+# The folder's files, each with its SHA-256 in the manifest.
+FILES = (MODEL_FILE, "model.onnx", "tokenizer.json")
+# Word pieces of (claim, passage sentences) the cross-encoder reads.
+CE_MAX_TOKENS = 160
 
 # The learned features, in the order the model reads them.
-FEATURES = ("share", "unsupported", "run", "tail", "window_share", "dense", "terms", "swapped", "added")
+FEATURES = ("share", "unsupported", "run", "tail", "window_share", "dense", "terms", "swapped", "added", "ce")
 
 # A sentence-initial capitalised word is a name (and must be in the passage) when fewer than this
 # share of news articles hold it: "Madrid" (0.007), "Hasanov" (0) are; "Officials" (0.37),
@@ -81,7 +86,7 @@ NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot witho
 # Words that negate what follows them in a passage: "failed to pass" backs "did not pass".
 _NEGATING_STEMS = frozenset(stem(w) for w in "fail refuse decline deny reject unable lack absent halt block".split())
 # Opposite pairs, stemmed: a claim holding one where its passage holds the other says the reverse.
-_OPPOSITES = [
+OPPOSITE_PAIRS = [
     ("rise", "fall"), ("rose", "fell"), ("increase", "decrease"), ("up", "down"), ("higher", "lower"),
     ("more", "fewer"), ("more", "less"), ("gain", "loss"), ("win", "lose"), ("won", "lost"),
     ("victory", "defeat"), ("approve", "reject"), ("accept", "reject"), ("support", "oppose"),
@@ -112,7 +117,7 @@ _OPPOSITES = [
     ("free", "paid"), ("import", "export"), ("buyer", "seller"), ("lender", "borrower"), ("employer", "employee"),
 ]
 OPPOSITE: dict[str, set[str]] = {}
-for _a, _b in _OPPOSITES:
+for _a, _b in OPPOSITE_PAIRS:
     OPPOSITE.setdefault(stem(_a), set()).add(stem(_b))
     OPPOSITE.setdefault(stem(_b), set()).add(stem(_a))
 
@@ -362,8 +367,9 @@ def junk(claim: str, evidence: Evidence) -> str | None:
     return None
 
 
-def features(claim: str, evidence: Evidence) -> dict[str, float]:
-    """The learned check's inputs (:data:`FEATURES`) for ``claim`` against ``evidence``."""
+def features(claim: str, evidence: Evidence, *, ce: float = math.nan) -> dict[str, float]:
+    """The learned check's inputs (:data:`FEATURES`) for ``claim`` against ``evidence``; ``ce`` is
+    the cross-encoder's probability that the closest sentences back it."""
     held = terms(claim)
     flags = [not evidence.holds(t) for t in held]
     missing = sum(flags)
@@ -383,7 +389,7 @@ def features(claim: str, evidence: Evidence) -> dict[str, float]:
         "share": 1 - missing / n, "unsupported": float(missing), "run": float(longest),
         "tail": float(sum(flags[cut:])), "window_share": sum(t in window for t in held) / n,
         "dense": evidence.dense, "terms": float(len(held)), "swapped": float(swapped),
-        "added": float(missing - swapped),
+        "added": float(missing - swapped), "ce": ce,
     }
 
 
@@ -391,8 +397,52 @@ class SupportModelError(ValueError):
     """A claim-check model folder that cannot be used (missing, damaged, made for other features)."""
 
 
+class CrossEncoder:
+    """The int8 ONNX cross-encoder of a claim-check folder: reads a claim with its closest passage
+    sentences and gives the probability that they back it."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self._lock = threading.Lock()  # the tokenizer's padding settings are shared state
+
+    @cached_property
+    def _tokenizer(self):  # noqa: ANN202 - tokenizers.Tokenizer
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+        tok.enable_truncation(CE_MAX_TOKENS, strategy="longest_first")
+        tok.enable_padding()
+        return tok
+
+    @cached_property
+    def _session(self):  # noqa: ANN202 - onnxruntime.InferenceSession
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 2
+        return ort.InferenceSession(str(self.folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+
+    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """P(backed) for each (claim, passage sentences) pair."""
+        if not pairs:
+            return np.zeros(0)
+        with self._lock:
+            encoded = self._tokenizer.encode_batch(list(pairs))
+        feeds = {"input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+                 "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+                 "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
+        wanted = {i.name for i in self._session.get_inputs()}
+        logits = np.asarray(self._session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0],
+                            dtype=np.float64).reshape(len(pairs), -1)[:, 0]
+        return 1 / (1 + np.exp(-logits))
+
+    def probability(self, claim: str, sentences: str) -> float:
+        return float(self.probabilities([(claim, sentences)])[0])
+
+
 class SupportModel:
-    """The learned part of the check: the probability that a passage backs a claim.
+    """The learned part of the check: the cross-encoder and the combiner that turns its probability
+    and the word-level features into the probability that a passage backs a claim.
 
     Args:
         folder: a folder made by ``python -m eval.train_claim_check`` (default: the bundled one).
@@ -406,17 +456,21 @@ class SupportModel:
         except (OSError, ValueError) as exc:
             raise SupportModelError(f"No usable claim-check model at {self.folder} ({exc}); "
                                     "rebuild it with `python -m eval.train_claim_check`.") from exc
-        model = self.folder / MODEL_FILE
-        if manifest.get("format") != FORMAT or manifest.get("features") != list(FEATURES):
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
+                or manifest.get("features") != list(FEATURES):
             raise SupportModelError(f"{path} is not a {FORMAT} model with features {', '.join(FEATURES)}")
         if manifest.get("tokenizer") != tokenizer_signature():
             raise SupportModelError(f"{path} was trained with another tokenizer; retrain it")
-        if not model.is_file() or hashlib.sha256(model.read_bytes()).hexdigest() != manifest.get("sha256"):
-            raise SupportModelError(f"{model} is missing or does not match the checksum in {path}")
+        sums = manifest.get("sha256") if isinstance(manifest.get("sha256"), dict) else {}
+        for name in FILES:
+            file = self.folder / name
+            if not file.is_file() or hashlib.sha256(file.read_bytes()).hexdigest() != sums.get(name):
+                raise SupportModelError(f"{file} is missing or does not match the checksum in {path}")
         self.manifest = manifest
         self.threshold = float(manifest["threshold"])
         self.embedder = str(manifest.get("embedder", ""))
-        self._path = model
+        self.cross_encoder = CrossEncoder(self.folder)
+        self._path = self.folder / MODEL_FILE
 
     @cached_property
     def _booster(self):  # noqa: ANN202 - lightgbm.Booster, imported on first use
@@ -432,7 +486,7 @@ class SupportModel:
         return np.asarray(self._booster.predict(x), dtype=np.float64)
 
     def backed(self, rows: Sequence[dict[str, float]]) -> list[bool]:
-        """Whether each row clears the threshold chosen on the validation split."""
+        """Whether each row clears the threshold."""
         return [bool(p >= self.threshold) for p in self.probability(rows)]
 
 

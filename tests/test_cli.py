@@ -95,3 +95,17 @@ def test_retrieval_options_reach_the_config():
     assert (config.fusion, config.rerank, config.k, config.article_bm25) == ("rrf", 0, 3, 4)
     default = _config(build_parser().parse_args(["ask", "q"]))
     assert (default.fusion, default.rerank, default.article_bm25) == ("convex", 50, 10)
+
+
+def test_flagged_sentences_print_apart_never_as_the_answer() -> None:
+    from newsdesk.cli import format_answer
+    from rag.records import Answer
+
+    answer = Answer(question="q", text="Hasanov met Haluk Görgün [1].", citations=[],
+                    flagged=["The treaty was cancelled by the United Nations."],
+                    warnings=["Not supported by [1] (United is not there): …"])
+    lines = format_answer(answer).splitlines()
+    assert lines[0] == "Hasanov met Haluk Görgün [1]."
+    at = lines.index("Not backed by the sources, so not part of the answer:")
+    assert lines[at + 1] == "  [unsupported] The treaty was cancelled by the United Nations."
+    assert not any("United Nations" in line for line in lines[:at])
