@@ -177,7 +177,7 @@ class Evidence:
 
     text: str
     titles: str
-    sentence: str  # the closest passage sentence (with its neighbour), for word-level checks
+    sentence: str  # the closest passage sentence (two, when the claim tells two as one), for word-level checks
     dense: float = math.nan  # the claim's best cosine to a passage sentence; NaN without an embedder
 
     @cached_property
@@ -484,10 +484,6 @@ class SupportModel:
             return np.zeros(0)
         x = np.array([[row[f] for f in FEATURES] for row in rows], dtype=np.float64)
         return np.asarray(self._booster.predict(x), dtype=np.float64)
-
-    def backed(self, rows: Sequence[dict[str, float]]) -> list[bool]:
-        """Whether each row clears the threshold."""
-        return [bool(p >= self.threshold) for p in self.probability(rows)]
 
 
 @lru_cache(maxsize=1)
