@@ -203,7 +203,9 @@ class _Evidence:
         # The learned score read cosines of the model it was trained with; another model's are left out.
         self.dense = embedder is not None and getattr(embedder, "name", "") == model.embedder
         if embedder is not None and claims:
-            numbers = sorted(self.sentences)
+            # An uncited claim is tried against every passage; cited ones only against theirs.
+            numbers = sorted(self.sentences) if any(not c.numbers for c in claims) else \
+                sorted({n for c in claims for n in c.numbers if n in self.sentences})
             texts = [c.text for c in claims] + [s.text for n in numbers for s in self.sentences[n]]
             vectors = embedder.embed(texts)
             claim_vecs, rest = vectors[: len(claims)], vectors[len(claims):]
