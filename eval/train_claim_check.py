@@ -51,6 +51,8 @@ def fine_tune(rows: list[dict], base: str, out: Path, *, epochs: int, budget_s: 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from eval.train_reader import optimiser
+
     hf_logging.set_verbosity_error()
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
@@ -59,10 +61,7 @@ def fine_tune(rows: list[dict], base: str, out: Path, *, epochs: int, budget_s: 
     model.train()
     pairs = [(r["claim"], support.evidence_for(r["claim"], [r["passage"]]).sentence, float(r["label"])) for r in rows]
     total = max(1, (len(pairs) + BATCH - 1) // BATCH * epochs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
-    warmup = max(1, total // 10)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    take_step = optimiser(model, LEARNING_RATE, total)
     rng = random.Random(SEED)
     start, step, cut = time.perf_counter(), 0, False
     bar = tqdm(total=total, desc="Fine-tuning the claim cross-encoder", unit="batch")
@@ -74,11 +73,7 @@ def fine_tune(rows: list[dict], base: str, out: Path, *, epochs: int, budget_s: 
                             max_length=support.CE_MAX_TOKENS, padding=True, return_tensors="pt")
             logits = model(**enc).logits.view(-1)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([b[2] for b in batch]))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
+            take_step(loss)
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")

@@ -38,8 +38,10 @@ import platform
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -113,6 +115,27 @@ def training_groups(mined: list[MinedQuestion], settings: TrainSettings,
     return groups
 
 
+def optimiser(model, learning_rate: float, total: int) -> Callable[[Any], None]:  # noqa: ANN001 - a torch module
+    """AdamW (weight decay 0.01) with a linear warm-up over the first tenth of ``total`` steps and a
+    linear decay after; returns the function that takes one step from a batch's loss (gradients
+    clipped at norm 1)."""
+    import torch
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    warmup = max(1, total // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+
+    def take_step(loss) -> None:  # noqa: ANN001 - a torch scalar
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+
+    return take_step
+
+
 def fine_tune(groups: list[tuple[str, list[str]]], base: str, out: Path, settings: TrainSettings,
               progress: bool = True) -> dict:
     """Fine-tune a one-logit cross-encoder from ``base`` to score each group's first text above
@@ -130,10 +153,7 @@ def fine_tune(groups: list[tuple[str, list[str]]], base: str, out: Path, setting
     per_batch = max(1, settings.batch_size // settings.group)
     steps_per_epoch = (len(groups) + per_batch - 1) // per_batch
     total = max(1, steps_per_epoch * settings.epochs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
-    warmup = max(1, total // 10)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    take_step = optimiser(model, settings.learning_rate, total)
     start, step, cut = time.perf_counter(), 0, False
     bar = tqdm(total=total, desc="fine-tuning cross-encoder", unit="batch", disable=not progress)
     order_rng = random.Random(settings.seed)
@@ -148,11 +168,7 @@ def fine_tune(groups: list[tuple[str, list[str]]], base: str, out: Path, setting
                             padding=True, return_tensors="pt")
             logits = model(**enc).logits.view(len(batch), settings.group)
             loss = torch.nn.functional.cross_entropy(logits, torch.zeros(len(batch), dtype=torch.long))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
+            take_step(loss)
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
