@@ -31,6 +31,7 @@ from eval.metrics import answer_accuracy
 from eval.questions import Question
 from index.build import build_index
 from index.chunk import sentence_spans
+from index.records import Article
 from index.settings import IndexSettings
 from rag import Assistant, Config
 from rag.reader import base_features, pair_text
@@ -132,8 +133,10 @@ def label(text: str, answers: list[str]) -> int:
     return int(answer_accuracy(prediction=text, answers=answers) > 0)
 
 
-def mine_question(assistant: Assistant, q: Question, rng: random.Random) -> MinedQuestion:
-    """Read ``q`` as ``ask`` does and label what was read."""
+def mine_question(assistant: Assistant, q: Question, rng: random.Random,
+                  by_id: dict[str, Article] | None = None) -> MinedQuestion:
+    """Read ``q`` as ``ask`` does and label what was read (``by_id``: the index's articles by id)."""
+    by_id = by_id if by_id is not None else {a.id: a for a in assistant.articles()}
     reading = assistant.read(q.question, as_of=q.as_of)
     answers = list(q.answers)
     x = base_features(reading)
@@ -141,12 +144,10 @@ def mine_question(assistant: Assistant, q: Question, rng: random.Random) -> Mine
     labels = [label(s.evidence.text, answers) for s in reading.scored]
     gold_pos: list[str] = []
     gold_neg: list[str] = []
-    store = assistant._state.store  # noqa: SLF001 - the mining reads gold articles from the same index
     for aid in q.relevant_ids:
-        row = store.article_row.get(aid)
-        if row is None:
+        article = by_id.get(aid)
+        if article is None:
             continue
-        article = store.articles[row]
         for s, e in sentence_spans(article.text[:20000]):
             sentence = article.text[s:e]
             if len(sentence) < 25:
@@ -202,9 +203,10 @@ def mine_quarter(folder: Path, work: Path, *, settings: IndexSettings = MINING_S
     assistant = Assistant.from_index(plain / "index", config=config, progress=progress)
     questions = [q for q in load_dataset(plain).questions if q.answers][:limit]
     rng = random.Random(seed)
+    by_id = {a.id: a for a in assistant.articles()}
     mined = []
     for q in tqdm(questions, desc=f"mining {folder.name}", unit="q", disable=not progress):
-        m = mine_question(assistant, q, rng)
+        m = mine_question(assistant, q, rng, by_id)
         m.quarter = folder.name
         mined.append(m)
     write_rows(cache, [m.to_dict() for m in mined])

@@ -27,12 +27,13 @@ from eval.data import load_dataset, question_summary
 from eval.questions import Question
 from eval.report import summary_table, write_report
 from eval.scoring import SEARCH_K, QuestionResult, RunResult, aggregate, recall_curve, score_question
+from eval.variants import VARIANTS
 from rag import Assistant, Config
-from rag.config import VARIANTS, config_from_options
+from rag.config import config_from_options
 
 
 def parse_variants(compare: str) -> list[str]:
-    """``"bm25, hybrid"`` -> ``["bm25", "hybrid"]``, checked against :data:`rag.config.VARIANTS`.
+    """``"bm25, hybrid"`` -> ``["bm25", "hybrid"]``, checked against :data:`eval.variants.VARIANTS`.
 
     Raises:
         ValueError: an unknown name (the valid ones are listed) or an empty list.

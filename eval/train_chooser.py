@@ -1,7 +1,7 @@
 """The chooser's training data and fit (a step of ``newsdesk train-reader``).
 
 For every quiz question of a quarter that has choices, ``Assistant.choose``'s own evidence
-step (:meth:`rag.Assistant._option_evidence`) reads the quarter's index and tallies each
+step (:meth:`rag.Assistant.option_features`) reads the quarter's index and tallies each
 option's evidence; the rows of :data:`rag.choice.OPTION_FEATURES` are labelled 1 for the
 quiz answer. A LightGBM LambdaRank model then learns to rank the answer first.
 
@@ -39,13 +39,10 @@ def quarter_rows(plain: Path, reader_dir: Path, *, progress: bool = True) -> lis
         return cached
     config = Config(index=MINING_SETTINGS, reader=str(reader_dir), chooser=False)
     assistant = Assistant.from_index(plain / "index", config=config, progress=False)
-    state = assistant._fresh()  # noqa: SLF001 - the rows must be exactly what ``choose`` weighs
     questions = [q for q in load_dataset(plain).questions if q.choices and q.answer in q.choices]
     rows = []
     for q in tqdm(questions, desc=f"options {plain.name}", unit="q", disable=not progress):
-        filters = assistant._filters(q.as_of, None, None, None)  # noqa: SLF001
-        _, _, x = assistant._option_evidence(state, q.question, list(q.choices), filters, CHOOSE_K,  # noqa: SLF001
-                                             features=True)
+        x = assistant.option_features(q.question, q.choices, as_of=q.as_of, k=CHOOSE_K)
         rows.append({"id": q.id, "features": x.tolist(), "labels": [int(c == q.answer) for c in q.choices]})
     write_rows(cache, rows)
     return rows

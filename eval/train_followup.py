@@ -153,8 +153,7 @@ def quarter_rows(folder: Path, work: Path, *, seed: int = 13, limit: int | None 
     if cached is not None:
         return cached
     assistant = Assistant.from_index(plain / "index", config=config, progress=False)
-    state = assistant._fresh()  # noqa: SLF001 - the rows must be exactly what ``ask`` computes
-    articles = state.store.articles
+    articles = assistant.articles()
     by_id = {a.id: a for a in articles}
     questions = [q for q in load_dataset(plain).questions if any(r in by_id for r in q.relevant_ids)][:limit]
     rng = random.Random(seed)
@@ -162,10 +161,11 @@ def quarter_rows(folder: Path, work: Path, *, seed: int = 13, limit: int | None 
     for q in tqdm(questions, desc=f"turns {folder.name}", unit="q", disable=not progress):
         gold = set(q.relevant_ids)
         a = by_id[next(r for r in q.relevant_ids if r in by_id)]
-        filters = assistant._filters(q.as_of, None, None, None)  # noqa: SLF001
 
-        def search(text: str, _filters=filters) -> list:
-            return assistant._search(state, text, config.k, _filters, learned=False)  # noqa: SLF001
+        def search(text: str, as_of=q.as_of) -> list:  # noqa: ANN001
+            # The config has no reader, hence no trained ranker: the equal-weight rerank a
+            # conversation's searches use in ``ask``.
+            return assistant.search(text, config.k, as_of=as_of) if text.strip() else []
 
         def turn(article) -> tuple[str, str]:  # noqa: ANN001
             return article.title, f"{lead(article.text)} [1]"
@@ -181,7 +181,7 @@ def quarter_rows(folder: Path, work: Path, *, seed: int = 13, limit: int | None 
                 made.append((kind, asked, [turn(a)], None))
         if others:
             made.append(("new-topic", q.question, [turn(rng.choice(others))], 0))
-            short = shortened(q.question, state.idf_of, rng)
+            short = shortened(q.question, assistant.idf, rng)
             if short:
                 made.append(("short-new-topic", short, [turn(rng.choice(others))], 0))
         if near:
@@ -199,7 +199,7 @@ def quarter_rows(folder: Path, work: Path, *, seed: int = 13, limit: int | None 
                 if found[1] < 0:
                     continue  # the rewrite misses the story too: no decision saves it
                 y = int(found[0] < 0 or found[1] < found[0])
-            x = state.followup_features(question, rewrite, history, alone, rewritten)
+            x = assistant.followup_features(question, rewrite, history, alone, rewritten)
             rows.append({"id": q.id, "kind": kind, "label": y, "question": question, "found": found,
                          "features": [None if v != v else round(float(v), 6) for v in x]})
     write_rows(cache, rows)

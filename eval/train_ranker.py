@@ -44,15 +44,12 @@ def quarter_rows(plain: Path, config: Config, *, index: Path | None = None, prog
     if cached is not None:
         return cached
     assistant = Assistant.from_index(index, config=config.replace(reader=None), progress=False)
-    state = assistant._fresh()  # noqa: SLF001 - the rows must be exactly what the retriever ranks
-    store = state.retriever.store
     questions = [q for q in load_dataset(plain).questions if q.relevant_ids]
     rows = []
     for q in tqdm(questions, desc=f"rerank rows {plain.name}", unit="q", disable=not progress):
-        filters = assistant._filters(q.as_of, None, None, None)  # noqa: SLF001
-        articles, x = state.retriever.rerank_candidates(q.question, filters=filters)
+        ids, x = assistant.rerank_features(q.question, as_of=q.as_of)
         gold = set(q.relevant_ids)
-        labels = [int(store.articles[a].id in gold) for a in articles]
+        labels = [int(a in gold) for a in ids]
         rows.append({"id": q.id, "features": np.nan_to_num(x, nan=-1.0).tolist(), "labels": labels,
                      "gold": len(gold)})
     if cache is not None:

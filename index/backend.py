@@ -14,7 +14,6 @@ chunk rows of that store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -23,30 +22,9 @@ import numpy as np
 
 from index.filters import ArticleFacets, Filters
 from index.lock import write_lock
+from index.records import Hit, SyncReport
 from index.settings import IndexSettings
 from index.store import IndexStore, current_version
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A chunk row of the loaded store and its retrieval score."""
-
-    row: int
-    score: float
-
-
-@dataclass
-class SyncReport:
-    """What a backend changed to hold exactly the articles of an index version."""
-
-    added: int = 0  # articles inserted (new or changed)
-    removed: int = 0  # articles deleted (gone or changed)
-    chunks: int = 0  # chunks inserted
-    seconds: float = 0.0
-
-    def summary(self) -> str:
-        return (f"Search engine updated: {self.added:,} articles added, {self.removed:,} removed "
-                f"({self.chunks:,} chunks) in {self.seconds:.1f} s")
 
 
 class ChunkSearch(Protocol):

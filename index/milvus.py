@@ -24,9 +24,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from index.backend import Hit, SyncReport
 from index.errors import BackendError, IndexMismatchError, NewsdeskError
 from index.filters import UNDATED, Filters
+from index.records import Hit, SyncReport
 from index.settings import IVF_NPROBE
 from index.store import IndexStore
 from index.tokenize import terms

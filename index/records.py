@@ -1,4 +1,5 @@
-"""Typed records that flow through ingestion: Article and Chunk."""
+"""Typed records that flow through ingestion and search: Article, Chunk, a search Hit and a
+search engine's SyncReport."""
 
 from __future__ import annotations
 
@@ -89,3 +90,25 @@ class Chunk:
     @classmethod
     def from_dict(cls, d: dict) -> Chunk:
         return cls(id=d["id"], article_id=d["article_id"], text=d["text"], start=d["start"], end=d["end"])
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk row of the loaded store and its retrieval score."""
+
+    row: int
+    score: float
+
+
+@dataclass
+class SyncReport:
+    """What a backend changed to hold exactly the articles of an index version."""
+
+    added: int = 0  # articles inserted (new or changed)
+    removed: int = 0  # articles deleted (gone or changed)
+    chunks: int = 0  # chunks inserted
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"Search engine updated: {self.added:,} articles added, {self.removed:,} removed "
+                f"({self.chunks:,} chunks) in {self.seconds:.1f} s")

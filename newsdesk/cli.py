@@ -498,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _eval_description() -> str:
-    from rag.config import VARIANTS
+    from eval.variants import VARIANTS
 
     return "Variants for --compare: " + ", ".join(VARIANTS)
 

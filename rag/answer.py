@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,10 +21,13 @@ import numpy as np
 from index.chunk import sentence_spans
 from index.embed import Embedder
 from index.tokenize import terms
+from rag import conflicts
 from rag.cite import Evidence, number_citations
 from rag.config import Config
 from rag.coverage import coverage
 from rag.query import unsaid
+from rag.question import WORD, understand
+from rag.reading import TYPE_WEIGHT, Reading, ScoredSentence
 from rag.records import Answer, Passage
 
 if TYPE_CHECKING:
@@ -34,13 +37,8 @@ ABSTAIN_TEXT = (
     "I could not find an answer to that in this collection. The closest passages are listed "
     "as sources, but none of them supports an answer."
 )
-# Weights of the sentence score; lexical coverage is the stronger signal for names and numbers.
-LEXICAL_WEIGHT = 0.6
-DENSE_WEIGHT = 0.4
 # Headline terms count at this weight: a headline sets the topic but is not the answer.
 TITLE_WEIGHT = 0.5
-# Weight of "the sentence holds the kind of thing asked for" (a number for "how many"...).
-TYPE_WEIGHT = 0.2
 OWN_TERM_BOOST = 2.0
 # Terms found only in a linked article (one naming the same person, company or event) count at
 # this weight: "the company whose co-founder handed over as CEO" is read in one article, the
@@ -59,21 +57,6 @@ HAND_SET_SECOND = 0.85
 # A sentence shorter than this many characters rarely answers anything ("Read more.").
 MIN_SENTENCE_CHARS = 25
 
-# What kind of answer a question asks for, read from its opening words. This steers which
-# sentence is quoted; it never decides whether to abstain.
-_ANSWER_TYPES = [
-    ("date", re.compile(r"^\W*(when\b|(on|until|by|since) what (date|day)|what (date|day|year|month)|"
-                        r"which (date|day|year|month))", re.I)),
-    ("number", re.compile(r"\bhow (many|much|far|long|large|big|tall|old|high|fast|deep)\b|"
-                          r"\bwhat (percentage|share|proportion|temperature|level|score|price|rate|amount|"
-                          r"sum|figure|number)\b|\bby how much\b", re.I)),
-    ("name", re.compile(r"^\W*(who|whom|whose)\b|\b(which|what) (is the name|was the name|company|firm|team|"
-                        r"club|person|official|minister|player|film|rocket|bank|party|group|university|"
-                        r"species|ship|ferry|[a-z]+ (company|minister|official|team))\b|\bcalled\b|\bnamed\b",
-                        re.I)),
-    ("place", re.compile(r"^\W*where\b|\b(which|what) (city|country|town|region|venue|place|port|island)\b",
-                         re.I)),
-]
 _MONTHS = ("january february march april may june july august september october november december "
            "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday "
            "saturday sunday yesterday today").split()
@@ -84,7 +67,6 @@ _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|el
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w'’-]+")
 # A person's name: two or more capitalised words in a row ("Lars Brekke"), not opening a sentence.
 _FULL_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Þ][\w'’-]+(?:\s+[A-ZÀ-Þ][\w'’-]+)+")
-_WHO = re.compile(r"^\W*(who|whom|whose)\b", re.I)
 # A quantity: a figure, a number word or an ordinal ("the eighth cut").
 _QUANTITY = re.compile(r"\d[\d,.]*\d|\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|"
                        r"hundred|thousand|million|billion|half|third|quarter|first|second|fourth|fifth|sixth|"
@@ -92,17 +74,9 @@ _QUANTITY = re.compile(r"\d[\d,.]*\d|\d|\b(one|two|three|four|five|six|seven|eig
 _YEAR = re.compile(r"(1[89]|20)\d\d")
 
 
-def answer_type(question: str) -> str | None:
-    """``date``, ``number``, ``name``, ``place`` or None when the question does not say."""
-    for name, pattern in _ANSWER_TYPES:
-        if pattern.search(question):
-            return name
-    return None
-
-
 def holds_type(sentence: str, kind: str | None, question_words: set[str],
                person_words: frozenset[str] | set[str] = frozenset()) -> bool:
-    """Does ``sentence`` hold something new of the asked-for kind: :func:`answer_type`'s, or in a
+    """Does ``sentence`` hold something new of the asked-for kind (:attr:`Question.kind`), or in a
     follow-up ``person`` (a new word of a person's name, one that ``person_words``, the words of
     full names in its article, holds: "Brekke said" counts, "Trondheim" does not) or
     ``quantity`` (a number the question does not give, not a year)?"""
@@ -129,32 +103,6 @@ def _capitalised(text: str) -> list[str]:
 def person_words(text: str) -> set[str]:
     """The words of the full names (two or more capitalised words in a row) in ``text``, lower-cased."""
     return {w.lower() for m in _FULL_NAME.finditer(text) for w in m.group().split()} - _CALENDAR
-
-
-@dataclass(frozen=True)
-class ScoredSentence:
-    """A candidate sentence: question coverage in the sentence (``lexical``) and in what was
-    read of its article (``article``), embedding similarity, and whether it holds the kind
-    of answer asked for."""
-
-    evidence: Evidence
-    lexical: float
-    dense: float
-    article: float = 1.0
-    typed: bool = True
-    numbers: bool = True
-
-    @property
-    def score(self) -> float:
-        base = (1 - TYPE_WEIGHT) * (LEXICAL_WEIGHT * self.lexical + DENSE_WEIGHT * self.dense)
-        return base + (TYPE_WEIGHT if self.typed else 0.0)
-
-    @property
-    def support(self) -> float:
-        """How well the evidence backs an answer: a question term missing from the whole
-        article (a year, a name, a number asked about) weakens every sentence of it, and an
-        article without a number the question names (``IDEF 2019``, ``86 kg``) backs nothing."""
-        return self.score * self.article**0.5 if self.numbers else 0.0
 
 
 def _article_names(passages: list[Passage], question_terms: set[str]) -> dict[str, set[str]]:
@@ -230,14 +178,15 @@ class ExtractiveAnswerer:
         # The carried words find the conversation's story; within it they back every sentence
         # alike (as its headline does), so they do not pull the answer back to the last one.
         carried = weights.keys() - own
-        kind = answer_type(question or query)
-        question_words = {w.lower() for w in re.findall(r"[\w'’-]+", question or query)}
-        if carried and kind == "name" and _WHO.search(question or query):
+        asked = understand(question or query)
+        kind: str | None = asked.kind
+        question_words = {w.lower() for w in WORD.findall(asked.text)}
+        if carried and kind == "name" and asked.asks_who:
             # "Who did she replace?": a person by name that the conversation has not named (the
             # last answer's "Ingrid Solberg" is carried). "Which company developed it?" may be
             # answered by the name just said, so only "who" asks for a new one.
             kind = "person"
-            question_words |= {w.lower() for w in re.findall(r"[\w'’-]+", query)}
+            question_words |= {w.lower() for w in WORD.findall(query)}
         elif carried and kind == "number":
             # "How big were its wings?": a quantity, not the year a sentence happens to give.
             kind = "quantity"
@@ -371,7 +320,6 @@ class ExtractiveAnswerer:
                   bar: float, answer: Answer) -> Answer:
         if not self.config.conflicts:
             return answer
-        from rag import conflicts  # imported here: rag.conflicts builds on this module
 
         found = conflicts.detect(question, ranked, scores, reading.read, weights=reading.weights, bar=bar,
                                  min_support=self.config.min_support)
@@ -404,20 +352,6 @@ def pick_sentences(ranked: list[ScoredSentence], scores: list[float], bar: float
         if value >= bar and all(_overlap(s.evidence.text, c.evidence.text) < 0.6 for c in chosen):
             chosen.append(s)
     return chosen
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What the answerer read for one question: the passages (``read``: the top ``n_top``
-    retrieved, then context), every candidate sentence scored by the hand-set rule (best
-    first; ``evidence.passage`` indexes ``read``) and the query's term weights."""
-
-    question: str
-    query: str
-    read: list[Passage]
-    n_top: int
-    scored: list[ScoredSentence]
-    weights: dict[str, float]
 
 
 def _overlap(a: str, b: str) -> float:

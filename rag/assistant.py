@@ -34,7 +34,8 @@ from rag.config import Config
 from rag.cross_encoder import CrossEncoderReranker
 from rag.idf_prior import IdfPrior
 from rag.llm_client import resolve_endpoint
-from rag.query import Turn, relative_window, resolve
+from rag.query import Turn, resolve
+from rag.question import understand
 from rag.reader import Reader
 from rag.records import Answer, Choice, Passage, Timeline
 from rag.retrieve import Retriever
@@ -224,7 +225,7 @@ class Assistant:
         return self._search(self._fresh(), query, k, filters)
 
     def _search(self, state: _Loaded, query: str, k: int, filters: Filters, *, learned: bool = True) -> list[Passage]:
-        window = relative_window(query, filters.as_of) if filters.as_of and self.config.date_window else None
+        window = understand(query, filters.as_of).window if self.config.date_window else None
         if window is None:
             return state.retriever.run(query, k=k, filters=filters, learned=learned)
         # "This week": prefer articles in the window, then fill up with the rest.
@@ -292,10 +293,11 @@ class Assistant:
         if llm is not None:
             yield from llm.stream(question, passages, query=query, history=history, fallback=state.answerer)
             return
-        if timeline_mod.is_timeline_question(question):  # "what happened ...": a short dated list
+        asked = understand(question, filters.as_of)
+        if asked.intent == "developments":  # "what happened ...": a short dated list
             # The story as asked when the question names one ("How did the strike end?"), else as
             # the follow-up was rewritten ("How did it end?").
-            story = self._timeline(state, question if timeline_mod.names_story(question) else query, filters, k)
+            story = self._timeline(state, question if asked.names_story else query, filters, k)
             if len(story.entries) >= timeline_mod.MIN_ANSWER_ENTRIES:
                 yield timeline_mod.as_answer(question, story, passages, query=query)
                 return
@@ -328,7 +330,8 @@ class Assistant:
         return self._timeline(state, query, filters, _check_k(self.config.k if k is None else k))
 
     def _timeline(self, state: _Loaded, query: str, filters: Filters, k: int) -> Timeline:
-        start, named = timeline_mod.since(query, filters.as_of), timeline_mod.year(query)
+        story = understand(query, filters.as_of)
+        start, named = story.since, story.year
         if start is None and named is not None:  # "the 2023 Oscars": that year's articles
             start = date(named, 1, 1)
             if filters.date_to is None or filters.date_to > date(named, 12, 31):
@@ -408,6 +411,39 @@ class Assistant:
                  for c in choices]
         t = choice_mod.add_hypotheses(t, question, found, state.idf_of)
         return read, t, choice_mod.option_features(question, t, state.idf_of)
+
+    # ---- what training reads: the same rows the answer path computes ---------------------
+    def articles(self) -> list[Article]:
+        """The live index's articles, in index order."""
+        return list(self._fresh().store.articles)
+
+    def idf(self, term: str) -> float:
+        """``term``'s inverse document frequency in the collection (blended with the IDF prior)."""
+        return self._fresh().idf_of(term)
+
+    def option_features(self, question: str, choices: Sequence[str], *, as_of: date | str | None = None,
+                        k: int = CHOOSE_K) -> np.ndarray:
+        """The trained chooser's feature rows for ``choices`` (one per choice), exactly as
+        :meth:`choose` computes them; ``newsdesk train-reader`` fits the chooser on them."""
+        _check_question(question)
+        state = self._fresh()
+        filters = self._filters(as_of, None, None, None)
+        _, _, x = self._option_evidence(state, question, list(choices), filters, _check_k(k), features=True)
+        return x
+
+    def rerank_features(self, question: str, *, as_of: date | str | None = None) -> tuple[list[str], np.ndarray]:
+        """The article ids the reranker orders for ``question`` and their feature matrix
+        (:data:`rag.rerank.RANK_FEATURES`), in retrieval order: what the trained ranker learns from."""
+        _check_question(question)
+        state = self._fresh()
+        rows, x = state.retriever.rerank_candidates(question, filters=self._filters(as_of, None, None, None))
+        return [state.store.articles[r].id for r in rows], x
+
+    def followup_features(self, question: str, rewrite: str, history: Sequence[Turn], alone: list[Passage],
+                          rewritten: list[Passage]) -> np.ndarray:
+        """The trained follow-up decision's row for ``question`` searched as asked (``alone``)
+        and as ``rewrite`` (``rewritten``), exactly as :meth:`ask` computes it."""
+        return self._fresh().followup_features(question, rewrite, history, alone, rewritten)
 
     def stats(self) -> Stats:
         store = self._fresh().store

@@ -25,9 +25,9 @@ import numpy as np
 
 from index.chunk import sentence_spans
 from index.tokenize import terms
-from rag.answer import Reading, ScoredSentence
 from rag.cite import Evidence
 from rag.coverage import coverage
+from rag.reading import Reading, ScoredSentence
 from rag.records import Passage
 
 # The chooser's inputs, in order (the reader manifest stores this list: a mismatch is refused).

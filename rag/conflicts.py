@@ -6,7 +6,7 @@ best first (by the trained reader when there is one) with their scores, and the 
 sentence must reach to join the answer. The rule is strict on purpose, since a false "reports
 differ" on an ordinary question is worse than a missed one:
 
-1. The asked value's type comes from the question (:func:`rag.answer.answer_type`): only
+1. The asked value's type comes from the question (:func:`rag.question.understand`): only
    ``number``, ``date`` and ``name`` questions are compared.
 2. A side is a *well-supported* sentence: its score sits at most :data:`SIDE_REACH` times as far
    below the best as the second-sentence bar does, its article backs an answer (hand-set support
@@ -32,8 +32,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from index.tokenize import STOPWORDS, terms
-from rag.answer import ScoredSentence, answer_type
 from rag.coverage import coverage
+from rag.question import understand
+from rag.reading import ScoredSentence
 from rag.records import Answer, Citation, Disagreement, Passage, Report
 
 OWN_SHARE = 0.6  # a side's sentence covers at least this share of the question terms the best one covers
@@ -67,9 +68,6 @@ _NOT_NAMES = _CALENDAR | frozenset(
     "mr mrs ms dr prof sir dame president vice prime minister deputy secretary general colonel major captain "
     "lieutenant admiral commander chairman chairwoman chair chief executive director governor mayor senator "
     "king queen prince princess pope judge coach".split())
-_HOW_MANY = re.compile(r"\bhow many ([a-z]+)")
-_HOW_MEASURE = re.compile(r"\bhow (long|far|tall|high|deep)\b")
-_HOW_MUCH = re.compile(r"\bhow much\b|\bby how much\b")
 # Units a length or a duration is given in ("how long", "how deep"), stemmed.
 _MEASURES = frozenset(terms("metre metres meter meters kilometre kilometres kilometer km m cm mm mile miles feet foot "
                             "inch inches yard yards light-years second seconds minute minutes hour hours day days "
@@ -155,16 +153,15 @@ def _unit(sentence: str, m: re.Match[str]) -> str | None:
 def _number_weight(question: str, sentence: str, m: re.Match[str], unit: str | None) -> int | None:
     """How well a number fits what the question asks (higher first), None when it cannot be
     the answer: "how many miners" counts miners, "how deep" is a length, "how much" is money first."""
-    q = question.lower()
-    counted = _HOW_MANY.search(q)
-    if counted:
-        noun = (terms(counted.group(1)) or [""])[0]
+    asked = understand(question)
+    if asked.amount == "count":
+        noun = asked.counted
         if unit == noun or (unit is None and noun in terms(sentence)):
             return 1
         return None
-    if _HOW_MEASURE.search(q):
+    if asked.amount == "measure":
         return 1 if unit in _MEASURES else None
-    if _HOW_MUCH.search(q):
+    if asked.amount == "money":
         return 1 if (m.group("cur") or m.group("pct") or m.group("scale")) else 0
     return int(unit is not None and unit in set(terms(question)))
 
@@ -240,7 +237,7 @@ def detect(question: str, ranked: Sequence[ScoredSentence], scores: Sequence[flo
     """The disagreement among the well-supported sentences of ``ranked`` (best first, with their
     ``scores``; ``evidence.passage`` indexes ``read``), or None when they agree or nothing can
     be compared. ``weights`` are the query's term weights, ``bar`` the second-sentence bar."""
-    kind = answer_type(question)
+    kind = understand(question).kind
     if kind not in ("number", "date", "name") or not ranked:
         return None
     own = [coverage(weights, dict.fromkeys(terms(s.evidence.text), 1.0)) for s in ranked]

@@ -30,9 +30,10 @@ import numpy as np
 from index.errors import ModelNotAvailableError
 from index.store import file_sha256 as sha256
 from index.tokenize import terms
-from rag.answer import Reading, ScoredSentence, answer_type
 from rag.choice import OPTION_FEATURES
 from rag.coverage import coverage
+from rag.question import answer_kind
+from rag.reading import Reading, ScoredSentence
 from rag.rerank import RANK_FEATURES
 
 BUNDLED_READER = Path(__file__).parent / "models" / "reader"
@@ -69,7 +70,7 @@ def base_features(reading: Reading) -> np.ndarray:
         return out
     question_words = {w.lower() for w in re.findall(r"[\w'’-]+", reading.question)}
     question_terms = set(terms(reading.question))
-    kind = _TYPES[answer_type(reading.question)]
+    kind = _TYPES[answer_kind(reading.question)]
     article_rank: dict[str, int] = {}
     for p in reading.read[: reading.n_top]:
         article_rank.setdefault(p.article_id, len(article_rank))
@@ -160,7 +161,7 @@ class ReaderManifest:
 
 
 class Reader:
-    """Scores the candidate sentences of a :class:`~rag.answer.Reading`.
+    """Scores the candidate sentences of a :class:`~rag.reading.Reading`.
 
     Args:
         folder: a reader folder (``manifest.json``, ``model.onnx``, ``tokenizer.json``,

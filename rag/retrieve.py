@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from index.backend import ChunkSearch, Hit, LocalSearch
+from index.backend import ChunkSearch, LocalSearch
 from index.embed import Embedder
 from index.filters import UNDATED, ArticleFacets, Filters
+from index.records import Hit
 from index.sparse import scores as bm25_scores
 from index.store import IndexStore
 from index.tokenize import terms

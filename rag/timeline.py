@@ -10,35 +10,15 @@ with news's lead first, and not a repeat of a line already kept.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 from index.chunk import sentence_spans
 from index.tokenize import terms
 from rag.coverage import coverage
+from rag.question import story_terms
 from rag.records import Answer, Citation, Passage, Timeline, TimelineEntry
 
-# Questions that ask how a story developed, read from their opening words.
-_TIMELINE_QUESTION = re.compile(
-    r"^\W*(what(?:'s| has| had)? happened\b|what (?:is|are) the latest\b|how (?:did|has|have|do|does) .{2,120}? "
-    r"(?:end|ended|develop|developed|unfold|unfolded|evolve|evolved|progress|progressed|play out|played out|"
-    r"turn out|turned out|go|gone)\b|(?:give me |show me )?(?:a |the )?timeline\b|what (?:are|were) the "
-    r"(?:latest )?developments\b)",
-    re.I,
-)
-# Words of the question, not of the story: left out of the terms a story must cover.
-_QUESTION_WORDS = frozenset(terms(
-    "happened happen latest developments development develop developed unfold unfolded evolve evolved "
-    "progress progressed play played turn turned end ended ends timeline story news update updates since "
-    "until recently recent far now go gone went"
-))
-_MONTHS = {m: i for i, m in enumerate(
-    "january february march april may june july august september october november december".split(), 1)}
-_MONTH_TERMS = frozenset(terms(" ".join(_MONTHS)) + terms("jan feb mar apr jun jul aug sep sept oct nov dec"))
-_SINCE = re.compile(r"\bsince\s+(?:(?:early|mid|late)[\s-]+)?(?:(\d{1,2})(?:st|nd|rd|th)?\s+)?(" + "|".join(_MONTHS)
-                    + r")?\s*(?:(\d{1,2})(?:st|nd|rd|th)?\b(?!\d))?,?\s*(\d{4})?\b", re.I)
 ON_STORY = 0.7  # an article is on the story when it covers this share of the best article's coverage
 MIN_COVERAGE = 0.6  # ... and at least this share of the story's term weight
 MIN_LINE_COVERAGE = 0.5  # and its line covers this share itself (a news roundup's lead is another story)
@@ -52,55 +32,9 @@ MIN_ANSWER_ENTRIES = 2  # with fewer dated developments the question is answered
 CANDIDATES = 30  # passages retrieved to find a story's articles (one per story group)
 
 
-def is_timeline_question(question: str) -> bool:
-    """Whether ``question`` asks how a story developed ("What happened with X?", "How did the
-    strike end?", "Timeline of ...")."""
-    return bool(_TIMELINE_QUESTION.match(question))
-
-
-def since(question: str, as_of: date | None) -> date | None:
-    """The start date a question names with "since March", "since March 2025" or "since 2024"
-    (a month without a year is the latest one not after ``as_of``), else None."""
-    m = _SINCE.search(question)
-    if not m:
-        return None
-    day_before, month_name, day_after, year = m.groups()
-    if month_name is None:
-        return date(int(year), 1, 1) if year else None
-    today = as_of or date.today()
-    month, day = _MONTHS[month_name.lower()], int(day_before or day_after or 1)
-    year = int(year) if year else today.year - ((month, day) > (today.month, today.day))
-    try:
-        return date(year, month, day)
-    except ValueError:  # "since February 30"
-        return date(year, month, 1)
-
-
-def names_story(question: str) -> bool:
-    """Whether ``question`` names its story ("How did the strike end?") rather than leaning on the
-    conversation ("How did it end?")."""
-    return bool(_story_terms(question))
-
-
-def _story_terms(query: str) -> list[str]:
-    query = _SINCE.sub(" ", query)  # "since March 10" is a date range, not part of the story
-    return [t for t in terms(query) if t not in _QUESTION_WORDS and t not in _MONTH_TERMS
-            and not re.fullmatch(r"(1[89]|20)\d\d", t)]
-
-
-_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
-
-
-def year(question: str) -> int | None:
-    """The one year a question names outside a "since" phrase ("the 2023 Oscars"): the timeline
-    is that year's; None for no year or several."""
-    found = set(_YEAR.findall(_SINCE.sub(" ", question)))
-    return int(found.pop()) if len(found) == 1 else None
-
-
 def story_weights(query: str, idf: Callable[[str], float]) -> dict[str, float]:
     """The story's terms (the query's, without question words, months and years) and their IDF."""
-    return {t: idf(t) for t in set(_story_terms(query) or terms(query))}
+    return {t: idf(t) for t in set(story_terms(query) or terms(query))}
 
 
 @dataclass(frozen=True)

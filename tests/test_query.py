@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from rag.answer import Reading, ScoredSentence
 from rag.assistant import SAMPLE_ARTICLES
 from rag.cite import Evidence, strip_markers
 from rag.query import evidence, names_own_subject, resolve, unsaid
+from rag.reading import Reading, ScoredSentence
 from rag.records import Passage
 
 IDEF = "idef-2025-hasanov-gorgun"

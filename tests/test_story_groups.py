@@ -11,10 +11,11 @@ import pytest
 from wire import other_report, wire_copies
 
 from eval import metrics as m
+from eval.variants import VARIANTS
 from index.build import write_collection
 from index.records import Article
 from index.store import IndexStore
-from rag.config import VARIANTS, Config
+from rag.config import Config
 from rag.records import Citation, Copy, Passage
 from rag.retrieve import Retriever
 from ui import render

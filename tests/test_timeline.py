@@ -27,42 +27,6 @@ def _p(article_id: str, title: str, day: date | None, text: str, *, start: int =
                    also=also)
 
 
-def test_timeline_questions_are_told_from_other_questions():
-    for q in ("What happened with the port strike?", "How did the Valmora port strike end?",
-              "What has happened since March?", "Timeline of the strike", "What is the latest on the talks?",
-              "How has the dispute developed?"):
-        assert timeline.is_timeline_question(q), q
-    for q in ("Who was appointed arbitrator?", "How many ships waited?", "Which union went on strike?",
-              "How did Tom Brady announce his retirement?"):
-        assert not timeline.is_timeline_question(q), q
-
-
-def test_a_year_named_outside_since_is_the_timeline_s_year():
-    assert timeline.year("What happened at the 2023 Oscars?") == 2023
-    assert timeline.year("What happened since March 2024?") is None
-    assert timeline.year("From 2019 to 2021?") is None and timeline.year("What happened?") is None
-
-
-def test_a_question_names_its_story_or_leans_on_the_conversation():
-    assert timeline.names_story("How did the Valmora port strike end?")
-    assert not timeline.names_story("How did it end?")
-    assert not timeline.names_story("What happened since March?")
-
-
-@pytest.mark.parametrize(("question", "expected"), [
-    ("What happened since March?", date(2025, 3, 1)),
-    ("What happened since March 10?", date(2025, 3, 10)),
-    ("since 10 March 2024", date(2024, 3, 10)),
-    ("since mid-March", date(2025, 3, 1)),
-    ("since May", date(2024, 5, 1)),  # after as_of's month: last year's May
-    ("since 2024", date(2024, 1, 1)),
-    ("since the vote", None),
-    ("What happened?", None),
-])
-def test_since_reads_the_start_of_the_timeline(question, expected):
-    assert timeline.since(question, date(2025, 4, 1)) == expected
-
-
 def test_entries_are_in_date_order_off_story_articles_left_out_and_repeats_skipped():
     passages = [
         _p("end", "Dock workers vote to end port strike", date(2025, 3, 18),
