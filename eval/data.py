@@ -10,7 +10,7 @@ conversations-heldout3`` those of ``eval/datasets/conversations-heldout3.jsonl``
 were read when the follow-up answers changed) and ``--dataset conversations-heldout4`` to
 ``conversations-heldout6`` those of ``eval/datasets/conversations-heldout4.jsonl`` to
 ``conversations-heldout6.jsonl`` (never tuned on; the fifth and sixth were written for the fifth
-pass, see docs/evaluation.md).
+pass, see docs/records/evaluation.md).
 ``--dataset PATH`` is a folder holding ``articles.jsonl`` and ``questions.jsonl``; the
 questions are either in Newsdesk's own format (:mod:`eval.questions`) or in the RealTimeQA quiz format of
 ``../shared/data/realtimeqa-2023q1`` (recognised by its ``gold_urls`` field).

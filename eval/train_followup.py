@@ -290,7 +290,7 @@ found (`rag/followup.py`, {len(manifest['features'])} features). LightGBM, binar
   (first chunk of each article embedded); how the turns are made: `eval/train_followup.py`.
 - Reproduce: `python -m eval.train_followup --data {data} --work WORK --quarters
   {','.join(trained['quarters'])}{limit} --seed {trained['seed']}`.
-- Measured on the bundled scripted conversations: docs/evaluation.md#conversations.
+- Measured on the bundled scripted conversations: docs/records/evaluation.md#conversations.
 
 Decided right, leave one quarter out (a follow-up is right as asked where the rewrite does
 not rank its story higher, so a low threshold costs made-up follow-ups too):

@@ -35,7 +35,7 @@ SEED = 1
 SCHEME = "affine32"  # datasketch's 32-bit permutations: signatures are stored as uint32
 # Estimated Jaccard similarity of two texts' shingles above which they are one story. On the
 # dev collection a story's updated version scored 0.60, and the closest pair of different
-# stories (one event's reports in two years) 0.43 (docs/news.md).
+# stories (one event's reports in two years) 0.43 (docs/records/news.md).
 SIMILARITY = 0.5
 LSH_THRESHOLD = 0.4  # candidates are fetched a little below SIMILARITY so LSH misses few pairs
 MIN_SHINGLES = 25  # texts shorter than this (about 30 words) say too little to be matched

@@ -29,7 +29,7 @@ FORMAT = "newsdesk-followup/1"
 # Above this probability the rewrite is searched. The made-up training turns are mostly
 # questions that name their subject, so the model's probabilities of real chat follow-ups run
 # low; 0.05 was chosen on the bundled conversation sets (conversations, -heldout, -heldout2:
-# 123 turns, the best of 0.02-0.5), where new topics score 0.002-0.03 (docs/evaluation.md).
+# 123 turns, the best of 0.02-0.5), where new topics score 0.002-0.03 (docs/records/evaluation.md).
 THRESHOLD = 0.05
 RIVALS = 3  # the question's own top passages compared with the rewrite's top one
 PRONOUNS = frozenset("they them their he him his she her it its that this those these there then".split())

@@ -39,7 +39,7 @@ MIN_DF = 5
 # collection alone (the pseudo-chunks hold none of it): where the collection lacks it, a
 # question asking for it asks about something else (blending every word answered "How many
 # visitors attended IDEF 2025?" from the opening story). 0.15 was chosen over 0.1 and 0.2 on
-# the sample and the tuned conversation sets (docs/evaluation.md, fifth pass).
+# the sample and the tuned conversation sets (docs/records/evaluation.md, fifth pass).
 COMMON = 0.15
 
 

@@ -106,7 +106,7 @@ def evidence(question: str, rewrite: str, passage: Passage, idf: Callable[[str],
 # passages of other stories its own search found and to the rewrite's top passage, in cosine.
 # "What did they discuss?" is as close to a passage on other talks as to the meeting just
 # discussed; "Who is the company's chief executive?" as close to one company's chief as to
-# another's. Chosen on conversations.jsonl and conversations-heldout.jsonl (docs/evaluation.md).
+# another's. Chosen on conversations.jsonl and conversations-heldout.jsonl (docs/records/evaluation.md).
 DISTINCT = 0.05
 # The rewrite loses the question's subject when its top passage holds less than this share of
 # the question's own words (by IDF) that the question's own top passage holds.

@@ -11,7 +11,7 @@ or re-read:
   evidence spread over several chunks adds up (``index.sparse``).
 
 By default each signal is min-max scaled over the candidates and they are added with equal
-weights; on the RealTimeQA dev set each raised article recall@10 and MRR@10 (docs/evaluation.md).
+weights; on the RealTimeQA dev set each raised article recall@10 and MRR@10 (docs/records/evaluation.md).
 A trained ranker (``ranker.txt`` in the reader folder, ``Config.learned_rerank``) instead scores
 the :data:`RANK_FEATURES` of each candidate with weights learned on the training split.
 """

@@ -50,7 +50,7 @@ def test_the_bundled_model_tells_a_new_topic_from_a_follow_up(sample_assistant) 
 
 def test_a_description_that_points_back_is_a_follow_up(sample_assistant) -> None:
     # Only "the company" points back. A known miss until the IDF prior changed the IDF that the
-    # trained decision reads (docs/evaluation.md, fifth pass).
+    # trained decision reads (docs/records/evaluation.md, fifth pass).
     vaccine = [("What efficacy did Respiva show in its late-stage trial?",
                 "In a late-stage trial involving about 24,000 participants in 14 countries, Respiva showed an "
                 "efficacy of 83.7% against RSV lower respiratory tract disease during the first season [1]")]

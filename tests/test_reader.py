@@ -47,7 +47,7 @@ def test_bundled_reader_is_verified_and_picks_the_answer(reading, use_cross_enco
     assert len(ranked) == len(reading.scored) and scores == sorted(scores, reverse=True)
     # The answering sentence is among the reader's best three (it puts the story's lead, with
     # the names of the visit, first). With its cross-encoder, among the best four: since the IDF
-    # prior the IDEX story's lead ranks above it (docs/evaluation.md, fifth pass), though on the
+    # prior the IDEX story's lead ranks above it (docs/records/evaluation.md, fifth pass), though on the
     # whole sample that mode answers better with the prior (0.802) than without (0.753).
     best = 4 if use_cross_encoder else 3
     assert any("Görgün" in s.evidence.text for s in ranked[:best])
