@@ -66,7 +66,7 @@ def main() -> None:
         print(f"{len(questions)} questions, search k=10, cross-encoder {label}")
         print(f"{'stage':<28} {'p50 ms':>8} {'p95 ms':>8}")
         rows = [("without", base)] + [
-            (f"cross_encoder_top={top}", base.with_config(cross_encoder=model, cross_encoder_top=top))
+            (f"cross_encoder_top={top}", base.with_config(rerank={"cross_encoder": model, "cross_encoder_top": top}))
             for top in sorted({int(t) for t in args.tops.split(",")})
         ]
         for name, assistant in rows:

@@ -117,7 +117,7 @@ def dev_part(index_dir: str, questions: list[str], work: Path) -> dict:
                 for a, b in zip(hits["faiss+bm25s"][i], hits["milvus"][i])]
         out[f"{kind}_top10_overlap"] = round(float(np.mean(same)), 4)
     local = Assistant.from_index(index_dir, progress=False)
-    remote = local.with_config(backend_url=engine.url)
+    remote = local.with_config(engine=engine.url)
     for name, assistant in (("faiss+bm25s", local), ("milvus", remote)):
         assistant.search(questions[0], k=10)  # warm
         _, ms = timed(lambda q, a=assistant: a.search(q, k=10), questions)

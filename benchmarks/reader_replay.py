@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int)
     args = ap.parse_args()
     dataset = load_dataset(args.dataset)
-    assistant = Assistant.from_index(args.index, config=Config(reader=None), progress=False)
+    assistant = Assistant.from_index(args.index, config=Config(read={"reader": None}), progress=False)
     questions = [q for q in dataset.questions if q.answers][: args.limit]
     if args.skip_answers:
         return choose_runs(args, questions)
@@ -86,8 +86,8 @@ def choose_runs(args: argparse.Namespace, questions: list) -> None:
     weights = [float(w) for w in args.choose_weights.split(",") if w.strip()]
     mc = [q for q in questions if q.choices]
     for w in weights:
-        config = Config(reader=args.reader or "bundled", reader_choice_weight=w,
-                        reader_cross_encoder=args.choose_cross_encoder)
+        config = Config(read={"reader": args.reader or "bundled", "reader_cross_encoder": args.choose_cross_encoder},
+                        choose={"reader_weight": w})
         chooser = Assistant.from_index(args.index, config=config, progress=False)
         right = sum(chooser.choose(q.question, q.choices, as_of=q.as_of).choice == q.answer
                     for q in tqdm(mc, desc=f"choose w={w}", unit="q"))

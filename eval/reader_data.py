@@ -183,7 +183,7 @@ def write_rows(cache: Path, rows: list[dict]) -> None:
 def _key(folder: Path, config: Config) -> str:
     h = hashlib.sha256(f"mine-v{MINE_VERSION}".encode())
     h.update(json.dumps(config.index.to_dict(), sort_keys=True).encode())
-    h.update(json.dumps({"k": config.k, "answer_passages": config.answer_passages}).encode())
+    h.update(json.dumps({"k": config.k, "answer_passages": config.read.passages}).encode())
     for name in (ARTICLES_FILE, QUESTIONS_FILE):
         f = folder / name
         h.update(f"{name}:{f.stat().st_size}:{int(f.stat().st_mtime)}".encode())
@@ -194,7 +194,7 @@ def mine_quarter(folder: Path, work: Path, *, settings: IndexSettings = MINING_S
                  limit: int | None = None, progress: bool = True) -> list[MinedQuestion]:
     """Every answerable question of one quarter, mined (cached in ``work``)."""
     plain = unpack(folder, work)
-    config = Config(index=settings, reader=None)
+    config = Config(index=settings, read={"reader": None})
     cache = plain / f"mined-{_key(plain, config)}{'-' + str(limit) if limit else ''}.jsonl.gz"
     cached = read_rows(cache)
     if cached is not None:

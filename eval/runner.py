@@ -98,7 +98,7 @@ def run_variant(assistant: Assistant, questions: Sequence[Question], *, name: st
 def config_dict(config: Config) -> dict:
     """The config as JSON-ready data, without secrets."""
     d = dataclasses.asdict(config)
-    d.pop("llm_api_key", None)
+    d["generator"].pop("api_key", None)
     return d
 
 
@@ -139,7 +139,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"Index {info.index_dir} {state}: {info.chunks:,} chunks"
           + (f", build {info.build_seconds:.1f} s" if info.build_seconds is not None else ""))
     base = Assistant.from_index(info.index_dir, config=config, progress=False)
-    runs = [run_variant(base.with_config(**VARIANTS[n], backend_url=engine if uses_engine(n) else None), questions,
+    runs = [run_variant(base.with_config(**VARIANTS[n], engine=engine if uses_engine(n) else None), questions,
                         name=n, changes=VARIANTS[n], index=info)
             for n in names]
 

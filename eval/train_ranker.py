@@ -27,8 +27,10 @@ RANK_VERSION = 2  # bump when the rows change: cached rows are then computed aga
 
 
 def _settings_key(config: Config) -> dict:
-    return {k: getattr(config, k) for k in ("candidates", "dense_weight", "rerank", "article_bm25",
-                                            "max_per_article", "story_groups", "k")}
+    r, rr = config.retrieve, config.rerank
+    return {"candidates": r.candidates, "dense_weight": r.dense_weight, "rerank": rr.articles,
+            "article_bm25": rr.article_bm25, "max_per_article": r.max_per_article, "story_groups": r.story_groups,
+            "k": config.k}
 
 
 def quarter_rows(plain: Path, config: Config, *, index: Path | None = None, progress: bool = True) -> list[dict]:
@@ -43,7 +45,7 @@ def quarter_rows(plain: Path, config: Config, *, index: Path | None = None, prog
     cached = read_rows(cache) if cache is not None else None
     if cached is not None:
         return cached
-    assistant = Assistant.from_index(index, config=config.replace(reader=None), progress=False)
+    assistant = Assistant.from_index(index, config=config.replace(read={"reader": None}), progress=False)
     questions = [q for q in load_dataset(plain).questions if q.relevant_ids]
     rows = []
     for q in tqdm(questions, desc=f"rerank rows {plain.name}", unit="q", disable=not progress):

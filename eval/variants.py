@@ -1,42 +1,45 @@
-"""Named pipeline variants for ``newsdesk eval --compare``: each is a set of
-:class:`rag.Config` changes applied with ``Assistant.with_config``. They are measurements'
-switches, so they live with the evaluation, not in the answer path."""
+"""Named pipeline variants for ``newsdesk eval --compare``: each is a set of :class:`rag.Config`
+changes (dotted ``stage.field`` names) applied with ``Assistant.with_config``. They are
+measurements' switches, so they live with the evaluation, not in the answer path."""
 
 from __future__ import annotations
 
 VARIANTS: dict[str, dict] = {
-    "bm25": {"retrieval": "bm25", "rerank": 0},
-    "dense": {"retrieval": "dense", "rerank": 0},
-    "hybrid": {"retrieval": "hybrid"},
-    "hybrid-rerank": {"retrieval": "hybrid", "rerank": 0},
-    "hybrid-articlebm25": {"retrieval": "hybrid", "article_bm25": 0},
+    "bm25": {"retrieve.mode": "bm25", "rerank.articles": 0},
+    "dense": {"retrieve.mode": "dense", "rerank.articles": 0},
+    "hybrid": {"retrieve.mode": "hybrid"},
+    "hybrid-rerank": {"retrieve.mode": "hybrid", "rerank.articles": 0},
+    "hybrid-articlebm25": {"retrieve.mode": "hybrid", "rerank.article_bm25": 0},
     # Without the cross-encoder that ``newsdesk eval --cross-encoder`` adds to every variant.
-    "hybrid-crossencoder": {"retrieval": "hybrid", "cross_encoder": None},
-    "hybrid-rrf": {"retrieval": "hybrid", "fusion": "rrf", "candidates": 100, "rerank": 0},
-    "hybrid+window": {"retrieval": "hybrid", "date_window": True},
-    "hybrid+recency": {"retrieval": "hybrid", "recency_weight": 0.5},
-    "hybrid+recency-strong": {"retrieval": "hybrid", "recency_weight": 2.0, "recency_halflife_days": 14.0},
-    "hybrid+2per-article": {"retrieval": "hybrid", "max_per_article": 2},
+    "hybrid-crossencoder": {"retrieve.mode": "hybrid", "rerank.cross_encoder": None},
+    "hybrid-rrf": {"retrieve.mode": "hybrid", "retrieve.fusion": "rrf", "retrieve.candidates": 100,
+                   "rerank.articles": 0},
+    "hybrid+window": {"retrieve.mode": "hybrid", "retrieve.date_window": True},
+    "hybrid+recency": {"retrieve.mode": "hybrid", "retrieve.recency_weight": 0.5},
+    "hybrid+recency-strong": {"retrieve.mode": "hybrid", "retrieve.recency_weight": 2.0,
+                              "retrieve.recency_halflife_days": 14.0},
+    "hybrid+2per-article": {"retrieve.mode": "hybrid", "retrieve.max_per_article": 2},
     # Copies of one story each take a slot, as before story groups (index/dedup.py).
-    "hybrid-stories": {"retrieval": "hybrid", "story_groups": False},
-    "hybrid-rrf+bm25x1.5": {"retrieval": "hybrid", "fusion": "rrf", "bm25_weight": 1.5, "rerank": 0},
-    "hybrid+dense0.3": {"retrieval": "hybrid", "dense_weight": 0.3},
-    "hybrid+1sentence": {"retrieval": "hybrid", "answer_sentences": 1},
+    "hybrid-stories": {"retrieve.mode": "hybrid", "retrieve.story_groups": False},
+    "hybrid-rrf+bm25x1.5": {"retrieve.mode": "hybrid", "retrieve.fusion": "rrf", "retrieve.bm25_weight": 1.5,
+                            "rerank.articles": 0},
+    "hybrid+dense0.3": {"retrieve.mode": "hybrid", "retrieve.dense_weight": 0.3},
+    "hybrid+1sentence": {"retrieve.mode": "hybrid", "read.sentences": 1},
     # The language model writes the answers from the same passages (``eval.runner.uses_llm``:
     # ``newsdesk eval --compare hybrid,hybrid+llm --llm-gguf PATH``).
-    "hybrid+llm": {"retrieval": "hybrid"},
+    "hybrid+llm": {"retrieve.mode": "hybrid"},
     # The trained reader's uses, each switched off alone (``newsdesk eval --compare``).
-    "hybrid-reader": {"retrieval": "hybrid", "reader": None},
-    "hybrid+reader-crossencoder": {"retrieval": "hybrid", "reader_cross_encoder": True},
-    "hybrid-reader-choose": {"retrieval": "hybrid", "reader_choice_weight": 0.0, "chooser": False},
-    "hybrid-chooser": {"retrieval": "hybrid", "chooser": False},
-    "hybrid-conflicts": {"retrieval": "hybrid", "conflicts": False},
-    "hybrid-ranker": {"retrieval": "hybrid", "learned_rerank": False},
+    "hybrid-reader": {"retrieve.mode": "hybrid", "read.reader": None},
+    "hybrid+reader-crossencoder": {"retrieve.mode": "hybrid", "read.reader_cross_encoder": True},
+    "hybrid-reader-choose": {"retrieve.mode": "hybrid", "choose.reader_weight": 0.0, "choose.learned": False},
+    "hybrid-chooser": {"retrieve.mode": "hybrid", "choose.learned": False},
+    "hybrid-conflicts": {"retrieve.mode": "hybrid", "read.conflicts": False},
+    "hybrid-ranker": {"retrieve.mode": "hybrid", "rerank.learned": False},
     # Follow-up or new topic by the hand-set rule instead of the trained decision.
-    "hybrid-followup": {"retrieval": "hybrid", "followup": None},
+    "hybrid-followup": {"retrieve.mode": "hybrid", "followup": None},
     # The collection's own IDF only, without the news-wide counts of common words.
-    "hybrid-idfprior": {"retrieval": "hybrid", "idf_prior": None},
+    "hybrid-idfprior": {"retrieve.mode": "hybrid", "retrieve.idf_prior": None},
     # The searches run in the engine at ``--backend-url`` (``eval.runner.uses_engine``); every
     # other variant searches the index folder: ``--compare hybrid,hybrid+engine``.
-    "hybrid+engine": {"retrieval": "hybrid"},
+    "hybrid+engine": {"retrieve.mode": "hybrid"},
 }

@@ -305,7 +305,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def _ask(args: argparse.Namespace) -> int:
     assistant = assistant_from_args(args)
     # On a terminal an LLM's answer is shown while it is written; the checked answer follows it.
-    live = not args.json and bool(assistant.config.llm_base_url) and sys.stdout.isatty()
+    live = not args.json and bool(assistant.config.generator.base_url) and sys.stdout.isatty()
     shown = ""
     for answer in assistant.stream(args.question, as_of=args.as_of, date_from=args.since, date_to=args.until,
                                    sources=args.source):

@@ -251,7 +251,7 @@ class ExtractiveAnswerer:
         scored by the hand-set rule, best first (see :class:`Reading`)."""
         query = query or question
         context = list(context or [])
-        top = list(passages[: self.config.answer_passages])
+        top = list(passages[: self.config.read.passages])
         scored = sorted(self.score_sentences(query, top + context, question=question), key=lambda s: -s.score)
         return Reading(question=question, query=query, read=top + context, n_top=len(top), scored=scored,
                        weights=self.query_weights(query))
@@ -272,18 +272,19 @@ class ExtractiveAnswerer:
         query = query or question
         context = list(context or [])
         # ``said``: the last answer's text; its sentences give way when others answer too.
-        reading = unsaid(self.read(question, passages, query=query, context=context), said, self.config.min_support)
+        reading = unsaid(self.read(question, passages, query=query, context=context), said,
+                         self.config.read.min_support)
         # Sentences are read from the top passages and the context; ``where`` maps a position
         # in what was read onto the answer's passage list (all retrieved, then the context).
         where = list(range(reading.n_top)) + list(range(len(passages), len(passages) + len(context)))
         passages = list(passages) + context
         scored = reading.scored
         support = max((s.support for s in scored), default=0.0)
-        if not scored or support < self.config.min_support:
+        if not scored or support < self.config.read.min_support:
             return Answer(question=question, text=ABSTAIN_TEXT, passages=passages, abstained=True, query=query,
                           support=support)
         ranked, scores, bar = self._rank(reading)
-        chosen = pick_sentences(ranked, scores, bar, self.config.answer_sentences)
+        chosen = pick_sentences(ranked, scores, bar, self.config.read.sentences)
         chosen = [replace(s, evidence=replace(s.evidence, passage=where[s.evidence.passage])) for s in chosen]
         chosen.sort(key=lambda s: (s.evidence.passage, s.evidence.start))
         evidence = [Evidence(s.evidence.passage, s.evidence.start, s.evidence.end, s.evidence.text, s.score)
@@ -301,14 +302,14 @@ class ExtractiveAnswerer:
         quoted = {(c.article_id, " ".join(c.quote.split())) for c in answer.citations if c.quote}
         if not quoted:
             return True  # nothing quoted to judge (the check already flags what no passage backs)
-        reading = self.read(question, passages, query=query, context=passages[self.config.answer_passages:])
-        return any(s.support >= self.config.min_support for s in reading.scored
+        reading = self.read(question, passages, query=query, context=passages[self.config.read.passages:])
+        return any(s.support >= self.config.read.min_support for s in reading.scored
                    if (reading.read[s.evidence.passage].article_id, " ".join(s.evidence.text.split())) in quoted)
 
     def with_disagreement(self, question: str, passages: list[Passage], answer: Answer) -> Answer:
         """``answer`` (another answerer's, e.g. the LLM's) with the note on reports that differ,
         read from the top ``answer_passages`` of ``passages`` (what that answerer was given)."""
-        if not self.config.conflicts or answer.abstained or not passages:
+        if not self.config.read.conflicts or answer.abstained or not passages:
             return answer
         reading = self.read(question, passages)
         if not reading.scored:
@@ -318,11 +319,11 @@ class ExtractiveAnswerer:
 
     def _disagree(self, question: str, reading: Reading, ranked: list[ScoredSentence], scores: list[float],
                   bar: float, answer: Answer) -> Answer:
-        if not self.config.conflicts:
+        if not self.config.read.conflicts:
             return answer
 
         found = conflicts.detect(question, ranked, scores, reading.read, weights=reading.weights, bar=bar,
-                                 min_support=self.config.min_support)
+                                 min_support=self.config.read.min_support)
         return conflicts.attach(answer, found) if found else answer
 
     def _rank(self, reading: Reading) -> tuple[list[ScoredSentence], list[float], float]:

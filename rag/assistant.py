@@ -81,7 +81,7 @@ class _Loaded:
                  cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None,
                  backend: SearchBackend | None = None, prior: IdfPrior | None = None) -> None:
         self.store = store
-        learned = reader is not None and config.learned_rerank and reader.ranker is not None
+        learned = reader is not None and config.rerank.learned and reader.ranker is not None
         ranker = reader.rank_articles if learned else None
         search = backend.searcher(store) if backend is not None else None
         self.retriever = Retriever(store, embedder, config, cross_encoder, ranker, search, prior)
@@ -176,15 +176,16 @@ class Assistant:
         if other.config.index != self.config.index:
             raise ValueError("with_config cannot change index settings; open the index again instead")
         other.embedder = self.embedder
-        same_model = self.cross_encoder and self.cross_encoder.name == other.config.cross_encoder
+        same_model = self.cross_encoder and self.cross_encoder.name == other.config.rerank.cross_encoder
         other.cross_encoder = self.cross_encoder if same_model else _cross_encoder(other.config,
                                                                                    other.config.index.device)
-        same_reader = (self.config.reader, self.config.reader_cross_encoder) == (
-            other.config.reader, other.config.reader_cross_encoder)
+        same_reader = (self.config.read.reader, self.config.read.reader_cross_encoder) == (
+            other.config.read.reader, other.config.read.reader_cross_encoder)
         other.reader = self.reader if same_reader else _reader(other.config)
         other.followup = self.followup if other.config.followup == self.config.followup else _followup(other.config)
-        other.prior = self.prior if other.config.idf_prior == self.config.idf_prior else _prior(other.config)
-        other.backend = (self.backend if other.config.backend_url == self.config.backend_url
+        same_prior = other.config.retrieve.idf_prior == self.config.retrieve.idf_prior
+        other.prior = self.prior if same_prior else _prior(other.config)
+        other.backend = (self.backend if other.config.engine == self.config.engine
                          else _backend(other.config, self._state.store))
         other._lock = threading.Lock()
         other._unloadable = None
@@ -225,7 +226,7 @@ class Assistant:
         return self._search(self._fresh(), query, k, filters)
 
     def _search(self, state: _Loaded, query: str, k: int, filters: Filters, *, learned: bool = True) -> list[Passage]:
-        window = understand(query, filters.as_of).window if self.config.date_window else None
+        window = understand(query, filters.as_of).window if self.config.retrieve.date_window else None
         if window is None:
             return state.retriever.run(query, k=k, filters=filters, learned=learned)
         # "This week": prefer articles in the window, then fill up with the rest.
@@ -301,7 +302,7 @@ class Assistant:
             if len(story.entries) >= timeline_mod.MIN_ANSWER_ENTRIES:
                 yield timeline_mod.as_answer(question, story, passages, query=query)
                 return
-        context = state.retriever.neighbours(passages[: self.config.answer_passages], lead=True)
+        context = state.retriever.neighbours(passages[: self.config.read.passages], lead=True)
         said = [history[-1][1]] if history else []  # what the last answer said is not said again
         answer = state.answerer.run(question, passages, query=query, context=context, said=said)
         # ``passages`` are the k retrieved; the context read around them stays behind the citations.
@@ -351,7 +352,7 @@ class Assistant:
         state = self._fresh()
         filters = self._filters(as_of, date_from, date_to, sources)
         passages = self._search(state, question, _check_k(self.config.k if k is None else k), filters)
-        context = state.retriever.neighbours(passages[: self.config.answer_passages], lead=True)
+        context = state.retriever.neighbours(passages[: self.config.read.passages], lead=True)
         return state.answerer.read(question, passages, query=question, context=context)
 
     def _llm(self):  # noqa: ANN202 - rag.llm.LLMAnswerer, imported lazily
@@ -379,10 +380,10 @@ class Assistant:
         state = self._fresh()
         filters = self._filters(as_of, date_from, date_to, sources)
         reader = state.answerer.reader
-        use_chooser = reader is not None and reader.chooser is not None and self.config.chooser
+        use_chooser = reader is not None and reader.chooser is not None and self.config.choose.learned
         read, t, features = self._option_evidence(state, question, choices, filters, _check_k(k),
                                                   features=use_chooser)
-        norm = reader.choose(features) if use_chooser else t.mixed(self.config.reader_choice_weight)
+        norm = reader.choose(features) if use_chooser else t.mixed(self.config.choose.reader_weight)
         pick = max(range(len(choices)), key=lambda i: norm[i])
         chosen = t.evidence(pick)
         _, citations = number_citations([chosen] if chosen is not None else [], read)
@@ -395,10 +396,10 @@ class Assistant:
         passages = self._search(state, question, k, filters)
         # The top articles' leads and the chunks next to their passages are read too (at the
         # article's rank): the passage that matched the question often does not name the answer.
-        read = passages + state.retriever.neighbours(passages[: self.config.answer_passages], lead=True)
+        read = passages + state.retriever.neighbours(passages[: self.config.read.passages], lead=True)
         t = choice_mod.tally(question, choices, passages, read, state.idf_of)
         reader = state.answerer.reader
-        if reader is not None and (features or self.config.reader_choice_weight > 0):
+        if reader is not None and (features or self.config.choose.reader_weight > 0):
             reading = state.answerer.read(question, passages, query=question, context=read[len(passages):])
             ranked, values = reader.rank(reading)
             t = choice_mod.add_reader_votes(t, reading, ranked, values, len(passages))
@@ -493,7 +494,7 @@ class Assistant:
             shutil.copy2(self.index_dir / store_mod.POINTER, dest / store_mod.POINTER)
         store = IndexStore.load(dest, settings=self.config.index)
         # The copy searches its own folder: the engine mirrors this index, not the copy.
-        return Assistant(store, config=self.config.replace(backend_url=None), embedder=self.embedder,
+        return Assistant(store, config=self.config.replace(engine=None), embedder=self.embedder,
                          cross_encoder=self.cross_encoder, reader=self.reader)
 
     def remove_articles(self, ids: Iterable[str], *, wait: bool = True) -> BuildReport:
@@ -507,7 +508,7 @@ class Assistant:
 
     def _engine(self) -> SearchBackend | None:
         """The search engine a write must sync too; None when the folder is the search index."""
-        return self.backend if self.config.backend_url else None
+        return self.backend if self.config.engine else None
 
     def _reload(self) -> None:
         store = IndexStore.load(self.index_dir, settings=self.config.index)
@@ -545,10 +546,10 @@ def _check_k(k: int) -> int:
 
 
 def _backend(config: Config, store: IndexStore) -> SearchBackend:
-    """The search backend ``config.backend_url`` names; an engine is synced to the live index
+    """The search backend ``config.engine`` names; an engine is synced to the live index
     first (under the writer lock; nothing to do when it is up to date)."""
-    backend = open_backend(config.backend_url)
-    if config.backend_url:
+    backend = open_backend(config.engine)
+    if config.engine:
         report = sync_live(backend, store.root, settings=config.index, loaded=store)
         if report.added or report.removed:
             print(report.summary(), file=sys.stderr)
@@ -558,19 +559,19 @@ def _backend(config: Config, store: IndexStore) -> SearchBackend:
 def _cross_encoder(config: Config, device: str | None) -> CrossEncoderReranker | None:
     """The configured cross-encoder, loaded now: a bad path fails when the assistant is made,
     not at its first question."""
-    if config.cross_encoder is None:
+    if config.rerank.cross_encoder is None:
         return None
-    reranker = CrossEncoderReranker(config.cross_encoder, device=device)
+    reranker = CrossEncoderReranker(config.rerank.cross_encoder, device=device)
     reranker.load()
     return reranker
 
 
 def _reader(config: Config) -> Reader | None:
     """The configured reader, verified and loaded now (a bad folder fails at start)."""
-    if config.reader is None:
+    if config.read.reader is None:
         return None
-    reader = Reader(None if config.reader == "bundled" else config.reader,
-                    use_cross_encoder=config.reader_cross_encoder)
+    reader = Reader(None if config.read.reader == "bundled" else config.read.reader,
+                    use_cross_encoder=config.read.reader_cross_encoder)
     reader.load()
     return reader
 
@@ -584,9 +585,9 @@ def _followup(config: Config) -> followup_mod.FollowupModel | None:
 
 def _prior(config: Config) -> IdfPrior | None:
     """The configured IDF prior, checked now (a bad folder fails at start)."""
-    if config.idf_prior is None:
+    if config.retrieve.idf_prior is None:
         return None
-    return IdfPrior(None if config.idf_prior == "bundled" else config.idf_prior)
+    return IdfPrior(None if config.retrieve.idf_prior == "bundled" else config.retrieve.idf_prior)
 
 
 def _check_question(question: str) -> None:

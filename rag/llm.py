@@ -81,7 +81,7 @@ class LLMAnswerer:
             environment), ``llm_timeout``, ``llm_temperature`` and ``llm_max_tokens`` are used.
         embedder: the collection's embedding model; lets the citation check accept paraphrases.
         context_tokens: tokens of passages sent to the model (lowest-ranked passages are dropped);
-            None: ``config.llm_context_tokens``.
+            None: ``config.generator.context_tokens``.
         retries: further tries after a 429 or 5xx answer.
         backoff: seconds before the first retry, doubled for each next one.
         client: a ready client (otherwise one is made from ``config`` on first use).
@@ -90,7 +90,7 @@ class LLMAnswerer:
     def __init__(self, config: Config, *, embedder: Embedder | None = None,
                  context_tokens: int | None = None, retries: int = DEFAULT_RETRIES,
                  backoff: float = DEFAULT_BACKOFF_S, client: LLMClient | None = None) -> None:
-        context_tokens = config.llm_context_tokens if context_tokens is None else context_tokens
+        context_tokens = config.generator.context_tokens if context_tokens is None else context_tokens
         if context_tokens < 1:
             raise ValueError(f"context_tokens must be a positive integer, got {context_tokens!r}")
         self.config = config

@@ -152,9 +152,9 @@ def resolve_endpoint(config: Config) -> tuple[str | None, str | None, str | None
 
     The key comes from ``NEWSDESK_LLM_API_KEY``, falling back to ``OPENAI_API_KEY``.
     """
-    base_url = config.llm_base_url or os.environ.get(ENV_BASE_URL) or None
-    model = config.llm_model or os.environ.get(ENV_MODEL) or None
-    api_key = config.llm_api_key or os.environ.get(ENV_API_KEY) or os.environ.get(ENV_OPENAI_API_KEY) or None
+    base_url = config.generator.base_url or os.environ.get(ENV_BASE_URL) or None
+    model = config.generator.model or os.environ.get(ENV_MODEL) or None
+    api_key = config.generator.api_key or os.environ.get(ENV_API_KEY) or os.environ.get(ENV_OPENAI_API_KEY) or None
     return base_url, model, api_key
 
 
@@ -221,9 +221,10 @@ class LLMClient:
         base_url, model, api_key = resolve_endpoint(config)
         if not base_url:
             raise LLMError(f"no LLM endpoint configured: give --llm-base-url or set {ENV_BASE_URL}")
-        settings: dict[str, Any] = {"api_key": api_key, "timeout": config.llm_timeout,
-                                    "deadline": config.llm_deadline, "max_bytes": config.llm_max_bytes,
-                                    "temperature": config.llm_temperature, "max_tokens": config.llm_max_tokens}
+        settings: dict[str, Any] = {"api_key": api_key, "timeout": config.generator.timeout,
+                                    "deadline": config.generator.deadline, "max_bytes": config.generator.max_bytes,
+                                    "temperature": config.generator.temperature,
+                                    "max_tokens": config.generator.max_tokens}
         settings.update(options)
         return cls(base_url, model or "", **settings)
 

@@ -90,7 +90,7 @@ class LocalLLMServer:
 
     Use it as a context manager (``with LocalLLMServer(path) as server:``), or call
     :meth:`start` and :meth:`stop`. While it runs, ``base_url`` and ``model`` are what
-    ``Config(llm_base_url=..., llm_model=...)`` needs.
+    ``Config(generator={"base_url": ..., "model": ...})`` needs.
 
     Args:
         gguf: the model file.

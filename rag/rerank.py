@@ -7,12 +7,12 @@ or re-read:
 - similarity: the best dense score any chunk of the article got for the question;
 - coverage: the share of the question's IDF-weighted terms found anywhere in the article
   (from the BM25 postings, which index headline + chunk text);
-- article BM25 (``Config.article_bm25``): the whole article scored as one document, so
+- article BM25 (``config.rerank.article_bm25``): the whole article scored as one document, so
   evidence spread over several chunks adds up (``index.sparse``).
 
 By default each signal is min-max scaled over the candidates and they are added with equal
 weights; on the RealTimeQA dev set each raised article recall@10 and MRR@10 (docs/records/evaluation.md).
-A trained ranker (``ranker.txt`` in the reader folder, ``Config.learned_rerank``) instead scores
+A trained ranker (``ranker.txt`` in the reader folder, ``config.rerank.learned``) instead scores
 the :data:`RANK_FEATURES` of each candidate with weights learned on the training split.
 """
 

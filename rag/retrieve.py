@@ -28,13 +28,13 @@ class Retriever:
         store: the loaded index.
         embedder: the model the index was built with (embeds the query).
         config: retrieval settings (mode, candidates, fusion, diversity).
-        cross_encoder: the optional last stage, re-ordering the top ``config.cross_encoder_top``.
+        cross_encoder: the optional last stage, re-ordering the top ``config.rerank.cross_encoder_top``.
         ranker: scores the :data:`rag.rerank.RANK_FEATURES` matrix of the rerank candidates (the
             reader folder's trained ranker); None adds the scaled signals with equal weights.
         search: where the dense and BM25 candidate searches run (``index.backend``); None: the
             store's own FAISS and bm25s files.
         prior: how common each term is in news at large (:mod:`rag.idf_prior`), blended into
-            the IDF as ``config.idf_prior_weight`` pseudo-chunks; None: the collection's own counts.
+            the IDF as ``config.retrieve.idf_prior_weight`` pseudo-chunks; None: the collection's own counts.
     """
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
@@ -56,7 +56,7 @@ class Retriever:
         n = max(len(store), 1)
         df = np.diff(self._indptr)
         self.prior = prior
-        self._weight = config.idf_prior_weight if prior is not None else 0.0
+        self._weight = config.retrieve.idf_prior_weight if prior is not None else 0.0
         shares = np.zeros(len(df))
         if prior is not None:  # only the common terms are blended: look those up, not the vocabulary
             for term, share in prior.common_terms.items():
@@ -96,35 +96,36 @@ class Retriever:
         mask = self.facets.mask(filters)
         fused, dense = self._fused(query, filters)
         # The cross-encoder re-orders a deeper list than is shown, so it can bring passages up.
-        depth = max(k, cfg.cross_encoder_top) if self.cross_encoder else k
-        if not cfg.rerank:
+        depth = max(k, cfg.rerank.cross_encoder_top) if self.cross_encoder else k
+        if not cfg.rerank.articles:
             passages = [self.passage(r, s) for r, s in self._diversify(fused, depth)]
         else:
-            top, features = self._rerank_candidates(query, self._diversify(fused, max(depth, cfg.rerank)), fused,
+            diverse = self._diversify(fused, max(depth, cfg.rerank.articles))
+            top, features = self._rerank_candidates(query, diverse, fused,
                                                     dense, mask, filters)
             combined = (self.ranker(features) if self.ranker is not None and learned
                         else equal_weight_scores(features))
             passages = [self.passage(top[i][0], float(combined[i])) for i in np.argsort(-combined, kind="stable")]
         if self.cross_encoder:
-            passages = self.cross_encoder.run(query, passages, top=cfg.cross_encoder_top)
+            passages = self.cross_encoder.run(query, passages, top=cfg.rerank.cross_encoder_top)
         return passages[:k]
 
     def _fused(self, query: str, filters: Filters) -> tuple[list[tuple[int, float]], list[Hit]]:
         """The candidates of both searches fused (row, score), best first, and the dense hits."""
         cfg = self.config
-        dense = self.dense(query, cfg.candidates, filters) if cfg.retrieval != "bm25" else []
-        sparse = self.sparse(query, cfg.candidates, filters) if cfg.retrieval != "dense" else []
-        if cfg.retrieval == "dense":
+        dense = self.dense(query, cfg.retrieve.candidates, filters) if cfg.retrieve.mode != "bm25" else []
+        sparse = self.sparse(query, cfg.retrieve.candidates, filters) if cfg.retrieve.mode != "dense" else []
+        if cfg.retrieve.mode == "dense":
             fused = [(h.row, h.score) for h in dense]
-        elif cfg.retrieval == "bm25":
+        elif cfg.retrieve.mode == "bm25":
             fused = [(h.row, h.score) for h in sparse]
-        elif cfg.fusion == "rrf":
-            fused = reciprocal_rank_fusion([[h.row for h in dense], [h.row for h in sparse]], k=cfg.rrf_k,
-                                           weights=[1.0, cfg.bm25_weight])
+        elif cfg.retrieve.fusion == "rrf":
+            fused = reciprocal_rank_fusion([[h.row for h in dense], [h.row for h in sparse]], k=cfg.retrieve.rrf_k,
+                                           weights=[1.0, cfg.retrieve.bm25_weight])
         else:
             fused = convex_fusion([[(h.row, h.score) for h in dense], [(h.row, h.score) for h in sparse]],
-                                  weights=[cfg.dense_weight, 1.0 - cfg.dense_weight])
-        if cfg.recency_weight > 0 and filters.as_of is not None:
+                                  weights=[cfg.retrieve.dense_weight, 1.0 - cfg.retrieve.dense_weight])
+        if cfg.retrieve.recency_weight > 0 and filters.as_of is not None:
             fused = self._recency(fused, filters.as_of.toordinal())
         return fused, dense
 
@@ -133,7 +134,8 @@ class Retriever:
         matrix, in retrieval order: what a trained ranker learns from (``eval/train_ranker.py``)."""
         mask = self.facets.mask(filters)
         fused, dense = self._fused(query, filters)
-        top, features = self._rerank_candidates(query, self._diversify(fused, max(self.config.k, self.config.rerank)),
+        diverse = self._diversify(fused, max(self.config.k, self.config.rerank.articles))
+        top, features = self._rerank_candidates(query, diverse,
                                                 fused, dense, mask, filters)
         return [int(self.store.chunk_article[r]) for r, _ in top], features
 
@@ -143,7 +145,7 @@ class Retriever:
         """``top`` (diversified candidates with their fused scores), joined by the best articles by
         whole-article BM25, and the whole-article evidence of each (:func:`rank_features`);
         ``fused`` is the whole fused list, ``dense`` the dense hits."""
-        by_article = bm25_scores(self.store.article_bm25, query) if self.config.article_bm25 else None
+        by_article = bm25_scores(self.store.article_bm25, query) if self.config.rerank.article_bm25 else None
         fused_count = len(top)
         if by_article is not None:
             top = top + self._article_candidates(query, by_article, top, mask)
@@ -188,7 +190,7 @@ class Retriever:
         chunk_scores: np.ndarray | None = None
         out: list[tuple[int, float]] = []
         for a in np.argsort(-by_article, kind="stable"):
-            if len(out) >= self.config.article_bm25 or by_article[a] <= 0:
+            if len(out) >= self.config.rerank.article_bm25 or by_article[a] <= 0:
                 break
             rows = self.store.chunk_rows_of(int(a))
             if self._story(int(a)) in have or len(rows) == 0 or (mask is not None and not mask[rows[0]]):
@@ -201,7 +203,7 @@ class Retriever:
 
     def _story(self, art_row: int) -> int:
         """What diversity counts as one article: its story group with ``story_groups``, else itself."""
-        return int(self.store.story_row[art_row]) if self.config.story_groups else art_row
+        return int(self.store.story_row[art_row]) if self.config.retrieve.story_groups else art_row
 
     def _postings(self, term_id: int) -> np.ndarray:
         return self._indices[self._indptr[term_id]:self._indptr[term_id + 1]]
@@ -217,8 +219,8 @@ class Retriever:
         if len(rows) == 0:
             return ranked
         days = self.facets.chunk_date[rows]
-        age = np.where(days == UNDATED, cfg.recency_halflife_days, np.maximum(as_of - days, 0))
-        boost = 1.0 + cfg.recency_weight * 0.5 ** (age / cfg.recency_halflife_days)
+        age = np.where(days == UNDATED, cfg.retrieve.recency_halflife_days, np.maximum(as_of - days, 0))
+        boost = 1.0 + cfg.retrieve.recency_weight * 0.5 ** (age / cfg.retrieve.recency_halflife_days)
         rescored = [(r, s * b) for (r, s), b in zip(ranked, boost.tolist())]
         return sorted(rescored, key=lambda rs: -rs[1])
 
@@ -233,7 +235,7 @@ class Retriever:
             story = self._story(art_row)
             if shown.setdefault(story, art_row) != art_row:
                 continue
-            if per_article.get(art_row, 0) >= self.config.max_per_article:
+            if per_article.get(art_row, 0) >= self.config.retrieve.max_per_article:
                 continue
             per_article[art_row] = per_article.get(art_row, 0) + 1
             out.append((row, score))

@@ -30,7 +30,7 @@ TRAM = json.dumps([{"id": "cli-1", "title": "Zephyrine tram line opens",
 def assistant_over(tmp_path: Path) -> Assistant:
     root = tmp_path / "idx"
     write_collection(root, make_articles(5), settings=SETTINGS, embedder=HashEmbedder(), progress=False)
-    config = Config(index=SETTINGS, rerank=0)
+    config = Config(index=SETTINGS, rerank={"articles": 0})
     return Assistant(IndexStore.load(root, settings=SETTINGS), config=config, embedder=HashEmbedder())
 
 

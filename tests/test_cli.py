@@ -92,9 +92,9 @@ def test_retrieval_options_reach_the_config():
     args = build_parser().parse_args(["ask", "q", "--fusion", "rrf", "--rerank", "0", "--k", "3",
                                       "--article-bm25", "4"])
     config = _config(args)
-    assert (config.fusion, config.rerank, config.k, config.article_bm25) == ("rrf", 0, 3, 4)
+    assert (config.retrieve.fusion, config.rerank.articles, config.k, config.rerank.article_bm25) == ("rrf", 0, 3, 4)
     default = _config(build_parser().parse_args(["ask", "q"]))
-    assert (default.fusion, default.rerank, default.article_bm25) == ("convex", 50, 10)
+    assert (default.retrieve.fusion, default.rerank.articles, default.rerank.article_bm25) == ("convex", 50, 10)
 
 
 def test_flagged_sentences_print_apart_never_as_the_answer() -> None:

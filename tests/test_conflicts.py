@@ -100,7 +100,7 @@ def test_sources_that_agree_get_no_note(news):
 
 
 def test_the_note_can_be_switched_off(news):
-    answer = news.with_config(conflicts=False).ask(QUESTION)
+    answer = news.with_config(read={"conflicts": False}).ask(QUESTION)
     assert answer.disagreement is None and "Reports differ" not in answer.text
     assert answer.to_dict()["disagreement"] is None
 

@@ -70,15 +70,15 @@ def test_a_missing_model_fails_fast_with_a_clear_error(tmp_path):
 
 
 def test_config_checks_the_cross_encoder_settings():
-    assert Config().cross_encoder is None  # off by default: none ships with Newsdesk
+    assert Config().rerank.cross_encoder is None  # off by default: none ships with Newsdesk
     with pytest.raises(ValueError, match="cross_encoder must be"):
-        Config(cross_encoder="")
+        Config(rerank={"cross_encoder": ""})
     with pytest.raises(ValueError, match="cross_encoder_top"):
-        Config(cross_encoder_top=0)
+        Config(rerank={"cross_encoder_top": 0})
 
 
 def test_search_reorders_the_deeper_list_on_the_real_sample(sample_assistant, tiny_cross_encoder):
-    crossed = sample_assistant.with_config(cross_encoder=tiny_cross_encoder, cross_encoder_top=12)
+    crossed = sample_assistant.with_config(rerank={"cross_encoder": tiny_cross_encoder, "cross_encoder_top": 12})
     plain = sample_assistant.search(QUESTION, k=12)
     top = crossed.search(QUESTION, k=5)
     scores = crossed.cross_encoder.scores(QUESTION, plain)
@@ -86,7 +86,7 @@ def test_search_reorders_the_deeper_list_on_the_real_sample(sample_assistant, ti
     assert [p.chunk_id for p in top] == best
     # The model is shared by copies with the same setting and dropped by those without it.
     assert crossed.with_config(k=3).cross_encoder is crossed.cross_encoder
-    assert crossed.with_config(cross_encoder=None).cross_encoder is None
+    assert crossed.with_config(rerank={"cross_encoder": None}).cross_encoder is None
     answer = crossed.ask(QUESTION)
     assert answer.passages[0].chunk_id == best[0]  # the answer reads what the model put first
 
@@ -104,7 +104,7 @@ def test_eval_runs_with_and_without_the_cross_encoder(sample_assistant, tiny_cro
     assert main(["eval", "--dataset", "sample", "--limit", "3", "--out", str(out), "--cross-encoder",
                  tiny_cross_encoder, "--compare", "hybrid,hybrid-crossencoder"]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["config"]["cross_encoder"] == tiny_cross_encoder
+    assert results["config"]["rerank"]["cross_encoder"] == tiny_cross_encoder
     runs = results["runs"]
     assert "cross_encoder" not in runs["hybrid"]["changes"]
     assert runs["hybrid-crossencoder"]["changes"]["cross_encoder"] is None

@@ -400,7 +400,7 @@ def test_eval_end_to_end_on_the_sample(tmp_path, monkeypatch, capsys):
     results = json.loads((out / "results.json").read_text())
     assert list(results["runs"]) == ["bm25", "hybrid"]
     assert results["dataset"]["questions"] == 8
-    assert "llm_api_key" not in results["config"]
+    assert "api_key" not in results["config"]["generator"]
     for run in results["runs"].values():
         assert set(run["metrics"]) == set(METRIC_KEYS)
         assert len(run["questions"]) == 8
@@ -417,9 +417,9 @@ def test_eval_end_to_end_on_the_sample(tmp_path, monkeypatch, capsys):
     assert cli.main(["eval", "--dataset", "sample", "--out", str(out), "--compare", "bm25", "--limit", "1",
                      "--reader", "none", "--followup", "none", "--no-conflicts"]) == 0
     second = json.loads((out / "results.json").read_text())
-    assert (second["config"]["reader"], second["config"]["followup"], second["config"]["conflicts"]) == \
-        (None, None, False)
-    assert results["config"]["reader"] == results["config"]["followup"] == "bundled"
+    read = second["config"]["read"]
+    assert (read["reader"], second["config"]["followup"], read["conflicts"]) == (None, None, False)
+    assert results["config"]["read"]["reader"] == results["config"]["followup"] == "bundled"
     again = second["index"]
     assert again["up_to_date"] and again["index_dir"] == first_build["index_dir"]
     assert again["build_seconds"] == pytest.approx(first_build["build_seconds"], abs=5.0)

@@ -101,13 +101,13 @@ def test_config_and_cli_select_the_prior(prior_copy, tmp_path, capsys) -> None:
     from newsdesk import cli
     from rag.config import Config, config_from_options
 
-    assert Config().idf_prior == "bundled"
-    assert config_from_options({"idf_prior": "none"}).idf_prior is None
-    assert config_from_options({"idf_prior": str(prior_copy)}).idf_prior == str(prior_copy)
+    assert Config().retrieve.idf_prior == "bundled"
+    assert config_from_options({"idf_prior": "none"}).retrieve.idf_prior is None
+    assert config_from_options({"idf_prior": str(prior_copy)}).retrieve.idf_prior == str(prior_copy)
     with pytest.raises(ValueError, match="idf_prior must be"):
-        Config(idf_prior="")
+        Config(retrieve={"idf_prior": ""})
     with pytest.raises(ValueError, match="idf_prior_weight"):
-        Config(idf_prior_weight=-1)
+        Config(retrieve={"idf_prior_weight": -1})
     assert cli.main(["ask", "--idf-prior", str(tmp_path), "Who did Hasanov meet at IDEF 2025?"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path} is not an IDF prior folder (no manifest.json)"]
@@ -115,7 +115,7 @@ def test_config_and_cli_select_the_prior(prior_copy, tmp_path, capsys) -> None:
 
 @pytest.mark.slow
 def test_the_retriever_weighs_a_common_word_by_news_at_large(sample_assistant) -> None:
-    plain = sample_assistant.with_config(idf_prior=None)
+    plain = sample_assistant.with_config(retrieve={"idf_prior": None})
     with_prior, without = sample_assistant._fresh().retriever, plain._fresh().retriever
     (made,), (cut,), (visitor,) = terms("made"), terms("cuts"), terms("visitors")
     assert without.idf(made) > without.idf(cut)  # the sample's own counts: "made" is the rarer
@@ -129,4 +129,4 @@ def test_a_follow_up_asked_in_common_words_is_answered(sample_assistant) -> None
     # what was asked, and the right sentence fell under the abstention bar.
     answer = sample_assistant.ask(CUTS, history=ECB)
     assert not answer.abstained and "eighth cut" in answer.text
-    assert sample_assistant.with_config(idf_prior=None).ask(CUTS, history=ECB).abstained
+    assert sample_assistant.with_config(retrieve={"idf_prior": None}).ask(CUTS, history=ECB).abstained

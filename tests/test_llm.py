@@ -197,13 +197,13 @@ def server(_server: ChatServer) -> ChatServer:
 @pytest.fixture
 def fallback(hash_embedder) -> ExtractiveAnswerer:
     """The real offline answerer (over the tiny deterministic embedder from conftest)."""
-    return ExtractiveAnswerer(hash_embedder, lambda term: 1.0, Config(min_support=0.0))
+    return ExtractiveAnswerer(hash_embedder, lambda term: 1.0, Config(read={"min_support": 0.0}))
 
 
-def answerer(url: str, *, deadline: float = Config.llm_deadline, max_bytes: int = Config.llm_max_bytes,
+def answerer(url: str, *, deadline: float = LLM_DEADLINE_S, max_bytes: int = LLM_MAX_BYTES,
              **options) -> LLMAnswerer:
-    config = Config(llm_base_url=url, llm_model="m", llm_timeout=TIMEOUT_S, llm_deadline=deadline,
-                    llm_max_bytes=max_bytes)
+    config = Config(generator={"base_url": url, "model": "m", "timeout": TIMEOUT_S, "deadline": deadline,
+                               "max_bytes": max_bytes})
     return LLMAnswerer(config, retries=options.pop("retries", 2), backoff=BACKOFF_S, **options)
 
 
@@ -234,7 +234,7 @@ def test_good_cited_answer_streams_then_resolves_citations(server, fallback):
     [request] = server.requests
     body = request["body"]
     assert request["path"] == "/v1/chat/completions"
-    assert body["model"] == "m" and body["stream"] is True and body["max_tokens"] == Config().llm_max_tokens
+    assert body["model"] == "m" and body["stream"] is True and body["max_tokens"] == Config().generator.max_tokens
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     assert NOT_IN_SOURCES in body["messages"][0]["content"]
     user = server.user_message()
@@ -534,14 +534,14 @@ def test_a_retry_that_would_pass_the_deadline_is_not_waited_for(server, fallback
 
 
 def test_the_caps_come_from_the_config_and_are_checked():
-    client = LLMClient.from_config(Config(llm_base_url="http://h:1/v1", llm_model="m", llm_deadline=7,
-                                          llm_max_bytes=1000))
+    client = LLMClient.from_config(
+        Config(generator={"base_url": "http://h:1/v1", "model": "m", "deadline": 7, "max_bytes": 1000}))
     assert (client.deadline, client.max_bytes) == (7, 1000)
-    defaults = LLMClient.from_config(Config(llm_base_url="http://h:1/v1", llm_model="m"))
+    defaults = LLMClient.from_config(Config(generator={"base_url": "http://h:1/v1", "model": "m"}))
     assert (defaults.deadline, defaults.max_bytes) == (LLM_DEADLINE_S, LLM_MAX_BYTES)
-    for bad in ({"llm_deadline": 0}, {"llm_deadline": -1.0}, {"llm_max_bytes": 0}, {"llm_max_bytes": 1.5}):
+    for bad in ({"deadline": 0}, {"deadline": -1.0}, {"max_bytes": 0}, {"max_bytes": 1.5}):
         with pytest.raises(ValueError):
-            Config(**bad)
+            Config(generator=bad)
 
 
 def test_the_caps_are_set_from_the_command_line():
@@ -550,10 +550,11 @@ def test_the_caps_are_set_from_the_command_line():
     for command in (["ask", "Who won?"], ["chat"], ["serve"], ["timeline", "ferry"]):
         args = build_parser().parse_args([*command, "--llm-deadline", "30", "--llm-max-bytes", "100000"])
         config = config_from_options(vars(args))
-        assert (config.llm_deadline, config.llm_max_bytes) == (30.0, 100_000), command
+        assert (config.generator.deadline, config.generator.max_bytes) == (30.0, 100_000), command
     args = build_parser().parse_args(["eval", "--dataset", "sample", "--llm-deadline", "30"])
     assert args.llm_deadline == 30.0  # eval.runner passes it on with the other LLM options
-    assert config_from_options(vars(build_parser().parse_args(["ask", "Who won?"]))).llm_deadline == LLM_DEADLINE_S
+    options = vars(build_parser().parse_args(["ask", "Who won?"]))
+    assert config_from_options(options).generator.deadline == LLM_DEADLINE_S
 
 
 def test_non_streamed_chat_and_a_server_that_ignores_stream(server):
@@ -577,18 +578,18 @@ def test_endpoint_model_and_key_come_from_the_environment(server, fallback, monk
     monkeypatch.delenv("NEWSDESK_LLM_API_KEY", raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
     server.script(Reply(GOOD), Reply(GOOD))
-    llm = LLMAnswerer(Config(llm_timeout=TIMEOUT_S))
+    llm = LLMAnswerer(Config(generator={"timeout": TIMEOUT_S}))
     assert llm.run(QUESTION, PASSAGES, query=QUESTION, fallback=fallback).backend == "llm:env-model"
     assert server.requests[-1]["body"]["model"] == "env-model"
     assert server.requests[-1]["headers"]["Authorization"] == "Bearer sk-openai"
     monkeypatch.setenv("NEWSDESK_LLM_API_KEY", "nd-key")
-    LLMAnswerer(Config(llm_timeout=TIMEOUT_S)).run(QUESTION, PASSAGES, query=QUESTION, fallback=fallback)
+    LLMAnswerer(Config(generator={"timeout": TIMEOUT_S})).run(QUESTION, PASSAGES, query=QUESTION, fallback=fallback)
     assert server.requests[-1]["headers"]["Authorization"] == "Bearer nd-key"
 
 
 def test_missing_model_and_bad_urls_are_explained(fallback, monkeypatch):
     monkeypatch.delenv("NEWSDESK_LLM_MODEL", raising=False)
-    final = LLMAnswerer(Config(llm_base_url="http://127.0.0.1:1/v1")).run(
+    final = LLMAnswerer(Config(generator={"base_url": "http://127.0.0.1:1/v1"})).run(
         QUESTION, PASSAGES, query=QUESTION, fallback=fallback)
     assert_fallback(final, fallback, "no model name", "--llm-model")
     with pytest.raises(LLMError, match="localhost:11434"):
@@ -687,7 +688,7 @@ def test_assistant_answers_with_the_llm_on_the_sample_collection(server, sample_
     from rag import Assistant
 
     server.script(Reply(_cite_hasanov))
-    config = Config(llm_base_url=server.url, llm_model="m", llm_timeout=5.0)
+    config = Config(generator={"base_url": server.url, "model": "m", "timeout": 5.0})
     assistant = Assistant.from_index(config=config, progress=False)
     answers = list(assistant.stream(QUESTION))
     final = answers[-1]
@@ -735,7 +736,7 @@ def test_the_llm_answer_gets_the_note_when_reports_differ(server, sample_assista
         return f"About 40,000 people marched in Porto Alegre, the organisers said [{n}]."
 
     server.script(Reply(cite_march))
-    config = Config(llm_base_url=server.url, llm_model="m", llm_timeout=5.0)
+    config = Config(generator={"base_url": server.url, "model": "m", "timeout": 5.0})
     final = Assistant.from_index(config=config, progress=False).ask(
         "How many people marched in Porto Alegre against the sale of the power company?")
     d = final.disagreement

@@ -206,7 +206,7 @@ def test_an_assistant_asks_through_the_engine_and_eval_compares_the_two(tmp_path
 
     url = f"{milvus_url}?collection=t_sample"
     local = Assistant.from_index(progress=False)
-    engine = local.with_config(backend_url=url)
+    engine = local.with_config(engine=url)
     try:
         for question in ("Who did Hasanov meet at IDEF 2025?", "What did the ECB decide about its deposit rate?"):
             a, b = local.ask(question), engine.ask(question)

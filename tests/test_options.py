@@ -38,5 +38,5 @@ def test_options_set_the_index_and_the_config(tmp_path, monkeypatch) -> None:
     assistant = assistant_from_options({"index": tmp_path / "idx", "model": "hash-64", "k": 3, "rerank": 0,
                                         "host": "127.0.0.1", "fusion": None}, progress=False)
     assert assistant.index_dir == tmp_path / "idx"
-    assert (assistant.config.k, assistant.config.rerank, assistant.config.fusion) == (3, 0, "convex")
+    assert (assistant.config.k, assistant.config.rerank.articles, assistant.config.retrieve.fusion) == (3, 0, "convex")
     assert len(assistant.search("harbour bridge")) == 3

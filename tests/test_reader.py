@@ -61,19 +61,19 @@ def test_bundled_reader_is_verified_and_picks_the_answer(reading, use_cross_enco
 
 
 def test_the_default_pipeline_uses_the_bundled_reader(sample_assistant):
-    assert Config().reader == "bundled"
+    assert Config().read.reader == "bundled"
     assert sample_assistant.reader is not None and sample_assistant.reader.folder == BUNDLED_READER
     assert "Görgün" in sample_assistant.ask("Who did Hasanov meet at IDEF 2025?").text
-    plain = sample_assistant.with_config(reader=None)
+    plain = sample_assistant.with_config(read={"reader": None})
     assert plain.reader is None and not plain.ask("Who did Hasanov meet at IDEF 2025?").abstained
 
 
 def test_reader_none_from_the_command_line():
-    assert config_from_options({"reader": "none"}).reader is None
-    assert config_from_options({"reader_cross_encoder": True}).reader_cross_encoder
-    assert not Config().reader_cross_encoder
-    assert config_from_options({"reader": "/some/folder"}).reader == "/some/folder"
-    assert config_from_options({}).reader == "bundled"
+    assert config_from_options({"reader": "none"}).read.reader is None
+    assert config_from_options({"reader_cross_encoder": True}).read.reader_cross_encoder
+    assert not Config().read.reader_cross_encoder
+    assert config_from_options({"reader": "/some/folder"}).read.reader == "/some/folder"
+    assert config_from_options({}).read.reader == "bundled"
 
 
 @pytest.fixture
@@ -99,8 +99,8 @@ def test_a_missing_file_is_named(copied):
 def test_choose_uses_the_chooser_or_mixes_in_the_readers_votes(sample_assistant):
     question, choices = "Who did Hasanov meet at IDEF 2025?", ["Haluk Görgün", "Irakli Chikovani", "Ilham Aliyev"]
     with_reader = sample_assistant.choose(question, choices)
-    mixed = sample_assistant.with_config(chooser=False).choose(question, choices)
-    hand = sample_assistant.with_config(reader_choice_weight=0.0, chooser=False).choose(question, choices)
+    mixed = sample_assistant.with_config(choose={"learned": False}).choose(question, choices)
+    hand = sample_assistant.with_config(choose={"reader_weight": 0.0, "learned": False}).choose(question, choices)
     for c in (with_reader, mixed):
         assert c.choice == "Haluk Görgün" and c.citations
         assert "Görgün" in c.citations[0].quote
@@ -136,8 +136,8 @@ def test_retrieval_uses_the_bundled_article_ranker_unless_told_not_to(sample_ass
     assert sample_assistant.reader.ranker is not None
     state = sample_assistant._state
     assert state.retriever.ranker is not None
-    assert sample_assistant.with_config(learned_rerank=False)._state.retriever.ranker is None
-    assert sample_assistant.with_config(reader=None)._state.retriever.ranker is None
+    assert sample_assistant.with_config(rerank={"learned": False})._state.retriever.ranker is None
+    assert sample_assistant.with_config(read={"reader": None})._state.retriever.ranker is None
     question = "Who did Hasanov meet at IDEF 2025?"
     filters = sample_assistant._filters(None, None, None, None)  # as ``search`` sets them: as of today
     articles, features = state.retriever.rerank_candidates(question, filters=filters)
@@ -153,4 +153,4 @@ def test_retrieval_uses_the_bundled_article_ranker_unless_told_not_to(sample_ass
 
 def test_a_bad_reader_path_fails_when_the_assistant_is_made(sample_assistant, tmp_path):
     with pytest.raises(ModelNotAvailableError):
-        sample_assistant.with_config(reader=str(tmp_path / "nowhere"))
+        sample_assistant.with_config(read={"reader": str(tmp_path / "nowhere")})

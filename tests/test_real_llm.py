@@ -49,8 +49,8 @@ def server() -> Iterator[LocalLLMServer]:
 @pytest.fixture(scope="module")
 def assistant(server, sample_assistant):
     """The sample collection, answering with the local model as ``--llm-gguf`` sets it up, at temperature 0."""
-    return sample_assistant.with_config(llm_base_url=server.base_url, llm_model=server.model, llm_temperature=0.0,
-                                        llm_context_tokens=LOCAL_CONTEXT_TOKENS)
+    return sample_assistant.with_config(generator={"base_url": server.base_url, "model": server.model,
+                                                   "temperature": 0.0, "context_tokens": LOCAL_CONTEXT_TOKENS})
 
 
 def assert_llm(answer) -> None:
@@ -112,7 +112,8 @@ def test_a_made_up_answer_is_flagged_and_not_cited(assistant):
     """Given the sample's full 3,000 tokens of passages, the model answers the 2031 Eurovision
     question with a winner made of the passages' words; the check flags that sentence, nothing
     cites it, and with no backed sentence left the answer abstains."""
-    answer = assistant.with_config(llm_context_tokens=3000).ask("Who won the Eurovision Song Contest in 2031?",
+    answer = assistant.with_config(generator={"context_tokens": 3000}).ask(
+        "Who won the Eurovision Song Contest in 2031?",
                                                                 backend="llm")
     assert_llm(answer)
     assert answer.flagged and "Eurovision" in answer.flagged[0], (answer.text, answer.warnings)

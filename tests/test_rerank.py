@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from rag.config import Config
+from rag.config import Config, config_from_options
 from rag.rerank import article_coverage, article_similarity, minmax, rerank_scores
 
 IDEF = "idef-2025-hasanov-gorgun"
@@ -54,7 +54,7 @@ def _retriever(tmp_path, hash_embedder, **config):
     articles = [replace(a, date=date(2025, 1, i + 1)) for i, a in enumerate(make_articles(6))]
     write_collection(tmp_path / "idx", articles, settings=settings, embedder=hash_embedder, progress=False)
     store = IndexStore.load(tmp_path / "idx", settings=settings)
-    return Retriever(store, hash_embedder, Config(index=settings, **config))
+    return Retriever(store, hash_embedder, config_from_options(config).replace(index=settings))
 
 
 def test_rank_features_hold_raw_and_scaled_signals_in_order():
@@ -124,13 +124,13 @@ def test_whole_article_candidates_obey_the_filters(tmp_path, hash_embedder):
 
 def test_config_validates_fusion_and_rerank():
     with pytest.raises(ValueError, match="fusion"):
-        Config(fusion="max")
+        Config(retrieve={"fusion": "max"})
     with pytest.raises(ValueError, match="dense_weight"):
-        Config(dense_weight=1.5)
+        Config(retrieve={"dense_weight": 1.5})
     with pytest.raises(ValueError, match="rerank"):
-        Config(rerank=-1)
+        Config(rerank={"articles": -1})
     with pytest.raises(ValueError, match="article_bm25"):
-        Config(article_bm25=-2)
+        Config(rerank={"article_bm25": -2})
 
 
 def test_config_from_command_line_options():
@@ -139,7 +139,8 @@ def test_config_from_command_line_options():
     config = config_from_options({"index": "/some/folder", "model": "my-model", "backend": None, "k": 5,
                                   "rerank": 0, "cross_encoder": "ce", "question": "Who?", "fusion": None})
     assert config.index.model == "my-model" and config.index.backend == "auto"  # None keeps the default
-    assert (config.k, config.rerank, config.cross_encoder, config.fusion) == (5, 0, "ce", "convex")
+    assert (config.k, config.rerank.articles, config.rerank.cross_encoder) == (5, 0, "ce")
+    assert config.retrieve.fusion == "convex"
     with pytest.raises(ValueError, match="k must be"):
         config_from_options({"k": 0})
 
@@ -148,12 +149,12 @@ def test_config_from_command_line_options():
 def test_reranked_search_on_the_sample(sample_assistant):
     question = "Who did Hasanov meet at IDEF 2025?"
     reranked = sample_assistant.search(question, k=10)
-    plain = sample_assistant.with_config(rerank=0).search(question, k=10)
+    plain = sample_assistant.with_config(rerank={"articles": 0}).search(question, k=10)
     assert reranked[0].article_id == IDEF and plain[0].article_id == IDEF
     assert reranked == sorted(reranked, key=lambda p: -p.score)
     # Without whole-article BM25, reranking reorders the same candidates and adds none.
-    chunk_only = sample_assistant.with_config(article_bm25=0).search(question, k=10)
-    wider = {p.article_id for p in sample_assistant.with_config(rerank=0).search(question, k=50)}
+    chunk_only = sample_assistant.with_config(rerank={"article_bm25": 0}).search(question, k=10)
+    wider = {p.article_id for p in sample_assistant.with_config(rerank={"articles": 0}).search(question, k=50)}
     assert {p.article_id for p in chunk_only} <= wider
-    rrf = sample_assistant.with_config(fusion="rrf", rerank=0).search(question, k=5)
+    rrf = sample_assistant.with_config(retrieve={"fusion": "rrf"}, rerank={"articles": 0}).search(question, k=5)
     assert rrf[0].article_id == IDEF

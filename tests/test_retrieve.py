@@ -33,7 +33,7 @@ def test_to_date_errors_are_clear():
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_idef_article_ranks_first(sample_assistant, mode):
-    hits = sample_assistant.with_config(retrieval=mode).search("Who did Hasanov meet at IDEF 2025?", k=5)
+    hits = sample_assistant.with_config(retrieve={"mode": mode}).search("Who did Hasanov meet at IDEF 2025?", k=5)
     assert hits[0].article_id == "idef-2025-hasanov-gorgun"
     assert hits == sorted(hits, key=lambda p: -p.score)
     for p in hits:  # passage text is exactly the article span

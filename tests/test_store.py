@@ -256,7 +256,8 @@ def test_an_upload_to_an_index_rebuilt_with_another_model_is_refused(tmp_path, h
     from rag.config import Config
 
     root = build(tmp_path, hash_embedder)
-    assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=Config(index=SETTINGS, rerank=0),
+    config = Config(index=SETTINGS, rerank={"articles": 0})
+    assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=config,
                           embedder=hash_embedder)
     # Another process rebuilds the index with another model (a build may replace it whole).
     write_collection(root, make_articles(3), settings=OTHER_MODEL, embedder=hash_embedder, progress=False)

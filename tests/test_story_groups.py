@@ -34,7 +34,7 @@ def store(tmp_path, hash_embedder):
 
 
 def _search(store, embedder, **changes):
-    config = Config(rerank=0, **changes)
+    config = Config(rerank={"articles": 0}).replace(**changes)
     return Retriever(store, embedder, config).run("Valmora port strike dock workers pay automation", k=8)
 
 
@@ -47,9 +47,9 @@ def test_copies_of_one_story_take_one_slot_and_the_rest_ride_along(store, hash_e
     assert "feature-valmora-pickets" in {p.article_id for p in hits}  # the other story keeps its slot
     assert next(p for p in hits if p.article_id == "feature-valmora-pickets").also == ()
     # Without story groups every copy takes a slot, as before.
-    before = _search(store, hash_embedder, story_groups=False)
+    before = _search(store, hash_embedder, **{"retrieve.story_groups": False})
     assert len([p for p in before if p.article_id in wire_ids]) == 5
-    assert VARIANTS["hybrid-stories"] == {"retrieval": "hybrid", "story_groups": False}
+    assert VARIANTS["hybrid-stories"] == {"retrieve.mode": "hybrid", "retrieve.story_groups": False}
 
 
 def test_reranked_search_keeps_one_copy_per_story(store, hash_embedder):

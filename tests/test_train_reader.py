@@ -74,7 +74,7 @@ def test_smoke_run_trains_a_loadable_reader(tmp_path, sample_assistant):
     assert (tmp_path / "reader" / "MODEL_CARD.md").is_file()
     # The chooser learned from the quarters' options and ``choose`` uses it.
     assert record["chooser"]["questions"] >= 6 and reader.chooser is not None
-    trained = sample_assistant.with_config(reader=str(tmp_path / "reader"))
+    trained = sample_assistant.with_config(read={"reader": str(tmp_path / "reader")})
     pick = trained.choose("Who did Hasanov meet at IDEF 2025?", ["Haluk Görgün", "Ilham Aliyev"])
     assert abs(sum(pick.scores.values()) - 1) < 1e-6 and pick.citations
     # The article ranker learned from the quarters' gold articles and retrieval uses it.

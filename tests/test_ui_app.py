@@ -47,7 +47,8 @@ def server_url(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("app") / "idx"
     write_collection(root, make_articles(5), settings=SETTINGS, embedder=HashEmbedder(), progress=False)
-    assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=Config(index=SETTINGS, rerank=0),
+    config = Config(index=SETTINGS, rerank={"articles": 0})
+    assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=config,
                           embedder=HashEmbedder())
     demo = build_app(assistant, private_uploads=False)
     yield launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True, allowed_hosts=("newsdesk.example",))

@@ -25,7 +25,8 @@ def server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("auth") / "idx"
     write_collection(root, make_articles(3), settings=SETTINGS, embedder=HashEmbedder(), progress=False)
-    assistant = Assistant(IndexStore.load(root), config=Config(index=SETTINGS, rerank=0), embedder=HashEmbedder())
+    config = Config(index=SETTINGS, rerank={"articles": 0})
+    assistant = Assistant(IndexStore.load(root), config=config, embedder=HashEmbedder())
     demo = build_app(assistant, private_uploads=False)
     url = launch(demo, port=free_port(), auth=(USER, PASSWORD), prevent_thread_lock=True, quiet=True)
     yield url.rstrip("/")

@@ -338,7 +338,7 @@ def test_11_the_login_page_works_with_every_other_route_closed(browser, tmp_path
 
     settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
     write_collection(tmp_path / "idx", make_articles(3), settings=settings, embedder=HashEmbedder(), progress=False)
-    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=settings, rerank=0),
+    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=settings, rerank={"articles": 0}),
                           embedder=HashEmbedder())
     demo = build_app(assistant, private_uploads=False)
     url = launch(demo, port=free_port(), auth=("ed", "pw"), prevent_thread_lock=True, quiet=True)

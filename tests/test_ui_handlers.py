@@ -218,7 +218,7 @@ def test_an_upload_says_when_it_replaces_an_article(tmp_path: Path) -> None:
 
     settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
     write_collection(tmp_path / "idx", make_articles(3), settings=settings, embedder=HashEmbedder(), progress=False)
-    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=settings, rerank=0),
+    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=settings, rerank={"articles": 0}),
                           embedder=HashEmbedder())
     handlers = Handlers(Workspace(assistant, private_uploads=False))
     for folder, text in (("a", "Harbour report\nThe harbour reopened."), ("b", "Council report\nThe council met.")):

@@ -149,7 +149,7 @@ def small_server(tmp_path):
     from ui.app import build_app, launch
 
     write_collection(tmp_path / "idx", make_articles(3), settings=SETTINGS, embedder=HashEmbedder(), progress=False)
-    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=SETTINGS, rerank=0),
+    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=SETTINGS, rerank={"articles": 0}),
                           embedder=HashEmbedder())
     clock = Clock()
     workspace = Workspace(assistant, private_uploads=True, root=tmp_path / "copies", idle_s=60, max_sessions=2,
@@ -241,7 +241,7 @@ def test_an_upload_no_event_takes_is_deleted_after_its_age(tmp_path):
     from ui.app import build_app, launch
 
     write_collection(tmp_path / "idx", make_articles(3), settings=SETTINGS, embedder=HashEmbedder(), progress=False)
-    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=SETTINGS, rerank=0),
+    assistant = Assistant(IndexStore.load(tmp_path / "idx"), config=Config(index=SETTINGS, rerank={"articles": 0}),
                           embedder=HashEmbedder())
     demo = build_app(assistant, private_uploads=False, upload_max_age_s=1)
     url = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)

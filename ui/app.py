@@ -90,7 +90,7 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
     workspace = workspace or Workspace(assistant, private_uploads=private_uploads)
     handlers = Handlers(workspace)
     config = assistant.config
-    llm_ready = bool(config.llm_base_url and config.llm_model)
+    llm_ready = bool(config.generator.base_url and config.generator.model)
 
     with CheckedBlocks(title=title, analytics_enabled=False, fill_width=True,
                        delete_cache=(min(UPLOAD_SWEEP_S, upload_max_age_s), upload_max_age_s)) as demo:
@@ -137,7 +137,7 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
                     )
                     k = gr.Slider(1, K_MAX, value=min(config.k, K_MAX), step=1, label="Passages (k)",
                                   info="Passages retrieved per question", elem_id="nd-k")
-                llm_label = f"LLM ({config.llm_model})" if llm_ready else "LLM"
+                llm_label = f"LLM ({config.generator.model})" if llm_ready else "LLM"
                 backend = gr.Radio(
                     [("Offline (extractive)", "extractive"), (llm_label, "llm")],
                     value="llm" if llm_ready else "extractive", label="Answer with", interactive=llm_ready,
