@@ -118,6 +118,11 @@ def _add_cross_encoder_args(p: argparse.ArgumentParser) -> None:
                    help="passages the cross-encoder reads per question (default 20)")
 
 
+def _add_api_key_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--api-key-file", metavar="FILE",
+                   help=f"{what}: 'Authorization: Bearer KEY' with KEY the first line of FILE (env NEWSDESK_API_KEY)")
+
+
 def _add_filter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", metavar="DATE", help="date the question is asked (default today)")
     p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE")
@@ -453,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--auth", metavar="USER:PASS",
                          help="require this login (visible to local users in ps: prefer --auth-file or NEWSDESK_AUTH)")
     p_serve.add_argument("--auth-file", metavar="FILE", help="require the login USER:PASS on the first line of FILE")
+    _add_api_key_arg(p_serve, "/v1 (the OpenAI-compatible API) requires this key; with it, no browser login there")
     p_serve.add_argument("--allowed-host", metavar="NAME", action="append", default=[],
                          help="also answer requests sent to this host name (e.g. a reverse proxy's; repeatable; "
                               "'*' for any); others are refused, which stops DNS rebinding")
