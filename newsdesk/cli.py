@@ -362,6 +362,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return serve(args) or 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from ui.mcp_server import serve
+
+    with _local_llm(args):
+        return serve(args) or 0
+
+
 def cmd_local_model(args: argparse.Namespace) -> int:
     from rag.local_model import assemble
 
@@ -469,6 +476,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--session-upload-mb", type=float, metavar="MB",
                          help="megabytes one session may upload in all (default 200)")
     p_serve.set_defaults(func=cmd_serve)
+
+    p_mcp = sub.add_parser("mcp", help="serve the collection as MCP tools (search, fetch, ask, timeline, stats) "
+                                       "to Claude Desktop, ChatGPT connectors and agents; stdio by default")
+    _add_config_args(p_mcp)
+    _add_retrieval_args(p_mcp)
+    p_mcp.add_argument("--http", type=int, metavar="PORT",
+                       help="serve over Streamable HTTP on PORT at /mcp instead of stdio")
+    p_mcp.add_argument("--host", default="127.0.0.1", help="address to bind with --http (default 127.0.0.1)")
+    p_mcp.add_argument("--allowed-host", metavar="NAME", action="append", default=[],
+                       help="with --http, also answer requests sent to this host name (repeatable; '*' for any)")
+    _add_api_key_arg(p_mcp, "with --http, /mcp requires this key")
+    p_mcp.set_defaults(func=cmd_mcp)
 
     p_eval = sub.add_parser("eval", help="evaluate on a question set", description=_eval_description())
     p_eval.add_argument("--dataset", required=True, help="'sample', 'conversations', 'conversations-heldout', "
