@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import sys
 import threading
 import time
@@ -144,3 +146,13 @@ def test_http_requires_the_key_and_a_known_host(http_url):
     with pytest.raises(BaseException):  # noqa: B017 - the SDK wraps the 401 in its own exception groups
         run(over_http(http_url, key="wrong"), lambda client: client.list_tools())
 
+
+def test_the_readme_config_starts_newsdesk_mcp():
+    from newsdesk.cli import build_parser, cmd_mcp
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (block,) = [code for lang, code in re.findall(r"```(\w*)\n(.*?)```", readme, re.S) if lang == "json"]
+    entry = json.loads(block)["mcpServers"]["newsdesk"]
+    args = build_parser().parse_args([a.replace("DIR", "/tmp/idx") for a in entry["args"]])
+    assert entry["command"] == "newsdesk" and args.func is cmd_mcp and args.http is None
+    assert args.index == "/tmp/idx"
