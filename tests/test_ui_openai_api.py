@@ -3,6 +3,9 @@ the bundled sample (one server for the module), plus the pure pieces (spans, pie
 
 from __future__ import annotations
 
+import re
+import threading
+
 import httpx
 import openai
 import pytest
@@ -150,6 +153,58 @@ def test_bad_requests_get_openai_error_objects(server, client):
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": HASANOV}])
     assert httpx.get(f"{server}/v1/nope", headers=bearer, timeout=60).json()["error"]["code"] == "not_found"
     assert httpx.get(f"{server}/v1/chat/completions", headers=bearer, timeout=60).status_code == 405
+
+
+@pytest.fixture(scope="module")
+def with_llm(sample_assistant):
+    """The sample served with a generator: a scripted OpenAI-compatible model (tests/test_llm.py's),
+    reached through the NEWSDESK_LLM_* variables the assistant reads at each question."""
+    from tests.test_llm import ChatServer
+    from ui.app import build_app, launch
+
+    model = ChatServer()
+    thread = threading.Thread(target=model.serve_forever, daemon=True)
+    thread.start()
+    demo = build_app(sample_assistant, private_uploads=False)
+    url = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True,
+                 api=OpenAIApi(sample_assistant, llm_model="m"))
+    yield url.rstrip("/"), model
+    demo.close()
+    model.shutdown()
+    model.server_close()
+
+
+def hasanov_reply(body: dict) -> str:
+    """Cites the Hasanov passage by its number in the prompt, and a passage that is not there."""
+    prompt = body["messages"][-1]["content"]
+    n = next(int(i) for i, head in re.findall(r'<passage id="(\d+)">\nHeadline: ([^\n]*)', prompt) if "Görgün" in head)
+    return f"At IDEF 2025 Hasanov held a meeting with Haluk Görgün [{n}][40]."
+
+
+@pytest.mark.slow
+def test_newsdesk_llm_streams_the_checked_answer_not_the_draft(with_llm, monkeypatch):
+    from tests.test_llm import Reply
+
+    url, model = with_llm
+    monkeypatch.setenv("NEWSDESK_LLM_BASE_URL", model.url)
+    monkeypatch.setenv("NEWSDESK_LLM_MODEL", "m")
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0, timeout=120)
+    assert [m.id for m in client.models.list()] == [MODEL, LLM_MODEL]
+    model.script(Reply(hasanov_reply), Reply(hasanov_reply))
+    question = [{"role": "user", "content": HASANOV}]
+    reply = client.chat.completions.create(model=LLM_MODEL, messages=question)
+    text, annotations = "", []
+    for chunk in client.chat.completions.create(model=LLM_MODEL, messages=question, stream=True):
+        text += chunk.choices[0].delta.content or ""
+        annotations += (chunk.choices[0].delta.model_extra or {}).get("annotations") or []
+    content = reply.choices[0].message.content
+    assert reply.model_extra["newsdesk"]["backend"].startswith("llm")
+    answer, warning = content.split("\n\nWarning: ")  # the dropped marker is reported after the answer
+    assert answer == "At IDEF 2025 Hasanov held a meeting with Haluk Görgün [1]."  # [40] points at no passage
+    assert "[40]" in warning
+    assert text == content  # the stream sent the checked answer, never the model's draft
+    check_hasanov(content, annotations, reply.model_extra["citations"])
+    assert len(model.requests) == 2
 
 
 @pytest.fixture(scope="module")
