@@ -145,7 +145,7 @@ def build_server(assistant: Assistant) -> MCPServer:
 
 
 def http_app(server: MCPServer, *, host: str = "127.0.0.1", allowed_hosts: Sequence[str] = (),
-             key: ApiKey | None = None):  # noqa: ANN201 - an ASGI app
+             key: ApiKey | None = None) -> OwnOriginOnly:
     """``server`` over Streamable HTTP at :data:`PATH`, behind :class:`ui.auth.OwnOriginOnly`:
     the Host and Origin checks of ``newsdesk serve`` and, with ``key``, its bearer key."""
     # The SDK's own Host check is off: OwnOriginOnly's, which --allowed-host extends, runs first.
