@@ -118,6 +118,11 @@ def _add_cross_encoder_args(p: argparse.ArgumentParser) -> None:
                    help="passages the cross-encoder reads per question (default 20)")
 
 
+def _add_api_key_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--api-key-file", metavar="FILE",
+                   help=f"{what}: 'Authorization: Bearer KEY' with KEY the first line of FILE (env NEWSDESK_API_KEY)")
+
+
 def _add_filter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", metavar="DATE", help="date the question is asked (default today)")
     p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE")
@@ -357,6 +362,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return serve(args) or 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from ui.mcp_server import serve
+
+    with _local_llm(args):
+        return serve(args) or 0
+
+
 def cmd_local_model(args: argparse.Namespace) -> int:
     from rag.local_model import assemble
 
@@ -453,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--auth", metavar="USER:PASS",
                          help="require this login (visible to local users in ps: prefer --auth-file or NEWSDESK_AUTH)")
     p_serve.add_argument("--auth-file", metavar="FILE", help="require the login USER:PASS on the first line of FILE")
+    _add_api_key_arg(p_serve, "/v1 (the OpenAI-compatible API) requires this key; with it, no browser login there")
     p_serve.add_argument("--allowed-host", metavar="NAME", action="append", default=[],
                          help="also answer requests sent to this host name (e.g. a reverse proxy's; repeatable; "
                               "'*' for any); others are refused, which stops DNS rebinding")
@@ -463,6 +476,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--session-upload-mb", type=float, metavar="MB",
                          help="megabytes one session may upload in all (default 200)")
     p_serve.set_defaults(func=cmd_serve)
+
+    p_mcp = sub.add_parser("mcp", help="serve the collection as MCP tools (search, fetch, ask, timeline, stats) "
+                                       "to Claude Desktop, ChatGPT connectors and agents; stdio by default")
+    _add_config_args(p_mcp)
+    _add_retrieval_args(p_mcp)
+    p_mcp.add_argument("--http", type=int, metavar="PORT",
+                       help="serve over Streamable HTTP on PORT at /mcp instead of stdio")
+    p_mcp.add_argument("--host", default="127.0.0.1", help="address to bind with --http (default 127.0.0.1)")
+    p_mcp.add_argument("--allowed-host", metavar="NAME", action="append", default=[],
+                       help="with --http, also answer requests sent to this host name (repeatable; '*' for any)")
+    _add_api_key_arg(p_mcp, "with --http, /mcp requires this key")
+    p_mcp.set_defaults(func=cmd_mcp)
 
     p_eval = sub.add_parser("eval", help="evaluate on a question set", description=_eval_description())
     p_eval.add_argument("--dataset", required=True, help="'sample', 'conversations', 'conversations-heldout', "

@@ -37,7 +37,7 @@ from rag.llm_client import resolve_endpoint
 from rag.query import Turn, resolve
 from rag.question import understand
 from rag.reader import Reader
-from rag.records import Answer, Choice, Passage, Timeline
+from rag.records import Answer, Choice, Copy, Passage, Timeline
 from rag.retrieve import Retriever
 
 Backend = Literal["auto", "extractive", "llm"]
@@ -412,6 +412,19 @@ class Assistant:
                  for c in choices]
         t = choice_mod.add_hypotheses(t, question, found, state.idf_of)
         return read, t, choice_mod.option_features(question, t, state.idf_of)
+
+    def article(self, article_id: str) -> tuple[Article, tuple[Copy, ...]]:
+        """The stored article ``article_id`` (its cleaned text, as indexed) and the other articles
+        of its story group (syndicated copies and versions, oldest first).
+
+        Raises:
+            ValueError: no article with that id in the collection.
+        """
+        state = self._fresh()
+        row = state.store.article_row.get(article_id) if isinstance(article_id, str) else None
+        if row is None:
+            raise ValueError(f"no article with id {article_id!r} in the collection")
+        return state.store.articles[row], state.retriever.copies(row)
 
     # ---- what training reads: the same rows the answer path computes ---------------------
     def articles(self) -> list[Article]:

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from index.build import write_collection
 from index.settings import IndexSettings
 from index.store import IndexStore
@@ -80,3 +82,25 @@ def test_k_means_k_passages_in_the_answer(tmp_path):
         answer = assistant.ask("harbour bridge opens today", k=k)
         assert [p.chunk_id for p in answer.passages] == [p.chunk_id for p in
                                                         assistant.search("harbour bridge opens today", k=k)]
+
+
+def test_article_reads_a_stored_article_and_its_story_copies(tmp_path):
+    """What ``newsdesk mcp``'s fetch returns: the cleaned text as indexed, and the other copies."""
+    from wire import other_report, wire_copies
+
+    root = tmp_path / "idx"
+    copies = wire_copies()
+    write_collection(root, [*copies, other_report(), *make_articles(3)], settings=SETTINGS, embedder=HashEmbedder(),
+                     progress=False)
+    assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=Config(index=SETTINGS, rerank=0),
+                          embedder=HashEmbedder())
+    first = copies[0]
+    article, also = assistant.article(first.id)
+    assert (article.id, article.title, article.url) == (first.id, first.title, first.url)
+    assert "Dock workers at the Port of Valmora" in article.text
+    assert {c.article_id for c in also} == {a.id for a in copies[1:]}
+    assert [c.date for c in also] == sorted(c.date for c in also)  # oldest first
+    assert assistant.article("a1")[1] == ()  # a story of its own
+    for missing in ("no-such-id", "", None):
+        with pytest.raises(ValueError, match="no article with id"):
+            assistant.article(missing)

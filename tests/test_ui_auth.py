@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -158,3 +159,41 @@ def test_credentials_come_from_a_file_or_the_environment_before_the_command_line
         read_credentials(None, str(tmp_path / "missing"), env={})
     with pytest.raises(ValueError, match=r"USER:PASS.*'ann:\*\*\*'"):  # the password is never echoed
         read_credentials(None, None, env={AUTH_ENV: "ann:"})
+
+
+def test_the_api_key_comes_from_a_file_before_the_environment(tmp_path, capsys):
+    from ui.auth import API_KEY_ENV, read_api_key
+
+    secret = tmp_path / "key"
+    secret.write_text("  file-key-123  \nignored\n")
+    secret.chmod(0o600)
+    key = read_api_key(str(secret), env={API_KEY_ENV: "env-key"})
+    assert asyncio.run(key.check("Bearer file-key-123")) and capsys.readouterr().err == ""
+    assert asyncio.run(read_api_key(None, env={API_KEY_ENV: "env-key"}).check("bearer env-key"))
+    assert read_api_key(None, env={}) is None
+    for bad in ("", "two words"):
+        with pytest.raises(ValueError, match="one word"):
+            read_api_key(None, env={API_KEY_ENV: bad})
+    with pytest.raises(ValueError, match="cannot read it"):
+        read_api_key(str(tmp_path / "missing"), env={})
+    secret.chmod(0o644)
+    read_api_key(str(secret), env={})
+    assert "can be read by other users" in capsys.readouterr().err
+
+
+def test_a_wrong_api_key_waits_and_a_missing_one_does_not():
+    from ui.auth import ApiKey
+
+    key = ApiKey("k-1", delay=0.5)
+
+    async def timed(header: str) -> tuple[bool, float]:
+        started = time.perf_counter()
+        return await key.check(header), time.perf_counter() - started
+
+    assert asyncio.run(timed("Bearer k-1"))[0]
+    ok, took = asyncio.run(timed("Bearer k-2"))
+    assert not ok and took >= 0.5
+    for header in ("", "k-1", "Basic k-1", "Bearer"):
+        ok, took = asyncio.run(timed(header))
+        assert not ok, header
+    assert asyncio.run(timed(""))[1] < 0.5  # no header: not a guess, answered at once

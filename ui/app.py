@@ -24,9 +24,10 @@ import gradio as gr
 from rag import Assistant
 from rag.options import assistant_from_options
 from ui import render
-from ui.auth import AllowedHosts, Login, OwnOriginOnly, read_credentials
+from ui.auth import AllowedHosts, ApiRoutes, Login, OwnOriginOnly, read_api_key, read_credentials
 from ui.auth import parse_auth as parse_auth  # re-exported: ui.app.parse_auth predates ui.auth
 from ui.handlers import MAX_UPLOAD_MB, PICKER_TYPES, UPLOAD_MAX_AGE_S, UPLOAD_SWEEP_S, Handlers, discard_upload, refuse
+from ui.openai_api import PREFIX, OpenAIApi, openai_error
 from ui.session import MAX_SESSIONS, SESSION_IDLE_S, SESSION_UPLOAD_MB, Workspace, close_session, remove_dead_copies
 from ui.style import CSS, SCRIPT, theme
 
@@ -219,7 +220,7 @@ def delete_uploads(demo: gr.Blocks) -> None:
 
 def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
            auth: tuple[str, str] | None = None, prevent_thread_lock: bool = False, quiet: bool = False,
-           concurrency: int = CONCURRENCY, allowed_hosts: Sequence[str] = ()) -> str:
+           concurrency: int = CONCURRENCY, allowed_hosts: Sequence[str] = (), api: OpenAIApi | None = None) -> str:
     """Serve ``demo`` offline (no share link, telemetry off) behind a queue; returns the local URL.
 
     Args:
@@ -232,19 +233,25 @@ def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860,
         concurrency: answers computed at once; more requests wait in the queue.
         allowed_hosts: names besides ``host`` (and loopback names, on a loopback address) that a
             request's ``Host`` may give, e.g. the name a reverse proxy serves it under; "*": any.
+        api: the OpenAI-compatible routes to serve at ``/v1`` (same host and origin checks; its
+            key, when it has one, stands in for the login there).
     """
     from gradio.route_utils import FnIndexInferError
     from starlette.middleware import Middleware
+    from starlette.routing import Mount
 
     demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
     workspace = getattr(demo, "workspace", None)
     max_sessions = workspace.max_sessions if isinstance(workspace, Workspace) else MAX_SESSIONS
     login = Login(*auth) if auth else None
-    guard = {"login": login, "hosts": AllowedHosts(host, allowed_hosts)}
+    guard = {"login": login, "hosts": AllowedHosts(host, allowed_hosts),
+             "api": ApiRoutes(PREFIX, api.key, openai_error) if api is not None else None}
     _, local_url, _ = demo.launch(
         server_name=host, server_port=port, share=False, auth=login.check if login else None,
         app_kwargs={"middleware": [Middleware(OwnOriginOnly, **guard)],
-                    "exception_handlers": {FnIndexInferError: _no_such_endpoint, KeyError: _no_such_endpoint}},
+                    "exception_handlers": {FnIndexInferError: _no_such_endpoint, KeyError: _no_such_endpoint},
+                    # Ahead of Gradio's own routes, which are added after these.
+                    "routes": [Mount(PREFIX, app=api.app())] if api is not None else []},
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet, show_error=True, max_file_size=f"{MAX_UPLOAD_MB}mb", theme=theme(), css=CSS, js=SCRIPT,
         footer_links=["api", "settings"], run_history=False, enable_monitoring=False, mcp_server=False,
@@ -311,6 +318,7 @@ def serve(args: argparse.Namespace) -> int:
     check_port(args.host, args.port)
     limits = session_limits(args)  # before anything loads
     auth = read_credentials(getattr(args, "auth", None), getattr(args, "auth_file", None))
+    key = read_api_key(getattr(args, "api_key_file", None))
     on_sample = getattr(args, "index", None) is None
     print("Opening the " + ("bundled sample collection (its index is built on first start)…" if on_sample
                             else f"index at {args.index}…"), file=sys.stderr, flush=True)
@@ -322,14 +330,20 @@ def serve(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host) and auth is None:
         print(f"Warning: serving on {args.host} without a login (--auth-file); anyone who can reach it can use it.",
               file=sys.stderr)
+    if auth is not None and key is None:
+        print("Note: /v1 takes a browser login's session only; give programs a key with --api-key-file.",
+              file=sys.stderr)
     for leftover in remove_dead_copies():
         print(f"Removed {leftover}, left behind by a server that was killed.", file=sys.stderr)
     workspace = Workspace(assistant, private_uploads=on_sample, **limits)
     demo = build_app(assistant, examples=SAMPLE_EXAMPLES if on_sample else (), workspace=workspace)
+    llm_model = getattr(args, "llm_model", None) if getattr(args, "llm_base_url", None) else None
+    api = OpenAIApi(assistant, llm_model=llm_model, key=key)
     url = launch(demo, host=args.host, port=args.port, auth=auth, prevent_thread_lock=True, quiet=True,
-                 allowed_hosts=getattr(args, "allowed_host", None) or ())
-    serve_until_stopped(demo, workspace, ready=lambda: print(f"Newsdesk is serving on {url} (Ctrl-C stops it).",
-                                                             file=sys.stderr, flush=True))
+                 allowed_hosts=getattr(args, "allowed_host", None) or (), api=api)
+    serve_until_stopped(demo, workspace, ready=lambda: print(
+        f"Newsdesk is serving on {url} (Ctrl-C stops it); OpenAI-compatible API at {url.rstrip('/')}/v1 "
+        f"(models {', '.join(api.models)}).", file=sys.stderr, flush=True))
     return 0
 
 

@@ -1,5 +1,6 @@
 """Who may use a served app: the login (from a file or the environment, exact user name, slow
-failures) and the only origin whose pages get answers (the app's own).
+failures), the API key that programs send instead (``/v1``, ``/mcp``), and the only origin whose
+pages get answers (the app's own).
 
 Gradio strips the user name before checking it and sends answers with credentials to any
 ``localhost`` origin; :class:`OwnOriginOnly` sits in front of its routes to close both gaps.
@@ -15,13 +16,15 @@ import os
 import socket
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.requests import Request, cookie_parser
 
 AUTH_ENV = "NEWSDESK_AUTH"
+API_KEY_ENV = "NEWSDESK_API_KEY"
 # Each wrong login costs this many seconds, and failures are answered one at a time, so
 # guessing runs at most one password a second however many requests are sent in parallel.
 FAILURE_DELAY_S = 1.0
@@ -84,6 +87,75 @@ def read_credentials(auth: str | None = None, auth_file: str | None = None,
         print(f"Warning: --auth is visible to every local user (ps); prefer --auth-file or {AUTH_ENV}.",
               file=sys.stderr)
     return parse_auth(auth)
+
+
+def read_api_key(api_key_file: str | None = None, env: dict[str, str] | None = None) -> ApiKey | None:
+    """The bearer key programs must send (``/v1``, ``/mcp``): the first line of ``api_key_file``,
+    else the ``NEWSDESK_API_KEY`` variable; None when neither is given.
+
+    Raises:
+        ValueError: an unreadable file, or a key that is empty or has spaces in it.
+    """
+    env = os.environ if env is None else env
+    if api_key_file is not None:
+        path = Path(api_key_file)
+        where = f"--api-key-file {path}"
+        try:
+            first = path.read_text(encoding="utf-8").splitlines()[:1]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{where}: cannot read it ({exc})") from exc
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            print(f"Warning: {path} can be read by other users; chmod 600 it.", file=sys.stderr)
+        value = first[0].strip() if first else ""
+    elif env.get(API_KEY_ENV) is not None:
+        where, value = API_KEY_ENV, env[API_KEY_ENV].strip()
+    else:
+        return None
+    if not value or any(c.isspace() for c in value):
+        raise ValueError(f"{where}: the API key must be one word with no spaces (got {len(value)} characters)")
+    return ApiKey(value)
+
+
+class ApiKey:
+    """Checks an ``Authorization: Bearer KEY`` header in constant time; each wrong key waits
+    ``delay`` seconds, one at a time (as :class:`Login` does for passwords)."""
+
+    def __init__(self, key: str, *, delay: float = FAILURE_DELAY_S) -> None:
+        self._key = key.encode()
+        self.delay = delay
+        self._failing = asyncio.Lock()
+
+    async def check(self, authorization: str) -> bool:
+        """Whether ``authorization`` (the header's value, "" when absent) holds the key. A request
+        without the header is not a guess and is answered at once."""
+        scheme, _, given = authorization.strip().partition(" ")
+        if not authorization.strip():
+            return False
+        ok = scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self._key)
+        if not ok:
+            async with self._failing:
+                await asyncio.sleep(self.delay)
+        return ok
+
+
+def detail_error(status: int, message: str) -> dict:  # noqa: ARG001 - one signature for every error shape
+    """The error body the app's own routes send: ``{"detail": ...}``, as Gradio's do."""
+    return {"detail": message}
+
+
+@dataclass(frozen=True)
+class ApiRoutes:
+    """Routes under ``prefix`` that programs call. With a ``key``, a request there must carry it
+    (401 otherwise), and one that does is served without a browser login; without a key the
+    login rule of every other route applies. Refusals there have ``error``'s shape (``/v1``:
+    OpenAI's error object)."""
+
+    prefix: str
+    key: ApiKey | None = None
+    error: Callable[[int, str], dict] = detail_error
+
+    def covers(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix.rstrip("/") + "/")
 
 
 class Login:
@@ -160,9 +232,10 @@ def _is_loopback_address(name: str) -> bool:
 
 class OwnOriginOnly:
     """ASGI middleware, in front of every route: refuse (403) a request whose ``Host`` is not
-    one of ``hosts`` or whose ``Origin`` is not the app's own address; with a login, refuse
-    (401) a request without a session to anything but the login page; and refuse a login whose
-    user name has spaces around it (Gradio would strip them).
+    one of ``hosts`` or whose ``Origin`` is not the app's own address; under ``api``'s prefix
+    with a key, refuse (401) a request without that key and serve one with it without a login;
+    elsewhere, with a login, refuse (401) a request without a session to anything but the login
+    page; and refuse a login whose user name has spaces around it (Gradio would strip them).
 
     A browser sends ``Origin`` with cross-origin requests (and same-origin POSTs); scripts
     and clients without one are not browsers acting for a user, so they pass. The app's own
@@ -170,26 +243,37 @@ class OwnOriginOnly:
     """
 
     def __init__(self, app, login: Login | None = None,  # noqa: ANN001 - any ASGI app
-                 hosts: AllowedHosts | None = None) -> None:
+                 hosts: AllowedHosts | None = None, api: ApiRoutes | None = None) -> None:
         self.app = app
         self.login = login
         self.hosts = hosts
+        self.api = api
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI types
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        api = self.api if self.api is not None and self.api.covers(scope["path"]) else None
+        shape = api.error if api is not None else detail_error
         if self.hosts is not None and headers.get("host", "") not in self.hosts:
             await _refuse(scope, send, 403, "Requests for this Host are refused; to serve the app under "
-                                            "another name, start it with --allowed-host NAME.")
+                                            "another name, start it with --allowed-host NAME.", shape)
             return
         origin = headers.get("origin")
         if origin is not None and not _same_origin(origin, headers.get("host", "")):
-            await _refuse(scope, send, 403, "Requests from other origins are refused.")
+            await _refuse(scope, send, 403, "Requests from other origins are refused.", shape)
+            return
+        if api is not None and api.key is not None:
+            if not await api.key.check(headers.get("authorization", "")):
+                await _refuse(scope, send, 401, "Send the server's API key: Authorization: Bearer KEY.", shape,
+                              [(b"www-authenticate", b"Bearer")])
+                return
+            await self.app(scope, receive, send)  # the key stands in for the browser login
             return
         if self.login is not None and not _login_page(scope["path"]) and not _has_session(scope, headers):
-            await _refuse(scope, send, 401, "Log in first (open the app's page).")
+            await _refuse(scope, send, 401, "Log in first (open the app's page)" + (
+                ", or start the server with an API key (--api-key-file) for programs." if api else "."), shape)
             return
         if self.login is not None and scope["type"] == "http" and scope["method"] == "POST" \
                 and scope["path"].rstrip("/").endswith("/login"):
@@ -274,11 +358,13 @@ def _replay(body: bytes, original):  # noqa: ANN001, ANN202 - ASGI receive calla
     return receive
 
 
-async def _refuse(scope, send, status: int, detail: str) -> None:  # noqa: ANN001 - ASGI types
+async def _refuse(scope, send, status: int, detail: str,  # noqa: ANN001 - ASGI types
+                  shape: Callable[[int, str], dict] = detail_error, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return
-    body = json.dumps({"detail": detail}).encode()
+    body = json.dumps(shape(status, detail)).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *extra]})
     await send({"type": "http.response.body", "body": body})
