@@ -106,8 +106,8 @@ def test_eval_runs_with_and_without_the_cross_encoder(sample_assistant, tiny_cro
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["rerank"]["cross_encoder"] == tiny_cross_encoder
     runs = results["runs"]
-    assert "cross_encoder" not in runs["hybrid"]["changes"]
-    assert runs["hybrid-crossencoder"]["changes"]["cross_encoder"] is None
+    assert "rerank.cross_encoder" not in runs["hybrid"]["changes"]
+    assert runs["hybrid-crossencoder"]["changes"]["rerank.cross_encoder"] is None
     # The random model reorders what the plain pipeline finds.
     ids = {name: [q["retrieved_ids"] for q in run["questions"]] for name, run in runs.items()}
     assert ids["hybrid"] != ids["hybrid-crossencoder"]
