@@ -23,6 +23,7 @@ import numpy as np
 
 from index.filters import ArticleFacets, Filters
 from index.lock import write_lock
+from index.plural import plural
 from index.settings import IndexSettings
 from index.store import IndexStore, current_version
 
@@ -45,8 +46,8 @@ class SyncReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"Search engine updated: {self.added:,} articles added, {self.removed:,} removed "
-                f"({self.chunks:,} chunks) in {self.seconds:.1f} s")
+        return (f"Search engine updated: {plural(self.added, 'article')} added, {self.removed:,} removed "
+                f"({plural(self.chunks, 'chunk')}) in {self.seconds:.1f} s")
 
 
 class ChunkSearch(Protocol):
