@@ -114,12 +114,12 @@ def same_story(a: Article, b: Article, sig_a: np.ndarray, sig_b: np.ndarray) -> 
 def placeholders(articles: Sequence[Article]) -> set[str]:
     """Ids of articles whose text occurs verbatim under :data:`PLACEHOLDER_TITLES` or more
     different headlines: the crawler got a sign-up or paywall page, not a story."""
-    titles: dict[str, set[str]] = {}
-    for a in articles:
-        titles.setdefault(hashlib.sha1(a.text.encode("utf-8", "surrogatepass")).hexdigest(), set()).add(a.title)
+    digests = [hashlib.sha1(a.text.encode("utf-8", "surrogatepass")).digest() for a in articles]
+    titles: dict[bytes, set[str]] = {}
+    for digest, a in zip(digests, articles):
+        titles.setdefault(digest, set()).add(a.title)
     shared = {h for h, t in titles.items() if len(t) >= PLACEHOLDER_TITLES}
-    return {a.id for a in articles
-            if hashlib.sha1(a.text.encode("utf-8", "surrogatepass")).hexdigest() in shared} if shared else set()
+    return {a.id for digest, a in zip(digests, articles) if digest in shared}
 
 
 @dataclass(frozen=True)

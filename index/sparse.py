@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import bm25s
 import numpy as np
+import scipy.sparse as sp
 
 from index.records import Article
 from index.tokenize import terms
@@ -87,12 +88,13 @@ class TermCounts:
         idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
         tf = self.counts.astype(np.float32)
         tfc = tf / (K1 * ((1 - B) + B * doc_len[doc] / avg_len) + tf)
-        order = np.argsort(self.ids, kind="stable")  # by term, documents ascending within one
-        indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(df, out=indptr[1:])
+        # Rows are documents here, bm25s keeps columns (terms): scipy transposes in linear time,
+        # keeping documents in order within a term.
+        by_term = sp.csr_matrix(((idf[self.ids] * tfc).astype(np.float32), self.ids, self.ptr),
+                                shape=(n_docs, n_terms)).tocsc()
         bm25 = bm25s.BM25(k1=K1, b=B)
-        bm25.scores = {"data": (idf[self.ids] * tfc)[order].astype(np.float32), "indices": doc[order],
-                       "indptr": indptr, "num_docs": n_docs}
+        bm25.scores = {"data": by_term.data.astype(np.float32), "indices": by_term.indices.astype(np.int32),
+                       "indptr": by_term.indptr.astype(np.int64), "num_docs": n_docs}
         bm25.vocab_dict = {t: i for i, t in enumerate(self.vocab)}
         bm25.vocab_dict[""] = n_terms  # bm25s's empty token, as its own index() adds it
         bm25.unique_token_ids_set = set(bm25.vocab_dict.values())
