@@ -331,7 +331,7 @@ def _embed(embedder: Embedder, texts: list[str], cache: EmbedCache, dimension: i
            progress: bool) -> tuple[np.ndarray, int]:
     """Vectors of ``texts``, and how many of them the cache held (an interrupted build's).
 
-    The rest are embedded in slices of :data:`CHECKPOINT_CHUNKS`, each but the last saved to the cache.
+    The rest are embedded in slices (:func:`_slice_size`), each but the last saved to the cache.
 
     Raises:
         BuildInterrupted: Ctrl-C; the slices saved so far stay in the cache.
@@ -345,20 +345,26 @@ def _embed(embedder: Embedder, texts: list[str], cache: EmbedCache, dimension: i
         out[i] = v
     # Longest first, as the embedders batch them: texts of one slice pad little.
     todo = sorted((i for i in range(len(texts)) if i not in found), key=lambda i: -len(texts[i]))
-    done = 0
+    done, size = 0, _slice_size(embedder)
     with tqdm(total=len(texts), initial=len(found), desc="Embedding", unit="chunk", disable=not progress) as bar:
         try:
-            for lo in range(0, len(todo), CHECKPOINT_CHUNKS):
-                part = todo[lo:lo + CHECKPOINT_CHUNKS]
+            for lo in range(0, len(todo), size):
+                part = todo[lo:lo + size]
                 got = embedder.embed([texts[i] for i in part], progress=False)
                 out[part] = got
-                if lo + CHECKPOINT_CHUNKS < len(todo):  # after the last slice the version is written at once
+                if lo + size < len(todo):  # after the last slice the version is written at once
                     cache.save([keys[i] for i in part], got)
                 done += len(part)
                 bar.update(len(part))
         except KeyboardInterrupt:
             raise BuildInterrupted(kept=len(found) + done, left=len(todo) - done) from None
     return out, len(found)
+
+
+def _slice_size(embedder: Embedder) -> int:
+    """Chunks embedded between two saves: :data:`CHECKPOINT_CHUNKS`, or enough for two shards
+    per actor of a Ray embedder (``index/ray_embed.py``), so that none waits for work."""
+    return max(CHECKPOINT_CHUNKS, 2 * getattr(embedder, "shard_size", 0) * getattr(embedder, "workers", 0))
 
 
 def _vectors_by_row(dense: faiss.Index) -> dict[int, np.ndarray]:
