@@ -1,14 +1,17 @@
 """The index build: load -> chunk -> embed -> write, re-embedding only what changed.
 
 Articles are matched to the live index by id and content hash: an unchanged article keeps
-its chunks and vectors, so re-running a build on the same input embeds nothing, and adding
-ten articles embeds only their chunks.
+its chunks, vectors, term counts and story signature, so re-running a build on the same input
+embeds nothing, and adding ten articles chunks, embeds, tokenises and signs only those ten
+(BM25 scores are then recomputed from the stored counts, in numpy). New chunks are embedded in
+slices kept in the index's embedding cache (``index/embed_cache.py``): a build stopped by
+Ctrl-C or a crash goes on from the last slice when run again.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +23,17 @@ from index import store as store_mod
 from index.backend import SearchBackend, SyncReport, sync_live
 from index.chunk import chunk_spans, context_prefix
 from index.embed import Embedder
-from index.errors import IndexCorruptError, IndexMismatchError, NoValidArticlesError
+from index.embed_cache import EmbedCache
+from index.errors import (
+    BuildInterrupted,
+    IndexCorruptError,
+    IndexMismatchError,
+    NoValidArticlesError,
+    UnknownArticlesError,
+)
 from index.load import LoadReport, load_articles
 from index.lock import write_lock
+from index.plural import plural
 from index.records import Article
 from index.settings import IVF_NPROBE, IndexSettings
 
@@ -32,6 +43,10 @@ from index.settings import IVF_NPROBE, IndexSettings
 EXACT_MAX_VECTORS = 200_000
 IVF_TRAIN_SAMPLE = 100_000
 MAX_IDS_SHOWN = 5  # replaced ids listed in a build summary; the rest are counted
+# Chunks embedded between two saves to the embedding cache: at most this much work is lost to
+# Ctrl-C or a crash (about 5 s on two CPU cores), and slices this long still batch well.
+CHECKPOINT_CHUNKS = 512
+Say = Callable[[str], None]  # where a build tells what it is doing before its progress bar
 
 
 def choose_factory(n_vectors: int) -> str:
@@ -80,6 +95,8 @@ class BuildReport:
     story_groups: int = 0  # groups of two or more copies of one story (index/dedup.py)
     grouped_articles: int = 0  # articles in those groups
     signed_articles: int = 0  # articles whose story signature this build computed (the rest reused)
+    resumed_chunks: int = 0  # of the reused: vectors an interrupted build had embedded (embedding cache)
+    unknown_ids: list[str] = field(default_factory=list)  # ids given to remove that the index did not hold
     sync: SyncReport | None = None  # what the search engine behind ``--backend-url`` changed
     load: LoadReport | None = field(default=None, repr=False)
 
@@ -93,20 +110,28 @@ class BuildReport:
             said = self.other_settings.removeprefix(f"Index at {self.index_dir} ")
             lines.append(f"Note: the index {said}; it was built anew from the given files.")
         state = "already up to date" if self.up_to_date else "written"
+        resumed = f", {self.resumed_chunks:,} of them from an interrupted build" if self.resumed_chunks else ""
         lines.append(
-            f"Index {self.index_dir} {state}: {self.articles:,} articles, {self.chunks:,} chunks "
-            f"({self.added} added, {self.changed} replaced, {self.removed} removed, {self.unchanged} unchanged; "
-            f"{self.embedded_chunks:,} chunks embedded, {self.reused_chunks:,} reused) in {self.seconds:.1f} s"
+            f"Index {self.index_dir} {state}: {plural(self.articles, 'article')}, {plural(self.chunks, 'chunk')} "
+            f"({self.added:,} added, {self.changed:,} replaced, {self.removed:,} removed, "
+            f"{self.unchanged:,} unchanged; "
+            f"{plural(self.embedded_chunks, 'chunk')} embedded, {self.reused_chunks:,} reused{resumed}) "
+            f"in {self.seconds:.1f} s"
         )
         if self.replaced_ids:
             lines.append(self.replaced_line())
+        if self.unknown_ids:
+            lines.append(f"Not in the index, so not removed: {_shown(self.unknown_ids)}")
         if self.embedded_chunks and self.embed_seconds:
             lines.append(f"Embedding: {self.embedded_chunks / self.embed_seconds:,.0f} chunks/s")
         if self.story_groups:
-            lines.append(f"Story groups: {self.grouped_articles:,} articles are copies or versions of "
-                         f"{self.story_groups:,} stories ({self.signed_articles:,} articles signed)")
+            lines.append(f"Story groups: {plural(self.grouped_articles, 'article')} are copies or versions of "
+                         f"{plural(self.story_groups, 'story', 'stories')} "
+                         f"({plural(self.signed_articles, 'article')} signed)")
         if self.truncated_chunks:
-            lines.append(f"Note: {self.truncated_chunks} chunks exceed the model's input and were cut.")
+            one = self.truncated_chunks == 1
+            lines.append(f"Note: {plural(self.truncated_chunks, 'chunk')} {'exceeds' if one else 'exceed'} the "
+                         f"model's input and {'was' if one else 'were'} cut.")
         if self.sync is not None:
             lines.append(self.sync.summary())
         return "\n".join(lines)
@@ -115,11 +140,14 @@ class BuildReport:
         """Which articles were replaced (same id, other content), or "" when none was."""
         if not self.replaced_ids:
             return ""
-        shown = ", ".join(self.replaced_ids[:MAX_IDS_SHOWN])
-        extra = len(self.replaced_ids) - MAX_IDS_SHOWN
-        more = f" and {extra:,} more" if extra > 0 else ""
         n = len(self.replaced_ids)
-        return f"Replaced {n} article{'s' if n != 1 else ''} that had the same id but other content: {shown}{more}"
+        return f"Replaced {plural(n, 'article')} that had the same id but other content: {_shown(self.replaced_ids)}"
+
+
+def _shown(ids: list[str]) -> str:
+    """The first :data:`MAX_IDS_SHOWN` of ``ids``, the rest counted."""
+    extra = len(ids) - MAX_IDS_SHOWN
+    return ", ".join(ids[:MAX_IDS_SHOWN]) + (f" and {extra:,} more" if extra > 0 else "")
 
 
 def _previous(index_dir: Path, settings: IndexSettings, *,
@@ -146,7 +174,7 @@ def _previous(index_dir: Path, settings: IndexSettings, *,
 def write_collection(
     index_dir: str | Path, articles: list[Article], *, settings: IndexSettings | None = None,
     embedder: Embedder | None = None, progress: bool = True, previous: store_mod.IndexStore | None = None,
-    wait: bool = True, backend: SearchBackend | None = None,
+    wait: bool = True, backend: SearchBackend | None = None, say: Say | None = None,
 ) -> BuildReport:
     """Make the index at ``index_dir`` hold exactly ``articles``, embedding only what changed.
 
@@ -154,18 +182,26 @@ def write_collection(
     so a concurrent writer's version is never built over; ``wait=False`` raises
     IndexLockedError instead of waiting for another writer. With a ``backend`` (a search
     engine, ``index.backend``), the engine is synced to the new version under the same lock.
+    ``say`` is told each stage before it starts (reading, chunking, loading the model).
+
+    Raises:
+        BuildInterrupted: Ctrl-C while embedding; what was embedded is kept for the next build.
     """
     with write_lock(index_dir, wait=wait):
         report = _write_collection(Path(index_dir), articles, settings=settings, embedder=embedder,
-                                   progress=progress, previous=previous)
+                                   progress=progress, previous=previous, say=say or _silent)
         if backend is not None:
             report.sync = sync_live(backend, index_dir, settings=settings, progress=progress)
         return report
 
 
+def _silent(line: str) -> None:
+    pass
+
+
 def _write_collection(
     index_dir: Path, articles: list[Article], *, settings: IndexSettings | None,
-    embedder: Embedder | None, progress: bool, previous: store_mod.IndexStore | None,
+    embedder: Embedder | None, progress: bool, previous: store_mod.IndexStore | None, say: Say,
 ) -> BuildReport:
     t0 = time.perf_counter()
     settings = settings or IndexSettings()
@@ -202,11 +238,18 @@ def _write_collection(
     embedder = embedder or Embedder(settings.model, device=settings.device, batch_size=settings.batch_size,
                                     max_seq_length=settings.max_seq_length, backend=settings.backend)
     old_vectors = _vectors_by_row(previous.dense) if previous else {}
+    # Unchanged articles keep their term counts (rows of the previous version's); without stored
+    # counts (an index written before they were) every text is tokenised once.
+    old_terms = previous.term_counts() if previous else None
     cap = settings.dense_chunks_per_article or None
     rows, starts, ends = [], [], []
     dense_rows: list[int] = []  # chunk rows that get a vector, in the order of ``vectors``
     reused: list[np.ndarray] = []
     to_embed, to_embed_at = [], []
+    chunk_docs: list[str | range] = []  # what the chunk BM25 counts: a text, or previous rows
+    article_docs: list[str | range] = []
+    if report.added + report.changed:
+        say(f"Chunking {plural(report.added + report.changed, 'new or changed article')}...")
     for row, a in enumerate(articles):
         before = old.get(a.id)
         first = len(rows)
@@ -216,6 +259,10 @@ def _write_collection(
             for j, prev in enumerate(prev_rows[:cap]):
                 dense_rows.append(first + j)
                 reused.append(old_vectors[int(prev)])
+            if old_terms is not None:
+                if len(prev_rows):
+                    chunk_docs.append(range(int(prev_rows[0]), int(prev_rows[-1]) + 1))
+                article_docs.append(range(previous.article_row[a.id], previous.article_row[a.id] + 1))
         else:
             spans = chunk_spans(a.text, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
             prefix = context_prefix(a.title, a.date, settings)
@@ -224,6 +271,9 @@ def _write_collection(
                 to_embed_at.append(len(dense_rows))
                 dense_rows.append(first + j)
                 reused.append(None)
+        if old_terms is None or before is None or before.content_hash != a.content_hash:
+            chunk_docs.extend(sparse.chunk_text(a, s, e) for s, e in spans)
+            article_docs.append(sparse.article_text(a))
         for s, e in spans:
             rows.append(row)
             starts.append(s)
@@ -232,24 +282,28 @@ def _write_collection(
     if n_chunks == 0:
         raise NoValidArticlesError("No chunks to index: every article is empty.")
 
+    if to_embed:
+        say(f"Loading the embedding model {settings.model}...")
+        embedder.load()  # load before timing: throughput figures are for embedding alone
     dimension = embedder.dimension if to_embed or previous is None else previous.dense.d
     vectors = np.zeros((len(dense_rows), dimension), dtype=np.float32)
     for i, v in enumerate(reused):
         if v is not None:
             vectors[i] = v
+    cache = EmbedCache(index_dir, model=settings.model, max_seq_length=settings.max_seq_length)
     if to_embed:
-        embedder.load()  # load before timing: throughput figures are for embedding alone
         t_embed = time.perf_counter()
-        vectors[to_embed_at] = embedder.embed(to_embed, progress=progress)
+        vectors[to_embed_at], report.resumed_chunks = _embed(embedder, to_embed, cache, dimension, progress)
         report.embed_seconds = time.perf_counter() - t_embed
         report.truncated_chunks = sum(n > settings.max_seq_length for n in embedder.count_wordpieces(to_embed))
-    report.embedded_chunks = len(to_embed)
-    report.reused_chunks = len(dense_rows) - len(to_embed)
+    report.embedded_chunks = len(to_embed) - report.resumed_chunks
+    report.reused_chunks = len(dense_rows) - report.embedded_chunks
 
     # Ids in the FAISS index are chunk rows, so a search hit is a row of the chunk store.
     dense, factory = make_dense_index(vectors, np.asarray(dense_rows, dtype=np.int64))
     rows_arr = np.asarray(rows, dtype=np.int32)
-    bm25 = sparse.chunk_bm25(articles, rows, starts, ends)
+    terms = (sparse.TermCounts.assemble(chunk_docs, previous=old_terms[0] if old_terms else None),
+             sparse.TermCounts.assemble(article_docs, previous=old_terms[1] if old_terms else None))
     # Only new and changed articles are signed and paired; the rest keep their groups' pairs.
     stories = dedup.group_stories(articles, previous=previous.stories if previous else None)
     members = stories.members()
@@ -260,16 +314,57 @@ def _write_collection(
     report.seconds = time.perf_counter() - t0
     store_mod.write_store(
         index_dir, articles=articles, chunk_article=rows_arr, chunk_start=np.asarray(starts),
-        chunk_end=np.asarray(ends), dense=dense, bm25=bm25, article_bm25=sparse.article_bm25(articles),
-        settings=settings, dimension=dimension, stories=stories,
+        chunk_end=np.asarray(ends), dense=dense, bm25=terms[0].bm25(), article_bm25=terms[1].bm25(),
+        settings=settings, dimension=dimension, stories=stories, terms=terms,
         extra={"faiss_factory": factory, "ivf_nprobe": IVF_NPROBE, "build": {
             "seconds": round(report.seconds, 2), "embedded_chunks": report.embedded_chunks,
             "truncated_chunks": report.truncated_chunks,
             "embedding_backend": getattr(embedder, "resolved_backend", None) if to_embed else None,
         }},
     )
+    cache.clear()  # every vector it held is in the new version now
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _embed(embedder: Embedder, texts: list[str], cache: EmbedCache, dimension: int,
+           progress: bool) -> tuple[np.ndarray, int]:
+    """Vectors of ``texts``, and how many of them the cache held (an interrupted build's).
+
+    The rest are embedded in slices (:func:`_slice_size`), each but the last saved to the cache.
+
+    Raises:
+        BuildInterrupted: Ctrl-C; the slices saved so far stay in the cache.
+    """
+    from tqdm.auto import tqdm
+
+    keys = [cache.key(t) for t in texts]
+    out = np.zeros((len(texts), dimension), dtype=np.float32)
+    found = cache.lookup(keys)
+    for i, v in found.items():
+        out[i] = v
+    # Longest first, as the embedders batch them: texts of one slice pad little.
+    todo = sorted((i for i in range(len(texts)) if i not in found), key=lambda i: -len(texts[i]))
+    done, size = 0, _slice_size(embedder)
+    with tqdm(total=len(texts), initial=len(found), desc="Embedding", unit="chunk", disable=not progress) as bar:
+        try:
+            for lo in range(0, len(todo), size):
+                part = todo[lo:lo + size]
+                got = embedder.embed([texts[i] for i in part], progress=False)
+                out[part] = got
+                if lo + size < len(todo):  # after the last slice the version is written at once
+                    cache.save([keys[i] for i in part], got)
+                done += len(part)
+                bar.update(len(part))
+        except KeyboardInterrupt:
+            raise BuildInterrupted(kept=len(found) + done, left=len(todo) - done) from None
+    return out, len(found)
+
+
+def _slice_size(embedder: Embedder) -> int:
+    """Chunks embedded between two saves: :data:`CHECKPOINT_CHUNKS`, or enough for two shards
+    per actor of a Ray embedder (``index/ray_embed.py``), so that none waits for work."""
+    return max(CHECKPOINT_CHUNKS, 2 * getattr(embedder, "shard_size", 0) * getattr(embedder, "workers", 0))
 
 
 def _vectors_by_row(dense: faiss.Index) -> dict[int, np.ndarray]:
@@ -282,18 +377,22 @@ def _vectors_by_row(dense: faiss.Index) -> dict[int, np.ndarray]:
 def build_index(
     paths: Iterable[str | Path], index_dir: str | Path, *, settings: IndexSettings | None = None,
     embedder: Embedder | None = None, progress: bool = True, field_map: dict | None = None, wait: bool = True,
-    backend: SearchBackend | None = None,
+    backend: SearchBackend | None = None, say: Say | None = None,
 ) -> BuildReport:
     """Index exactly the articles found in ``paths`` (articles no longer there are removed).
 
     Raises:
         NoValidArticlesError: the inputs held no valid article; the index is left as it was.
+        BuildInterrupted: Ctrl-C while embedding; running the build again goes on from there.
     """
+    paths = list(paths)
+    if say is not None:
+        say(f"Reading {paths[0] if len(paths) == 1 else plural(len(paths), 'path')}...")
     loaded = load_articles(paths, field_map=field_map)
     if not loaded.articles:
         raise NoValidArticlesError("No valid articles found.\n" + loaded.summary(), load=loaded)
     report = write_collection(index_dir, loaded.articles, settings=settings, embedder=embedder, progress=progress,
-                              wait=wait, backend=backend)
+                              wait=wait, backend=backend, say=say)
     report.load = loaded
     return report
 
@@ -301,29 +400,41 @@ def build_index(
 def add_articles(
     index_dir: str | Path, articles: list[Article], *, settings: IndexSettings | None = None,
     embedder: Embedder | None = None, progress: bool = True, wait: bool = True,
-    backend: SearchBackend | None = None,
+    backend: SearchBackend | None = None, say: Say | None = None,
 ) -> BuildReport:
     """Add (or replace, by id) ``articles`` in the index at ``index_dir``, on top of its latest
-    version (read under the writer lock, so another writer's articles are kept)."""
+    version (read under the writer lock, so another writer's articles are kept). Only the given
+    articles are chunked, embedded, tokenised and signed."""
     settings = settings or IndexSettings()
     with write_lock(index_dir, wait=wait):
         previous = _previous(Path(index_dir), settings)
         current = {a.id: a for a in previous.articles} if previous else {}
         current.update({a.id: a for a in articles})
         return write_collection(index_dir, list(current.values()), settings=settings, embedder=embedder,
-                                progress=progress, previous=previous, backend=backend)
+                                progress=progress, previous=previous, backend=backend, say=say)
 
 
 def remove_articles(
     index_dir: str | Path, ids: Iterable[str], *, settings: IndexSettings | None = None,
     embedder: Embedder | None = None, wait: bool = True, backend: SearchBackend | None = None,
 ) -> BuildReport:
-    """Remove the articles with these ids (from the latest version, under the writer lock);
-    unknown ids are ignored."""
+    """Remove the articles with these ids (from the latest version, under the writer lock); the
+    ids the index does not hold are listed in the report's ``unknown_ids``.
+
+    Raises:
+        UnknownArticlesError: ``ids`` were given and the index holds none of them (nothing is written).
+    """
     settings = settings or IndexSettings()
-    drop = set(ids)
+    drop = list(dict.fromkeys(ids))
     with write_lock(index_dir, wait=wait):
         previous = store_mod.IndexStore.load(index_dir, settings=settings)
-        keep = [a for a in previous.articles if a.id not in drop]
-        return write_collection(index_dir, keep, settings=settings, embedder=embedder, progress=False,
-                                previous=previous, backend=backend)
+        unknown = [i for i in drop if i not in previous.article_row]
+        if unknown and len(unknown) == len(drop):
+            raise UnknownArticlesError(
+                f"The index at {index_dir} holds no article with the id{'s' if len(unknown) != 1 else ''} "
+                f"{_shown(unknown)}; nothing was removed.", ids=unknown)
+        keep = [a for a in previous.articles if a.id not in set(drop)]
+        report = write_collection(index_dir, keep, settings=settings, embedder=embedder, progress=False,
+                                  previous=previous, backend=backend)
+        report.unknown_ids = unknown
+        return report

@@ -9,8 +9,10 @@ headlines is page furniture, not a story). Groups are the connected
 components of those pairs.
 
 Grouping is incremental: an article keeps its signature and its pairs while its content hash
-is unchanged, so adding ten articles signs and pairs only those ten (the LSH table is filled
-from the stored signatures), and a removal drops its pairs, which may split its group.
+is unchanged, so adding ten articles signs and pairs only those ten, and a removal drops its
+pairs, which may split its group. A few new articles are matched against the stored
+signatures band by band with numpy (exactly the LSH's candidates, without filling its table
+from every signature); many, through the LSH table.
 A text found verbatim under several different headlines is a placeholder (a paywall or
 sign-up page the crawler got instead of the story) and is never grouped.
 """
@@ -22,6 +24,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
@@ -46,6 +49,9 @@ MAX_WORDS = 3000  # the first words of a text are signed: scraped live pages run
 MAX_DAYS_APART = 14
 FAR_SIMILARITY = 0.6
 PLACEHOLDER_TITLES = 3  # one text under this many different headlines is a placeholder page
+# Up to this many (new article, stored article) pairs, candidates are found by comparing bands
+# in numpy (one pass over the signatures per new article); above it, by the LSH table.
+BANDED_PAIRS = 2_000_000
 # A headline's tail after one of these is the site's name ("... | CNN", "... - The Week UK").
 _SITE_SUFFIX = re.compile(r"\s+[|–—-]\s+[^|–—-]{1,40}$")
 _WORD = re.compile(r"\w+")
@@ -108,12 +114,12 @@ def same_story(a: Article, b: Article, sig_a: np.ndarray, sig_b: np.ndarray) -> 
 def placeholders(articles: Sequence[Article]) -> set[str]:
     """Ids of articles whose text occurs verbatim under :data:`PLACEHOLDER_TITLES` or more
     different headlines: the crawler got a sign-up or paywall page, not a story."""
-    titles: dict[str, set[str]] = {}
-    for a in articles:
-        titles.setdefault(hashlib.sha1(a.text.encode("utf-8", "surrogatepass")).hexdigest(), set()).add(a.title)
+    digests = [hashlib.sha1(a.text.encode("utf-8", "surrogatepass")).digest() for a in articles]
+    titles: dict[bytes, set[str]] = {}
+    for digest, a in zip(digests, articles):
+        titles.setdefault(digest, set()).add(a.title)
     shared = {h for h, t in titles.items() if len(t) >= PLACEHOLDER_TITLES}
-    return {a.id for a in articles
-            if hashlib.sha1(a.text.encode("utf-8", "surrogatepass")).hexdigest() in shared} if shared else set()
+    return {a.id for digest, a in zip(digests, articles) if digest in shared}
 
 
 @dataclass(frozen=True)
@@ -182,18 +188,35 @@ def group_stories(articles: Sequence[Article], *, previous: Stories | None = Non
                    group_of=_components(ids, ordered, placeholders(articles)), signed=len(fresh))
 
 
+@lru_cache(maxsize=1)
+def _bands() -> tuple[int, int]:
+    """(bands, rows per band) of the LSH table at :data:`LSH_THRESHOLD`: two signatures are
+    candidates when all values of one band are equal."""
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    return lsh.b, lsh.r
+
+
+def _candidates(sigs: np.ndarray, fresh: list[int]) -> dict[int, list[int]]:
+    """Row -> rows sharing a band with it, for each signed row of ``fresh`` (itself included),
+    as the LSH table finds them (a band's values equal)."""
+    signed = (sigs != np.iinfo(np.uint32).max).any(axis=1)
+    todo = [r for r in fresh if signed[r]]
+    if len(todo) * len(sigs) <= BANDED_PAIRS:
+        b, r = _bands()
+        banded = sigs[:, :b * r].reshape(len(sigs), b, r)
+        return {f: np.flatnonzero((banded == banded[f]).all(axis=2).any(axis=1) & signed).tolist() for f in todo}
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    for row in np.flatnonzero(signed).tolist():
+        lsh.insert(row, _lean(sigs[row]), check_duplication=False)
+    return {f: list(lsh.query(_lean(sigs[f]))) for f in todo}
+
+
 def _new_pairs(articles: Sequence[Article], sigs: np.ndarray, fresh: list[int]) -> set[tuple[str, str]]:
     """Pairs with at least one article of ``fresh`` (rows): LSH candidates that pass :func:`same_story`."""
-    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
-    for r in range(len(articles)):
-        if _signed(sigs[r]):
-            lsh.insert(r, _lean(sigs[r]), check_duplication=False)
     out: set[tuple[str, str]] = set()
     fresh_set = set(fresh)
-    for r in fresh:
-        if not _signed(sigs[r]):
-            continue
-        for c in lsh.query(_lean(sigs[r])):
+    for r, found in _candidates(sigs, fresh).items():
+        for c in found:
             if c == r or (c in fresh_set and c < r):
                 continue  # itself, or a fresh pair already tried from the other side
             if same_story(articles[r], articles[c], sigs[r], sigs[c]):

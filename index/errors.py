@@ -36,6 +36,33 @@ class IndexCorruptError(NewsdeskError):
         self.problem = problem or message
 
 
+class IndexNotFoundError(IndexCorruptError):
+    """No index at the folder: it is missing, or holds no ``CURRENT`` file (none was built there).
+
+    A subclass of IndexCorruptError because that is what a missing index raised before (and
+    what ``IndexStore.load`` and ``Assistant.from_index`` documented): code that catches it
+    keeps working, and new code can tell the two apart by catching this one first.
+    """
+
+
+class UnknownArticlesError(NewsdeskError):
+    """None of the article ids given (to remove) is in the index; ``ids`` are those ids."""
+
+    def __init__(self, message: str, *, ids: list[str]) -> None:
+        super().__init__(message)
+        self.ids = ids
+
+
+class BuildInterrupted(KeyboardInterrupt):  # noqa: N818 - a KeyboardInterrupt, named as one
+    """Ctrl-C stopped a build while it embedded: ``kept`` chunks embedded so far are kept in the
+    index's embedding cache (the next build of the same articles reuses them), ``left`` are not."""
+
+    def __init__(self, kept: int, left: int) -> None:
+        super().__init__(kept, left)
+        self.kept = kept
+        self.left = left
+
+
 class IndexLockedError(NewsdeskError):
     """Another writer holds the index's lock and the caller asked not to wait."""
 

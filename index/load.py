@@ -90,6 +90,7 @@ from urllib.parse import urlsplit
 from index import feeds, warc
 from index.clean import clean_line, clean_text
 from index.dates import find_date
+from index.plural import plural
 from index.records import Article, stable_id
 
 __all__ = ["FIELD_ALIASES", "LoadLimits", "LoadProblem", "LoadReport", "load_articles"]
@@ -377,7 +378,7 @@ def load_articles(
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+    return plural(n, noun)
 
 
 def _field_names(field_map: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:

@@ -7,6 +7,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
+from index.plural import plural
+
 
 def content_hash(*parts: str) -> str:
     """Hex SHA-256 over the given strings, used to detect changed articles."""
@@ -110,5 +112,5 @@ class SyncReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"Search engine updated: {self.added:,} articles added, {self.removed:,} removed "
-                f"({self.chunks:,} chunks) in {self.seconds:.1f} s")
+        return (f"Search engine updated: {plural(self.added, 'article')} added, {self.removed:,} removed "
+                f"({plural(self.chunks, 'chunk')}) in {self.seconds:.1f} s")

@@ -13,6 +13,10 @@ Layout::
         bm25/                 the bm25s index over headline + chunk terms
         bm25_articles/        the bm25s index over headline + whole-article terms
         stories.npz           story groups: MinHash signatures and copy pairs (index/dedup.py)
+        terms.npz             term counts of each chunk and article, which both BM25 indexes are
+                              computed from (an add tokenises only its own articles; index/sparse.py)
+      .embed-cache/           vectors a build has embedded so far, kept when it is interrupted and
+                              removed when one completes (index/embed_cache.py)
 
 A writer builds a new version folder, fsyncs it, then replaces ``CURRENT`` with
 ``os.replace``: a crash at any point leaves the previous version live. A version is written
@@ -42,13 +46,15 @@ import faiss
 import numpy as np
 
 from index import dedup, sparse
-from index.errors import IndexCorruptError, IndexMismatchError, IndexWriteError
+from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexWriteError
 from index.lock import write_lock
 from index.records import Article, Chunk
 from index.settings import FORMAT_VERSION, IVF_NPROBE, IndexSettings
+from index.tokenize import tokenizer_signature
 
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
+TERMS = "terms.npz"
 _DATA_FILES = ("articles.jsonl", "chunks.npz", "dense.faiss")
 # What ``CURRENT`` may hold: the name of a version folder right inside the index, nothing else
 # (no separators, no "..": the pointer is never followed out of the index folder).
@@ -372,6 +378,22 @@ class IndexStore:
             return np.zeros((0, self.dense.d), dtype=np.float32)
         return np.vstack([self.dense.reconstruct(int(r)) for r in rows]).astype(np.float32)
 
+    def term_counts(self) -> tuple[sparse.TermCounts, sparse.TermCounts] | None:
+        """The stored term counts of the chunks and of the articles (what the two BM25 indexes
+        were computed from), or None for a version without them or counted by another tokeniser."""
+        path = self.root / self.version / TERMS
+        if not self.version or not path.exists() or self.manifest.get("terms") != tokenizer_signature():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                chunks = sparse.TermCounts.from_arrays(arrays, "chunk", self.bm25.vocab_dict)
+                articles = sparse.TermCounts.from_arrays(arrays, "article", self.article_bm25.vocab_dict)
+        except (OSError, ValueError, KeyError):
+            return None
+        if chunks is None or articles is None or len(chunks) != len(self) or len(articles) != len(self.articles):
+            return None
+        return chunks, articles
+
     def has_vector(self) -> np.ndarray:
         """Boolean per chunk row: does it have a dense vector (see ``dense_chunks_per_article``)?"""
         out = np.zeros(len(self), dtype=bool)
@@ -388,7 +410,8 @@ class IndexStore:
             verify: check file checksums against the manifest.
 
         Raises:
-            IndexCorruptError: no index there, or files missing, truncated or changed.
+            IndexNotFoundError: no index there (no folder, or no ``CURRENT`` in it).
+            IndexCorruptError: files missing, truncated or changed.
             IndexMismatchError: built with another model, chunking or format version.
         """
         root = Path(root)
@@ -403,6 +426,8 @@ class IndexStore:
                     if version is None or current_version(root) == version:
                         raise
             raise IndexCorruptError(f"Index at {root} kept changing while it was read; try again.")
+        except IndexNotFoundError:
+            raise
         except IndexCorruptError as exc:
             raise IndexCorruptError(f"{exc} {_advice(root)}", problem=str(exc)) from exc.__cause__
 
@@ -411,7 +436,7 @@ class IndexStore:
                       verify: bool) -> IndexStore:
         rebuild = f"Rebuild it with: newsdesk index build PATH... --index {root}"
         if version is None:
-            raise IndexCorruptError(f"No index found at {root} (no {POINTER} file).")
+            raise _not_found(root)
         manifest = _read_manifest(version)
         if manifest.get("format_version") != FORMAT_VERSION:
             problem = (f"Index at {root} has format version {manifest.get('format_version')!r}; this Newsdesk "
@@ -440,6 +465,16 @@ class IndexStore:
             chunk_start=arrays["start"], chunk_end=arrays["end"], dense=dense, bm25=bm25,
             article_bm25=article_index, version=version.name, stories=stories,
         )
+
+
+def _not_found(root: Path) -> IndexNotFoundError:
+    """The error for a folder that holds no index (or is not there)."""
+    said = f"No index found at {root} ({'no such folder' if not root.exists() else f'no {POINTER} file'})."
+    build = f"newsdesk index build PATH... --index {root}"
+    earlier = restorable_versions(root) if root.is_dir() else []
+    advice = (f"Its version {earlier[0].name} is intact: make it live with newsdesk index restore --index {root}, "
+              f"or build anew with: {build}" if earlier else f"Build one with: {build}")
+    return IndexNotFoundError(f"{said} {advice}", problem=said)
 
 
 def _stories(version: Path, manifest: dict, articles: list[Article]) -> dedup.Stories | None:
@@ -475,6 +510,7 @@ def write_store(
     root: str | Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
     chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
     dimension: int, extra: dict | None = None, wait: bool = True, stories: dedup.Stories | None = None,
+    terms: tuple[sparse.TermCounts, sparse.TermCounts] | None = None,
 ) -> Path:
     """Write a new version of the index at ``root`` and make it live atomically (under the
     index's writer lock; ``wait=False`` raises IndexLockedError when another writer holds it)."""
@@ -482,13 +518,14 @@ def write_store(
     with write_lock(root, wait=wait):
         return _write_version(root, articles=articles, chunk_article=chunk_article, chunk_start=chunk_start,
                               chunk_end=chunk_end, dense=dense, bm25=bm25, article_bm25=article_bm25,
-                              settings=settings, dimension=dimension, extra=extra, stories=stories)
+                              settings=settings, dimension=dimension, extra=extra, stories=stories, terms=terms)
 
 
 def _write_version(
     root: Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
     chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
     dimension: int, extra: dict | None, stories: dedup.Stories | None = None,
+    terms: tuple[sparse.TermCounts, sparse.TermCounts] | None = None,
 ) -> Path:
     # Names sort in creation order, also for versions written within one second.
     now = time.time_ns()
@@ -500,7 +537,8 @@ def _write_version(
         tmp.mkdir()
         manifest_bytes = _write_files(tmp, articles=articles, chunk_article=chunk_article, chunk_start=chunk_start,
                                       chunk_end=chunk_end, dense=dense, bm25=bm25, article_bm25=article_bm25,
-                                      settings=settings, dimension=dimension, extra=extra, stories=stories)
+                                      settings=settings, dimension=dimension, extra=extra, stories=stories,
+                                      terms=terms)
         version = root / sealed_name(stem, manifest_bytes)
         os.replace(tmp, version)
         _switch(root, version.name)
@@ -524,6 +562,7 @@ def _write_files(
     tmp: Path, *, articles: list[Article], chunk_article: np.ndarray, chunk_start: np.ndarray,
     chunk_end: np.ndarray, dense: faiss.Index, bm25: bm25s.BM25, article_bm25: bm25s.BM25, settings: IndexSettings,
     dimension: int, extra: dict | None, stories: dedup.Stories | None,
+    terms: tuple[sparse.TermCounts, sparse.TermCounts] | None = None,
 ) -> bytes:
     """Write a version's files into ``tmp`` and fsync them; returns the manifest's bytes."""
     with open(tmp / "articles.jsonl", "w", encoding="utf-8") as f:
@@ -539,6 +578,8 @@ def _write_files(
     article_bm25.save(str(tmp / "bm25_articles"))
     stories = stories or dedup.group_stories(articles)
     np.savez(tmp / "stories.npz", **stories.to_arrays())
+    if terms is not None:  # their vocabularies are the two bm25s indexes' own
+        np.savez(tmp / TERMS, **terms[0].to_arrays("chunk"), **terms[1].to_arrays("article"))
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": settings.model,
@@ -548,6 +589,7 @@ def _write_files(
         "chunking": settings.chunking(),
         "counts": {"articles": len(articles), "chunks": int(len(chunk_article))},
         "stories": dedup.params(),
+        **({"terms": tokenizer_signature()} if terms is not None else {}),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **(extra or {}),
         "checksums": {str(p.relative_to(tmp)): file_sha256(p) for p in _files(tmp)},

@@ -23,6 +23,7 @@ from index.backend import SearchBackend
 from index.build import BuildReport, add_articles
 from index.embed import Embedder
 from index.load import SUFFIXES, LoadReport, file_format, load_articles, printable
+from index.plural import plural
 from index.settings import IndexSettings
 
 DEFAULT_INTERVAL = 2.0  # seconds between polls: a file is taken one to two polls after it lands
@@ -48,8 +49,8 @@ class Batch:
         skipped = f", {self.load.skipped:,} skipped" if self.load.skipped else ""
         state = "already indexed" if b.up_to_date else f"{b.added:,} added, {b.changed:,} replaced"
         n = len(self.load.articles)
-        return (f"{head}, {n:,} article{'s' if n != 1 else ''} ({state}){skipped}; the index holds "
-                f"{b.articles:,} articles; {self.seconds:.1f} s")
+        return (f"{head}, {plural(n, 'article')} ({state}){skipped}; the index holds "
+                f"{plural(b.articles, 'article')}; {self.seconds:.1f} s")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 
 from index.errors import NewsdeskError
+from index.plural import plural
 from index.settings import BACKENDS
 
 
@@ -177,9 +178,6 @@ def format_answer(answer) -> str:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from index.build import build_index, remove_articles
-    from index.load import load_articles
-
     if args.action == "stories":
         return _stories(args)
     if args.action == "watch":
@@ -188,7 +186,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         watcher = Watcher(args.folder, args.index, settings=_config(args).index, interval=args.interval,
                           report=lambda line: print(line, flush=True), backend=_engine(args),
                           problems=args.problems)
-        print(f"Watching {args.folder} for new files (every {args.interval:g} s; Ctrl-C stops)", flush=True)
+        print(f"Adding the files in {args.folder} once" if args.once else
+              f"Watching {args.folder} for new files (every {args.interval:g} s; Ctrl-C stops)", flush=True)
         try:
             watcher.run(once=args.once)
         except KeyboardInterrupt:
@@ -207,13 +206,33 @@ def cmd_index(args: argparse.Namespace) -> int:
             raise ValueError(f"--field must be OURS=THEIRS (e.g. text=story_body), got {kv!r}")
         field_map[ours] = theirs
     wait = not args.no_wait
+    try:
+        return _write(args, settings, field_map, wait)
+    except KeyboardInterrupt as exc:  # one line, no traceback; 130 as a shell reports Ctrl-C
+        kept = f"{exc.kept:,} chunks embedded so far are kept, " if getattr(exc, "kept", 0) else ""
+        print(f"Interrupted: {kept}the index is as it was. Run the same command again to go on from there.",
+              file=sys.stderr)
+        return 130
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _write(args: argparse.Namespace, settings, field_map: dict, wait: bool) -> int:  # noqa: ANN001 - IndexSettings
+    """``index build``, ``add`` and ``remove``."""
+    from index.build import build_index, remove_articles
+    from index.load import load_articles
+
+    say = None if args.quiet else _say
     if args.action == "build":
         from index.errors import NoValidArticlesError
 
         with _ray_embedder(args, settings) as embedder:
             try:
                 report = build_index(args.paths, args.index, settings=settings, progress=not args.quiet,
-                                     field_map=field_map, wait=wait, embedder=embedder, backend=_engine(args))
+                                     field_map=field_map, wait=wait, embedder=embedder, backend=_engine(args),
+                                     say=say)
             except NoValidArticlesError as exc:
                 if args.problems and exc.load is not None:
                     exc.load.write_problems(args.problems)
@@ -234,7 +253,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             return 1
         with _ray_embedder(args, settings) as embedder:
             print(add_articles(args.index, loaded.articles, settings=settings, progress=not args.quiet,
-                               wait=wait, embedder=embedder, backend=_engine(args)).summary())
+                               wait=wait, embedder=embedder, backend=_engine(args), say=say).summary())
     elif args.action == "remove":
         print(remove_articles(args.index, args.paths, settings=settings, wait=wait, backend=_engine(args)).summary())
     return 0
@@ -263,8 +282,9 @@ def _stories(args: argparse.Namespace) -> int:
 
     store = IndexStore.load(args.index)
     groups = sorted(store.stories.members().values(), key=lambda m: (-len(m), m[0]))
-    print(f"{len(groups):,} story groups hold {sum(map(len, groups)):,} of {len(store.articles):,} articles "
-          "(copies and versions of one story)")
+    verb = "holds" if len(groups) == 1 else "hold"
+    print(f"{plural(len(groups), 'story group')} {verb} {sum(map(len, groups)):,} of "
+          f"{plural(len(store.articles), 'article')} (copies and versions of one story)")
     for members in groups[: args.limit]:
         print()
         for a in sorted((store.articles[store.article_row[i]] for i in members), key=lambda a: (str(a.date), a.id)):
@@ -335,7 +355,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def _chat(args: argparse.Namespace) -> int:
     assistant = assistant_from_args(args)
     stats = assistant.stats()
-    print(f"Newsdesk: {stats.articles} articles, {stats.chunks} chunks. Ask a question; empty line or Ctrl-D quits.")
+    print(f"Newsdesk: {plural(stats.articles, 'article')}, {plural(stats.chunks, 'chunk')}. Ask a question; empty "
+          "line or Ctrl-D quits.")
     history: list[tuple[str, str]] = []
     while True:
         try:

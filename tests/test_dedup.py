@@ -111,7 +111,7 @@ def test_stories_are_stored_in_the_index_and_kept_right_by_add_and_remove(tmp_pa
     copies, other = wire_copies(), other_report()
     report = write_collection(tmp_path, copies[:3] + [other], embedder=hash_embedder, progress=False)
     assert (report.story_groups, report.grouped_articles, report.signed_articles) == (1, 3, 4)
-    assert "Story groups: 3 articles are copies or versions of 1 stories" in report.summary()
+    assert "Story groups: 3 articles are copies or versions of 1 story (4 articles signed)" in report.summary()
     store = IndexStore.load(tmp_path)
     version = current_version(tmp_path)
     manifest = json.loads((version / "manifest.json").read_text())
@@ -156,6 +156,19 @@ def test_cli_lists_the_story_groups(tmp_path, hash_embedder, capsys):
     write_collection(tmp_path, [*wire_copies(), other_report()], embedder=hash_embedder, progress=False)
     assert main(["index", "stories", "--index", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("1 story groups hold 5 of 6 articles")
+    assert out.startswith("1 story group holds 5 of 6 articles")
     assert "2025-03-03  wtop.com  Thousands of Valmora port workers walk off the job  [wire-wtop.com]" in out
     assert "feature-valmora-pickets" not in out
+
+
+def test_new_articles_are_paired_with_the_stored_ones_as_the_lsh_table_pairs_them(monkeypatch):
+    from index.load import load_articles
+
+    articles = sorted([*wire_copies(), other_report(), *load_articles(["index/sample/articles.jsonl"]).articles],
+                      key=lambda a: a.id)
+    base = dedup.group_stories([a for a in articles if not a.id.startswith("wire-w")])
+    banded = dedup.group_stories(articles, previous=base)  # a few new ones: bands compared in numpy
+    assert banded.signed == sum(a.id.startswith("wire-w") for a in articles) and banded.pairs
+    monkeypatch.setattr(dedup, "BANDED_PAIRS", 0)  # the same through the LSH table
+    assert dedup.group_stories(articles, previous=base).pairs == banded.pairs
+    assert dedup.group_stories(articles).pairs == banded.pairs  # and as a build from scratch pairs them

@@ -165,7 +165,7 @@ def test_the_engine_block_runs(sample_assistant, milvus_url, tmp_path) -> None:
         args = [fill.get(w, w) for w in shlex.split(command.split("  #")[0])[1:]]
         if args[0] == "serve":  # the server fills the engine's collection when it starts
             _, said = _serve(args)
-            assert "Search engine updated: 1 articles added" in said, said
+            assert "Search engine updated: 1 article added" in said, said
         else:
             if args[0] == "eval":
                 args += ["--limit", "3", "--out", str(tmp_path / "eval-out")]

@@ -101,6 +101,14 @@ def test_a_missing_folder_or_bad_interval_is_refused(tmp_path, hash_embedder):
 
 
 @pytest.mark.slow
+def test_a_batch_line_counts_one_article_in_the_singular(tmp_path, hash_embedder):
+    inbox, lines = tmp_path / "inbox", []
+    inbox.mkdir()
+    (inbox / "one.jsonl").write_text(_jsonl([_row(1)]))
+    Watcher(inbox, tmp_path / "index", embedder=hash_embedder, report=lines.append).run(once=True)
+    assert lines[0].startswith("batch 1: 1 file, 1 article (1 added, 0 replaced); the index holds 1 article; ")
+
+
 def test_cli_watch_once_adds_the_folder_with_the_real_model(tmp_path, capsys):
     from newsdesk.cli import main
 
@@ -109,5 +117,6 @@ def test_cli_watch_once_adds_the_folder_with_the_real_model(tmp_path, capsys):
     (inbox / "a.jsonl").write_text(_jsonl([_row(1), _row(2)]))
     assert main(["index", "watch", str(inbox), "--index", str(tmp_path / "index"), "--once"]) == 0
     out = capsys.readouterr().out
-    assert f"Watching {inbox}" in out and "batch 1: 1 file, 2 articles (2 added, 0 replaced)" in out
+    assert f"Adding the files in {inbox} once\n" in out and "batch 1: 1 file, 2 articles (2 added, 0 replaced)" in out
+    assert "Ctrl-C" not in out and "every" not in out  # --once does not announce a watch it never keeps
     assert _ids(tmp_path / "index") == {"w1", "w2"}

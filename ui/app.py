@@ -21,6 +21,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from index.plural import plural
 from rag import Assistant
 from rag.options import assistant_from_options
 from ui import render
@@ -326,7 +327,8 @@ def serve(args: argparse.Namespace) -> int:
     print("Loading the embedding model…", file=sys.stderr, flush=True)
     assistant.search("warm up", k=1)  # the first question should not pay for loading the model
     s = assistant.stats()
-    print(f"Collection: {s.articles:,} articles, {s.chunks:,} passages, model {s.model}.", file=sys.stderr)
+    print(f"Collection: {plural(s.articles, 'article')}, {plural(s.chunks, 'passage')}, model {s.model}.",
+          file=sys.stderr)
     if not _is_loopback(args.host) and auth is None:
         print(f"Warning: serving on {args.host} without a login (--auth-file); anyone who can reach it can use it.",
               file=sys.stderr)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from index.plural import plural
 from rag import Answer, Citation, Passage, Stats
 from rag.records import Timeline
 
@@ -307,7 +308,8 @@ def stats_markdown(stats: Stats, *, private_copy: bool | None = None) -> str:
     span = (f"{stats.date_from.isoformat()} – {stats.date_to.isoformat()}"
             if stats.date_from and stats.date_to else "no dated articles")
     lines = [
-        f"**{stats.articles:,}** articles · **{stats.chunks:,}** passages · **{stats.sources:,}** sources",
+        f"**{stats.articles:,}** {_noun(stats.articles, 'article')} · **{stats.chunks:,}** "
+        f"{_noun(stats.chunks, 'passage')} · **{stats.sources:,}** {_noun(stats.sources, 'source')}",
         f"Dates: {span}" + (f" ({stats.undated:,} undated)" if stats.undated else ""),
         f"Embedding model: `{stats.model.replace('`', '')}`",
     ]
@@ -336,7 +338,7 @@ def upload_report_html(summary: str, *, added: int | None = None, total: int | N
         head = '<p class="nd-upload-error">No valid article found: the collection is unchanged.</p>'
     else:
         took = f" in {seconds:.1f} s" if seconds is not None else ""
-        now = f"; the collection now holds {total:,} articles" if total is not None else ""
+        now = f"; the collection now holds {plural(total, 'article')}" if total is not None else ""
         swapped = (f"; replaced {replaced:,} existing article{'s' if replaced != 1 else ''} with the same id "
                    "(listed below)" if replaced else "")
         head = (f'<p class="nd-upload-ok">Indexed {added:,} new article{"s" if added != 1 else ""}{swapped}'
@@ -348,9 +350,12 @@ def upload_report_html(summary: str, *, added: int | None = None, total: int | N
 def removal_html(titles: Sequence[str], *, total: int) -> str:
     """What a removal of uploaded articles did."""
     names = "; ".join(escape(t) for t in titles)
-    plural = "s" if len(titles) != 1 else ""
-    return (f'<div class="nd-upload"><p class="nd-upload-ok">Removed {len(titles):,} article{plural} ({names}); '
-            f"the collection now holds {total:,} articles.</p></div>")
+    return (f'<div class="nd-upload"><p class="nd-upload-ok">Removed {plural(len(titles), "article")} ({names}); '
+            f"the collection now holds {plural(total, 'article')}.</p></div>")
+
+
+def _noun(n: int, noun: str) -> str:
+    return noun if n == 1 else noun + "s"
 
 
 def short_paths(text: str, folders: Sequence[str]) -> str:
