@@ -32,8 +32,7 @@ from pathlib import Path
 from index.errors import NewsdeskError
 
 XLLAMACPP_VERSION = "2026.10.11549"
-INSTALL_HINT = (f"pip install xllamacpp=={XLLAMACPP_VERSION} (or pip install -e '.[local-llm]'; a prebuilt wheel, "
-                f"no compiler)")
+INSTALL_HINT = f"pip install xllamacpp=={XLLAMACPP_VERSION} (or pip install -e '.[local-llm]')"
 # What the server process imports.
 SERVER_MODULES = ("xllamacpp",)
 # The server process, run with ``python -c`` so that it imports xllamacpp and nothing of
@@ -61,8 +60,9 @@ threading.Event().wait()
 GGUF_MAGIC = b"GGUF"
 # Context window of the server: the 3,000-token passage budget (cl100k) is about 3,300 tokens
 # of a Qwen or Llama vocabulary; with the instructions, three earlier turns and a 512-token
-# answer that needs more than llama.cpp's default of 2,048. The KV cache of a 0.5B model at
-# 8,192 tokens is about 100 MB.
+# answer that needs more than llama-cpp-python's default of 2,048 (xllamacpp's 0 would take the
+# model's whole 32,768, a KV cache four times larger). The KV cache of a 0.5B model at 8,192
+# tokens is about 100 MB.
 DEFAULT_CONTEXT = 8192
 # Loading a small GGUF takes about a second; a 7B model from a slow disk may take a minute.
 DEFAULT_START_TIMEOUT_S = 180.0
@@ -181,8 +181,8 @@ class LocalLLMServer:
             return self
         missing = missing_modules()
         if missing:
-            raise LocalServerError(f"--llm-gguf needs the {', '.join(missing)} package (llama.cpp's server as "
-                                   f"a prebuilt wheel); install it with {INSTALL_HINT}")
+            raise LocalServerError(f"--llm-gguf needs the {', '.join(missing)} package (llama.cpp as a prebuilt "
+                                   f"wheel, no compiler); install it with {INSTALL_HINT}")
         check_gguf(self.gguf)
         self.port = self.port or free_port(self.host)
         size_mb = self.gguf.stat().st_size / 1e6
