@@ -92,8 +92,8 @@ def test_article_reads_a_stored_article_and_its_story_copies(tmp_path):
     copies = wire_copies()
     write_collection(root, [*copies, other_report(), *make_articles(3)], settings=SETTINGS, embedder=HashEmbedder(),
                      progress=False)
-    assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=Config(index=SETTINGS, rerank=0),
-                          embedder=HashEmbedder())
+    config = Config(index=SETTINGS, rerank={"articles": 0})
+    assistant = Assistant(IndexStore.load(root, settings=SETTINGS), config=config, embedder=HashEmbedder())
     first = copies[0]
     article, also = assistant.article(first.id)
     assert (article.id, article.title, article.url) == (first.id, first.title, first.url)

@@ -215,7 +215,8 @@ def login_only(tmp_path_factory):
     settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
     root = tmp_path_factory.mktemp("v1-login") / "idx"
     write_collection(root, make_articles(3), settings=settings, embedder=HashEmbedder(), progress=False)
-    assistant = Assistant(IndexStore.load(root), config=Config(index=settings, rerank=0), embedder=HashEmbedder())
+    config = Config(index=settings, rerank={"articles": 0})
+    assistant = Assistant(IndexStore.load(root), config=config, embedder=HashEmbedder())
     demo = build_app(assistant, private_uploads=False)
     url = launch(demo, port=free_port(), auth=(USER, PASSWORD), prevent_thread_lock=True, quiet=True,
                  api=OpenAIApi(assistant))

@@ -41,7 +41,7 @@ SERVER = textwrap.dedent("""
     settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
     root = Path(sys.argv[1])
     write_collection(root / "idx", make_articles(3), settings=settings, embedder=HashEmbedder(), progress=False)
-    assistant = Assistant(IndexStore.load(root / "idx"), config=Config(index=settings, rerank=0),
+    assistant = Assistant(IndexStore.load(root / "idx"), config=Config(index=settings, rerank={"articles": 0}),
                           embedder=HashEmbedder())
     workspace = Workspace(assistant, private_uploads=True)
     upload = root / "up.jsonl"
