@@ -78,7 +78,7 @@ def _local_llm(args: argparse.Namespace) -> Iterator[None]:
     if not gguf:
         yield
         return
-    from rag.local_llm import LocalLLMServer
+    from newsdesk.local_llm import LocalLLMServer
 
     with LocalLLMServer(gguf, progress=lambda line: print(line, file=sys.stderr, flush=True)) as server:
         args.llm_base_url, args.llm_model = server.base_url, server.model
@@ -391,7 +391,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_local_model(args: argparse.Namespace) -> int:
-    from rag.local_model import assemble
+    from newsdesk.local_model import assemble
 
     path = assemble(args.out, model=args.model, parts_dir=args.parts, progress=print)
     print(f"Use it with: newsdesk serve --llm-gguf {path}")

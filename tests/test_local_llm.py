@@ -1,4 +1,4 @@
-"""Tests for rag.local_llm: the llama.cpp server that --llm-gguf starts, and its clear errors.
+"""Tests for newsdesk.local_llm: the llama.cpp server that --llm-gguf starts, and its clear errors.
 
 The errors are checked everywhere; starting a real server needs xllamacpp
 (``pip install -e '.[local-llm]'``), and answering with it the model (tests/test_real_llm.py).
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from newsdesk import local_llm
 from newsdesk.cli import main
-from rag import local_llm
-from rag.local_llm import LocalLLMServer, LocalServerError, check_gguf, missing_modules
+from newsdesk.local_llm import LocalLLMServer, LocalServerError, check_gguf, missing_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_llama = pytest.mark.skipif(bool(missing_modules()),

@@ -1,4 +1,4 @@
-"""Tests for rag.local_model: the GGUF joined from its part packages, verified, or refused.
+"""Tests for newsdesk.local_model: the GGUF joined from its part packages, verified, or refused.
 
 Small stand-in parts (real wheels and .bin files written here, with their own expected size
 and hash) test the joining and the refusals; the real six parts are joined when they are
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from newsdesk import local_model
 from newsdesk.cli import main
-from rag import local_model
-from rag.local_model import MODELS, PARTS, ModelFileError, assemble, find_parts, install_hint, verify
+from newsdesk.local_model import MODELS, PARTS, ModelFileError, assemble, find_parts, install_hint, verify
 
 PIECES = [bytes([n]) * (1000 + n) for n in range(1, 7)]
 WHOLE = b"".join(PIECES)

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from newsdesk.cli import LOCAL_CONTEXT_TOKENS
-from rag.local_llm import LocalLLMServer, missing_modules
-from rag.local_model import default_path
+from newsdesk.local_llm import LocalLLMServer, missing_modules
+from newsdesk.local_model import default_path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Read at import, before the session fixtures point the cache elsewhere.
@@ -137,7 +137,7 @@ def test_serve_with_llm_gguf_answers_in_the_browser_and_stops_the_model_with_it(
         pytest.skip(f"{chromium} is missing: install Debian's chromium")
     from playwright.sync_api import expect, sync_playwright
 
-    from rag.local_llm import free_port
+    from newsdesk.local_llm import free_port
 
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NEWSDESK_CACHE_DIR": os.environ["NEWSDESK_CACHE_DIR"]}
