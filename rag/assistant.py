@@ -30,7 +30,7 @@ from rag import followup as followup_mod
 from rag import timeline as timeline_mod
 from rag.answer import ExtractiveAnswerer, Reading
 from rag.cite import number_citations, strip_markers
-from rag.config import Config
+from rag.config import Config, check_k
 from rag.cross_encoder import CrossEncoderReranker
 from rag.idf_prior import IdfPrior
 from rag.llm_client import resolve_endpoint
@@ -503,9 +503,7 @@ class Assistant:
 
 
 def _check_k(k: int) -> int:
-    if not isinstance(k, int) or not 1 <= k <= 100:
-        raise ValueError(f"k must be between 1 and 100, got {k!r}")
-    return k
+    return check_k(k)  # Config's own check: one message for a bad k
 
 
 def _backend(config: Config, store: IndexStore) -> SearchBackend:

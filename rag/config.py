@@ -21,6 +21,19 @@ RRF_K = 60
 # about 100 KB; a local CPU model writes it in well under a minute.
 LLM_DEADLINE_S = 120.0
 LLM_MAX_BYTES = 4 * 1024 * 1024
+K_MAX = 100  # passages one search or question may ask for
+
+
+def check_k(k: int) -> int:
+    """``k`` when it is an integer from 1 to :data:`K_MAX`; the one message for a bad ``k``,
+    whether given to ``Config`` or to a call.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if not isinstance(k, int) or not 1 <= k <= K_MAX:
+        raise ValueError(f"k must be between 1 and {K_MAX}, got {k!r}")
+    return k
 
 
 @dataclass(frozen=True)
@@ -173,7 +186,8 @@ class Config:
             raise ValueError(f"idf_prior_weight must be >= 0, got {self.idf_prior_weight!r}")
         if self.cross_encoder is not None and (not isinstance(self.cross_encoder, str) or not self.cross_encoder):
             raise ValueError(f"cross_encoder must be a model folder or name, got {self.cross_encoder!r}")
-        for name in ("k", "candidates", "rrf_k", "max_per_article", "answer_passages", "answer_sentences",
+        check_k(self.k)
+        for name in ("candidates", "rrf_k", "max_per_article", "answer_passages", "answer_sentences",
                      "cross_encoder_top"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -184,8 +198,6 @@ class Config:
             raise ValueError(f"llm_max_bytes must be a positive integer, got {self.llm_max_bytes!r}")
         if not isinstance(self.llm_deadline, (int, float)) or not self.llm_deadline > 0:
             raise ValueError(f"llm_deadline must be a positive number of seconds, got {self.llm_deadline!r}")
-        if self.k > 100:
-            raise ValueError(f"k must be at most 100, got {self.k!r}")
         if self.bm25_weight < 0:
             raise ValueError(f"bm25_weight must be >= 0, got {self.bm25_weight!r}")
         if self.recency_weight < 0 or self.recency_halflife_days <= 0:
