@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from index.records import Article
 from index.tokenize import terms
@@ -71,6 +70,8 @@ def signature(text: str) -> np.ndarray:
     found = shingles(text)
     if len(found) < MIN_SHINGLES:
         return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+    from datasketch import MinHash  # here: it imports SciPy's integrators (0.4 s), which a query never needs
+
     m = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=zlib.crc32, scheme=SCHEME)
     m.update_batch(found)
     return m.hashvalues.astype(np.uint32)
@@ -81,7 +82,9 @@ def headline_terms(title: str) -> set[str]:
     return set(terms(_SITE_SUFFIX.sub("", title.strip())))
 
 
-def _lean(sig: np.ndarray) -> LeanMinHash:
+def _lean(sig: np.ndarray):  # noqa: ANN202 - datasketch.LeanMinHash
+    from datasketch import LeanMinHash
+
     return LeanMinHash(seed=SEED, hashvalues=sig, scheme=SCHEME)
 
 
@@ -184,6 +187,8 @@ def group_stories(articles: Sequence[Article], *, previous: Stories | None = Non
 
 def _new_pairs(articles: Sequence[Article], sigs: np.ndarray, fresh: list[int]) -> set[tuple[str, str]]:
     """Pairs with at least one article of ``fresh`` (rows): LSH candidates that pass :func:`same_story`."""
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
     for r in range(len(articles)):
         if _signed(sigs[r]):
