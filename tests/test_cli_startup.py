@@ -87,16 +87,17 @@ def test_version_comes_from_the_package_metadata(capsys) -> None:
 
 
 @pytest.mark.slow
-def test_a_cold_ask_imports_no_pytorch(sample_assistant) -> None:
+def test_a_cold_ask_imports_no_pytorch_and_no_lightgbm(sample_assistant) -> None:
     """The sample's index and int8 export exist (the fixture made them); on a CPU the ONNX runtime
-    serves the embeddings, so ``ask`` never imports torch, sentence-transformers or transformers."""
+    serves the embeddings, so ``ask`` never imports torch, sentence-transformers or transformers,
+    and the reader's trees run on NumPy (rag/trees.py), not LightGBM (which imports scikit-learn)."""
     from index.embed import gpu_possible
 
     if gpu_possible():
         pytest.skip("this machine's torch could reach a GPU: the embedder asks torch, as it should")
     code, err, loaded = _newsdesk("ask", "Who did Hasanov meet at IDEF 2025?")
     assert code == 0, err
-    assert not {"torch", "sentence_transformers", "transformers"} & set(loaded), loaded
+    assert not {"torch", "sentence_transformers", "transformers", "lightgbm"} & set(loaded), loaded
 
 
 @pytest.mark.slow
