@@ -9,20 +9,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 import index as index_pkg
 from index import store as store_mod
 from index.backend import SearchBackend, open_backend, sync_live
-from index.build import BuildReport, add_articles, build_index, remove_articles
 from index.cache import cache_dir
 from index.chunk import context_prefix
 from index.embed import Embedder
 from index.errors import IndexCorruptError, NewsdeskError
 from index.filters import Filters, to_date
-from index.load import LoadReport, load_articles
 from index.records import Article
 from index.store import IndexStore
 from rag import choice as choice_mod
@@ -38,6 +36,10 @@ from rag.query import Turn, relative_window, resolve
 from rag.reader import Reader
 from rag.records import Answer, Choice, Passage, Timeline
 from rag.retrieve import Retriever
+
+if TYPE_CHECKING:  # index.build and index.load (feed, web archive and HTML readers) load when writing
+    from index.build import BuildReport
+    from index.load import LoadReport
 
 Backend = Literal["auto", "extractive", "llm"]
 SAMPLE_ARTICLES = Path(index_pkg.__file__).parent / "sample" / "articles.jsonl"
@@ -163,6 +165,8 @@ class Assistant:
         """
         config = config or Config()
         if path is None:
+            from index.build import build_index
+
             path = sample_index_dir()
             build_index([SAMPLE_ARTICLES], path, settings=config.index, progress=progress)
         store = IndexStore.load(path, settings=config.index)
@@ -431,6 +435,9 @@ class Assistant:
         Returns the load report (bad records with file, line, reason) and the build report,
         which is None when nothing valid was found (the index is then left unchanged).
         """
+        from index.build import add_articles
+        from index.load import LoadReport, load_articles
+
         items = list(items)
         articles = [a for a in items if isinstance(a, Article)]
         report = load_articles([p for p in items if not isinstance(p, Article)]) if len(articles) < len(items) \
@@ -463,6 +470,8 @@ class Assistant:
     def remove_articles(self, ids: Iterable[str], *, wait: bool = True) -> BuildReport:
         """Remove articles by id (from the latest version on disk, under the writer lock); the
         index is swapped atomically."""
+        from index.build import remove_articles
+
         with self._lock:
             build = remove_articles(self.index_dir, ids, settings=self.config.index, embedder=self.embedder,
                                     wait=wait, backend=self._engine())

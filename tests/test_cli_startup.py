@@ -86,6 +86,34 @@ def test_version_comes_from_the_package_metadata(capsys) -> None:
     assert capsys.readouterr().out.strip() == f"newsdesk {version('newsdesk')}"
 
 
+OPEN = """
+import sys
+from index.settings import IndexSettings
+from rag import Assistant, Config
+Assistant.from_index(sys.argv[1], config=Config(index=IndexSettings(model="hash-64", chunk_tokens=32,
+                                                                     chunk_overlap=8)), progress=False)
+print(" ".join(m for m in sys.argv[2:] if m in sys.modules))
+"""
+
+
+def test_opening_an_index_imports_only_what_a_question_needs(tmp_path: Path) -> None:
+    """``Assistant.from_index`` (the reader, follow-up and IDF models included) imports neither
+    the model stack nor what only writes need: LightGBM and scikit-learn (the trees run on NumPy),
+    MinHash (SciPy), the file readers (feeds, web archives)."""
+    from index.build import write_collection
+    from index.settings import IndexSettings
+    from tests.conftest import HashEmbedder, make_articles
+
+    settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+    write_collection(tmp_path / "idx", make_articles(5), settings=settings, embedder=HashEmbedder(), progress=False)
+    unwanted = ["torch", "sentence_transformers", "transformers", "lightgbm", "sklearn", "datasketch", "index.load",
+                "index.build", "feedparser", "warcio", "gradio"]
+    done = subprocess.run([sys.executable, "-c", OPEN, str(tmp_path / "idx"), *unwanted], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []
+
+
 @pytest.mark.slow
 def test_a_cold_ask_imports_no_pytorch_and_no_lightgbm(sample_assistant) -> None:
     """The sample's index and int8 export exist (the fixture made them); on a CPU the ONNX runtime
