@@ -415,7 +415,7 @@ def _train_reader_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsdesk", description="Cited answers from a news collection, offline.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p_index = sub.add_parser("index", help="build or update an index")
@@ -529,6 +529,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.deferred = _train_reader_arguments
     p_train.set_defaults(func=cmd_train_reader)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the version is read only when asked for (importlib.metadata costs 0.1 s)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kw) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0,
+                         help="show the installed version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
