@@ -206,7 +206,8 @@ def folder_spec(model_dir: Path) -> dict | None:
     max_seq_length, dimension, pad_token."""
     modules, tokenizer = _json(model_dir / "modules.json"), model_dir / "tokenizer.json"
     st_config = _json(model_dir / "sentence_bert_config.json") or {}
-    if not isinstance(modules, list) or not tokenizer.is_file() or st_config.get("do_lower_case"):
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules) or not tokenizer.is_file() \
+            or not isinstance(st_config, dict) or st_config.get("do_lower_case"):
         return None
     kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
     if kinds[:2] != ["Transformer", "Pooling"] or any(k != "Normalize" for k in kinds[2:]):
