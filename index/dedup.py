@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from index.records import Article
 from index.tokenize import terms
@@ -77,6 +76,8 @@ def signature(text: str) -> np.ndarray:
     found = shingles(text)
     if len(found) < MIN_SHINGLES:
         return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+    from datasketch import MinHash  # here: it imports SciPy's integrators (0.4 s), which a query never needs
+
     m = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=zlib.crc32, scheme=SCHEME)
     m.update_batch(found)
     return m.hashvalues.astype(np.uint32)
@@ -87,7 +88,9 @@ def headline_terms(title: str) -> set[str]:
     return set(terms(_SITE_SUFFIX.sub("", title.strip())))
 
 
-def _lean(sig: np.ndarray) -> LeanMinHash:
+def _lean(sig: np.ndarray):  # noqa: ANN202 - datasketch.LeanMinHash
+    from datasketch import LeanMinHash
+
     return LeanMinHash(seed=SEED, hashvalues=sig, scheme=SCHEME)
 
 
@@ -192,6 +195,8 @@ def group_stories(articles: Sequence[Article], *, previous: Stories | None = Non
 def _bands() -> tuple[int, int]:
     """(bands, rows per band) of the LSH table at :data:`LSH_THRESHOLD`: two signatures are
     candidates when all values of one band are equal."""
+    from datasketch import MinHashLSH  # here: it imports SciPy's integrators, which a query never needs
+
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
     return lsh.b, lsh.r
 
@@ -205,6 +210,8 @@ def _candidates(sigs: np.ndarray, fresh: list[int]) -> dict[int, list[int]]:
         b, r = _bands()
         banded = sigs[:, :b * r].reshape(len(sigs), b, r)
         return {f: np.flatnonzero((banded == banded[f]).all(axis=2).any(axis=1) & signed).tolist() for f in todo}
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
     for row in np.flatnonzero(signed).tolist():
         lsh.insert(row, _lean(sigs[row]), check_duplication=False)

@@ -43,6 +43,33 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def gpu_possible() -> bool:
+    """Whether the installed PyTorch could reach a GPU, told without importing it (which takes
+    seconds): a CPU build says so in ``torch/version.py``, and on Linux a GPU driver makes its
+    device nodes. True when unsure (the caller then asks torch)."""
+    import importlib.util
+    import re
+    import sys
+
+    if "torch" in sys.modules:
+        return True  # already paid for: let torch say
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
+        return False
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    try:
+        version = (Path(next(iter(spec.submodule_search_locations))) / "version.py").read_text(encoding="utf-8")
+    except OSError:
+        return True
+    if not re.search(r"^(?:cuda|hip)\b[^=\n]*=\s*['\"]", version, re.M):
+        return False  # cuda = None, hip = None: a CPU build
+    if sys.platform.startswith("linux"):  # NVIDIA's driver, WSL's GPU bridge, AMD's ROCm
+        return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/dxg", "/dev/kfd"))
+    return True
+
+
 class Embedder:
     """Wraps a sentence-transformers model loaded from local files only.
 
@@ -83,6 +110,8 @@ class Embedder:
             return self.backend
         if self.device not in (None, "cpu"):
             return "torch"
+        if self.device == "cpu" or not gpu_possible():
+            return "onnx-int8"
         import torch
 
         return "torch" if self.device is None and torch.cuda.is_available() else "onnx-int8"
@@ -91,8 +120,12 @@ class Embedder:
     def _onnx(self):  # noqa: ANN202 - OnnxInt8Encoder
         from index.onnx_embed import OnnxInt8Encoder
 
-        return OnnxInt8Encoder(self.model, resolve_model(self.name), threads=self.threads,
-                               tokenizer_lock=self._tokenizer_lock)
+        path = resolve_model(self.name)
+        options = {"threads": self.threads, "tokenizer_lock": self._tokenizer_lock}
+        # From the model's files when they say all it needs: loading it through
+        # sentence-transformers imports PyTorch (seconds) for a tokenizer and three numbers.
+        encoder = OnnxInt8Encoder.from_folder(path, max_seq_length=self.max_seq_length, **options)
+        return encoder or OnnxInt8Encoder.from_sentence_transformer(self.model, path, **options)
 
     @cached_property
     def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily (torch is slow to import)
@@ -114,13 +147,13 @@ class Embedder:
         return st
 
     def load(self) -> None:
-        """Load the model (and build or open its ONNX export) now rather than on first use."""
-        _ = self.model
-        if self.resolved_backend == "onnx-int8":
-            _ = self._onnx
+        """Load the model (or open its ONNX export, building it if missing) now rather than on first use."""
+        _ = self._onnx if self.resolved_backend == "onnx-int8" else self.model
 
     @property
     def dimension(self) -> int:
+        if self.resolved_backend == "onnx-int8":
+            return self._onnx.dimension
         return int(self.model.get_embedding_dimension())
 
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
@@ -148,6 +181,8 @@ class Embedder:
 
     def count_wordpieces(self, texts: list[str]) -> list[int]:
         """Word pieces per text including [CLS]/[SEP], untruncated: what the model would need."""
+        if self.resolved_backend == "onnx-int8":
+            return self._onnx.count_wordpieces(texts)
         tok = self.model.tokenizer
         with self._tokenizer_lock:
             enc = tok(list(texts), add_special_tokens=True, truncation=False)["input_ids"]

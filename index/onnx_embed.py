@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -191,35 +192,77 @@ def _export_main(model_dir: str, out_dir: str) -> None:
     export_int8(st, Path(model_dir), Path(out_dir))
 
 
+def _json(path: Path) -> dict | list | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def folder_spec(model_dir: Path) -> dict | None:
+    """What :class:`OnnxInt8Encoder` needs to know of a sentence-transformers folder, read from
+    its config files (the same ones sentence-transformers reads); None when they leave any of it
+    open, so the caller loads the model instead. Keys: tokenizer (path), pooling, normalize,
+    max_seq_length, dimension, pad_token."""
+    modules, tokenizer = _json(model_dir / "modules.json"), model_dir / "tokenizer.json"
+    st_config = _json(model_dir / "sentence_bert_config.json") or {}
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules) or not tokenizer.is_file() \
+            or not isinstance(st_config, dict) or st_config.get("do_lower_case"):
+        return None
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or any(k != "Normalize" for k in kinds[2:]):
+        return None
+    if modules[0].get("path") or not isinstance(st_config.get("max_seq_length"), int):
+        return None  # a transformer in a subfolder, or a length left to the model's config
+    pool = _json(model_dir / modules[1].get("path", "") / "config.json") or {}
+    modes = [m for m in ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens",
+                         "lasttoken") if pool.get(f"pooling_mode_{m}")]
+    if modes not in (["cls_token"], ["mean_tokens"]) or not isinstance(pool.get("word_embedding_dimension"), int):
+        return None
+    special = _json(model_dir / "special_tokens_map.json") or _json(model_dir / "tokenizer_config.json") or {}
+    pad = special.get("pad_token")
+    return {"tokenizer": tokenizer, "pooling": "cls" if modes == ["cls_token"] else "mean",
+            "normalize": "Normalize" in kinds, "max_seq_length": st_config["max_seq_length"],
+            "dimension": pool["word_embedding_dimension"], "pad_token": pad.get("content") if isinstance(pad, dict)
+            else pad}
+
+
 class OnnxInt8Encoder:
     """Encodes texts with the int8 export of a sentence-transformers model.
 
+    Make one with :meth:`from_folder` (reads the model's small config files and its
+    ``tokenizer.json``: no PyTorch, which takes seconds to import) or, for a model those files
+    do not describe, :meth:`from_sentence_transformer`.
+
     Args:
-        st: the loaded SentenceTransformer (tokenizer, pooling and export source).
-        model_dir: the folder it was loaded from (hashed to find the cached export).
+        model_dir: the folder the model is in (hashed to find the cached export).
+        encode_ids: word-piece ids of each text, truncated to ``max_seq_length``, unpadded.
+        count_ids: the same, untruncated (what the model would need).
+        pooling: ``mean`` or ``cls``; normalize: whether vectors are L2-normalised.
+        dimension: length of a vector; pad_id: the id padding is filled with.
         threads: sessions run side by side, one thread each; default: all cores.
         batch_size: texts per forward pass; batches of texts with the same word-piece count pad (almost) nothing.
-        tokenizer_lock: held around every call of ``st.tokenizer``. A fast tokenizer keeps its
-            padding and truncation as shared state that each call sets and then resets, so
+        tokenizer_lock: held around every tokenizer call. A transformers fast tokenizer keeps
+            its padding and truncation as shared state that each call sets and then resets, so
             calls from several threads must not overlap (unpadded batches come out otherwise).
             Share it with anything else that calls the same tokenizer.
     """
 
-    def __init__(self, st, model_dir: str | Path, *, threads: int | None = None,  # noqa: ANN001
-                 batch_size: int = BATCH_SIZE, export_dir: Path | None = None,
-                 tokenizer_lock: threading.Lock | None = None) -> None:
+    def __init__(self, model_dir: str | Path, *, encode_ids: Callable[[list[str]], list[list[int]]],
+                 count_ids: Callable[[list[str]], list[list[int]]], pooling: str, normalize: bool,
+                 dimension: int, pad_id: int, threads: int | None = None, batch_size: int = BATCH_SIZE,
+                 export_dir: Path | None = None, tokenizer_lock: threading.Lock | None = None) -> None:
         import onnxruntime as ort
 
-        self.pooling, self.normalize = pooling_of(st)
-        self.tokenizer = st.tokenizer
+        self._encode_ids, self._count_ids = encode_ids, count_ids
+        self.pooling, self.normalize = pooling, normalize
         self.tokenizer_lock = tokenizer_lock or threading.Lock()
-        self.max_seq_length = st.max_seq_length
-        self.dimension = int(st.get_embedding_dimension())
+        self.dimension = dimension
         self.batch_size = batch_size
         folder = export_folder(model_dir, export_dir)
         path = folder / "model.onnx"
         if not path.exists():
-            path = export_in_child(model_dir, folder)
+            path = export_in_child(Path(model_dir), folder)
         self.threads = threads or os.cpu_count() or 1
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -228,7 +271,53 @@ class OnnxInt8Encoder:
         self._sessions = [ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
                           for _ in range(self.threads)]
         self._inputs = {i.name for i in self._sessions[0].get_inputs()}
-        self._pad_id = st.tokenizer.pad_token_id or 0
+        self._pad_id = pad_id
+
+    @classmethod
+    def from_sentence_transformer(cls, st, model_dir: str | Path, **kw) -> OnnxInt8Encoder:  # noqa: ANN001
+        """The encoder for a loaded SentenceTransformer ``st`` (tokenizer, pooling, length)."""
+        pooling, normalize = pooling_of(st)
+        tok, limit = st.tokenizer, st.max_seq_length
+        return cls(model_dir, encode_ids=lambda t: tok(t, truncation=True, max_length=limit)["input_ids"],
+                   count_ids=lambda t: tok(t, add_special_tokens=True, truncation=False)["input_ids"],
+                   pooling=pooling, normalize=normalize, dimension=int(st.get_embedding_dimension()),
+                   pad_id=tok.pad_token_id or 0, **kw)
+
+    @classmethod
+    def from_folder(cls, model_dir: str | Path, *, max_seq_length: int, **kw) -> OnnxInt8Encoder | None:
+        """The encoder for the model in ``model_dir`` read from its files alone, exactly as
+        sentence-transformers would run it; None when the files do not say all of it (no
+        ``tokenizer.json``, lower-casing done by sentence-transformers, a module other than
+        Transformer + Pooling [+ Normalize], a pooling other than plain mean or CLS).
+
+        Args:
+            max_seq_length: word pieces read at most (the model's own limit, if lower, wins).
+        """
+        spec = folder_spec(Path(model_dir))
+        if spec is None:
+            return None
+        from tokenizers import Tokenizer
+
+        limit = min(max_seq_length, spec["max_seq_length"])
+        # tokenizer.json may carry padding and truncation (MiniLM's: fixed 128); transformers
+        # sets both on every call, so here they are set once, on two copies.
+        truncating = Tokenizer.from_file(str(spec["tokenizer"]))
+        truncating.no_padding()
+        truncating.enable_truncation(max_length=limit)
+        counting = Tokenizer.from_file(str(spec["tokenizer"]))
+        counting.no_padding()
+        counting.no_truncation()
+        pad = spec["pad_token"]
+        pad_id = (truncating.token_to_id(pad) if pad else None) or 0
+        return cls(model_dir, encode_ids=lambda t: [e.ids for e in truncating.encode_batch(t)],
+                   count_ids=lambda t: [e.ids for e in counting.encode_batch(t)],
+                   pooling=spec["pooling"], normalize=spec["normalize"], dimension=spec["dimension"],
+                   pad_id=pad_id, **kw)
+
+    def count_wordpieces(self, texts: list[str]) -> list[int]:
+        """Word pieces per text including [CLS]/[SEP], untruncated."""
+        with self.tokenizer_lock:
+            return [len(ids) for ids in self._count_ids(list(texts))]
 
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
         """Word-piece ids of each text (truncated, unpadded); the lock is held per slice so
@@ -236,8 +325,7 @@ class OnnxInt8Encoder:
         ids: list[list[int]] = []
         for i in range(0, len(texts), _TOKENIZE_SLICE):
             with self.tokenizer_lock:
-                ids += self.tokenizer(texts[i:i + _TOKENIZE_SLICE], truncation=True,
-                                      max_length=self.max_seq_length)["input_ids"]
+                ids += self._encode_ids(texts[i:i + _TOKENIZE_SLICE])
         return ids
 
     def _batch(self, session, ids: list[list[int]]) -> np.ndarray:  # noqa: ANN001

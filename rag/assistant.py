@@ -9,20 +9,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 import index as index_pkg
 from index import store as store_mod
 from index.backend import SearchBackend, open_backend, sync_live
-from index.build import BuildReport, add_articles, build_index, remove_articles
 from index.cache import cache_dir
 from index.chunk import context_prefix
 from index.embed import Embedder
 from index.errors import IndexCorruptError, NewsdeskError
 from index.filters import Filters, to_date
-from index.load import LoadReport, load_articles
 from index.records import Article
 from index.store import IndexStore
 from rag import choice as choice_mod
@@ -30,7 +28,7 @@ from rag import followup as followup_mod
 from rag import timeline as timeline_mod
 from rag.answer import ExtractiveAnswerer, Reading
 from rag.cite import number_citations, strip_markers
-from rag.config import Config
+from rag.config import Config, check_k
 from rag.cross_encoder import CrossEncoderReranker
 from rag.idf_prior import IdfPrior
 from rag.llm_client import resolve_endpoint
@@ -39,6 +37,10 @@ from rag.question import understand
 from rag.reader import Reader
 from rag.records import Answer, Choice, Copy, Passage, Timeline
 from rag.retrieve import Retriever
+
+if TYPE_CHECKING:  # index.build and index.load (feed, web archive and HTML readers) load when writing
+    from index.build import BuildReport
+    from index.load import LoadReport
 
 Backend = Literal["auto", "extractive", "llm"]
 SAMPLE_ARTICLES = Path(index_pkg.__file__).parent / "sample" / "articles.jsonl"
@@ -164,6 +166,8 @@ class Assistant:
         """
         config = config or Config()
         if path is None:
+            from index.build import build_index
+
             path = sample_index_dir()
             build_index([SAMPLE_ARTICLES], path, settings=config.index, progress=progress)
         store = IndexStore.load(path, settings=config.index)
@@ -481,6 +485,9 @@ class Assistant:
         Returns the load report (bad records with file, line, reason) and the build report,
         which is None when nothing valid was found (the index is then left unchanged).
         """
+        from index.build import add_articles
+        from index.load import LoadReport, load_articles
+
         items = list(items)
         articles = [a for a in items if isinstance(a, Article)]
         report = load_articles([p for p in items if not isinstance(p, Article)]) if len(articles) < len(items) \
@@ -513,6 +520,8 @@ class Assistant:
     def remove_articles(self, ids: Iterable[str], *, wait: bool = True) -> BuildReport:
         """Remove articles by id (from the latest version on disk, under the writer lock); the
         index is swapped atomically."""
+        from index.build import remove_articles
+
         with self._lock:
             build = remove_articles(self.index_dir, ids, settings=self.config.index, embedder=self.embedder,
                                     wait=wait, backend=self._engine())
@@ -553,9 +562,7 @@ class Assistant:
 
 
 def _check_k(k: int) -> int:
-    if not isinstance(k, int) or not 1 <= k <= 100:
-        raise ValueError(f"k must be between 1 and 100, got {k!r}")
-    return k
+    return check_k(k)  # Config's own check: one message for a bad k
 
 
 def _backend(config: Config, store: IndexStore) -> SearchBackend:

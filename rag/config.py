@@ -22,6 +22,19 @@ RRF_K = 60
 # about 100 KB; a local CPU model writes it in well under a minute.
 LLM_DEADLINE_S = 120.0
 LLM_MAX_BYTES = 4 * 1024 * 1024
+K_MAX = 100  # passages one search or question may ask for
+
+
+def check_k(k: int) -> int:
+    """``k`` when it is an integer from 1 to :data:`K_MAX`; the one message for a bad ``k``,
+    whether given to ``Config`` or to a call.
+
+    Raises:
+        ValueError: anything else.
+    """
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= K_MAX:
+        raise ValueError(f"k must be between 1 and {K_MAX}, got {k!r}")
+    return k
 
 
 def _positive_int(owner: str, name: str, value: object) -> None:
@@ -262,8 +275,7 @@ class Config:
                 object.__setattr__(self, name, _stage(kind, name, kind(), value))
             elif not isinstance(value, kind):
                 raise ValueError(f"{name} must be a {kind.__name__} or a dict of its fields, got {value!r}")
-        if not isinstance(self.k, int) or isinstance(self.k, bool) or not 1 <= self.k <= 100:
-            raise ValueError(f"k must be between 1 and 100, got {self.k!r}")
+        check_k(self.k)
         _model_choice("config", "followup", self.followup, "a follow-up model folder")
 
     def replace(self, **changes: Any) -> Config:

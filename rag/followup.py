@@ -135,11 +135,11 @@ class FollowupModel:
         self._booster = None
 
     @property
-    def booster(self):  # noqa: ANN201 - lightgbm.Booster, loaded on first use
+    def booster(self):  # noqa: ANN201 - rag.trees.Trees (or lightgbm.Booster), loaded on first use
         if self._booster is None:
-            import lightgbm
+            from rag.trees import load_booster  # not lightgbm itself: its import costs a second
 
-            self._booster = lightgbm.Booster(model_file=str(self.folder / MODEL_FILE))
+            self._booster = load_booster(self.folder / MODEL_FILE)
         return self._booster
 
     def probability(self, features: np.ndarray) -> float:

@@ -209,29 +209,29 @@ class Reader:
             _ = self.session
 
     @cached_property
-    def combiner(self):  # noqa: ANN201 - lightgbm.Booster
-        import lightgbm
+    def combiner(self):  # noqa: ANN201 - rag.trees.Trees (or lightgbm.Booster)
+        from rag.trees import load_booster  # not lightgbm itself: its import costs a second
 
         name = "combiner.txt" if self.use_cross_encoder else "combiner-lexical.txt"
-        return lightgbm.Booster(model_file=str(self.folder / name))
+        return load_booster(self.folder / name)
 
     @cached_property
-    def chooser(self):  # noqa: ANN201 - lightgbm.Booster, or None when the folder has none
+    def chooser(self):  # noqa: ANN201 - rag.trees.Trees (or lightgbm.Booster), or None when the folder has none
         """The option ranker ``choose`` uses (``chooser.txt``), or None."""
         if self.manifest.chooser_features is None:
             return None
-        import lightgbm
+        from rag.trees import load_booster
 
-        return lightgbm.Booster(model_file=str(self.folder / CHOOSER))
+        return load_booster(self.folder / CHOOSER)
 
     @cached_property
-    def ranker(self):  # noqa: ANN201 - lightgbm.Booster, or None when the folder has none
+    def ranker(self):  # noqa: ANN201 - rag.trees.Trees (or lightgbm.Booster), or None when the folder has none
         """The article ranker retrieval's rerank uses (``ranker.txt``), or None."""
         if self.manifest.ranker_features is None:
             return None
-        import lightgbm
+        from rag.trees import load_booster
 
-        return lightgbm.Booster(model_file=str(self.folder / RANKER))
+        return load_booster(self.folder / RANKER)
 
     def rank_articles(self, features: np.ndarray) -> np.ndarray:
         """A score per rerank candidate from its :data:`~rag.rerank.RANK_FEATURES` row

@@ -473,10 +473,10 @@ class SupportModel:
         self._path = self.folder / MODEL_FILE
 
     @cached_property
-    def _booster(self):  # noqa: ANN202 - lightgbm.Booster, imported on first use
-        import lightgbm
+    def _booster(self):  # noqa: ANN202 - rag.trees.Trees (or lightgbm.Booster), loaded on first use
+        from rag.trees import load_booster  # not lightgbm itself: its import costs a second
 
-        return lightgbm.Booster(model_file=str(self._path))
+        return load_booster(self._path)
 
     def probability(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
         """P(backed) for each feature row."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -198,3 +199,63 @@ def test_a_first_start_exports_in_a_child_and_peaks_under_1_gb(tmp_path) -> None
     peak_mb = int(done.stdout.split()[-1])
     print(f"first start peak resident memory: {peak_mb} MB")
     assert peak_mb < 1024, f"first start peaked at {peak_mb} MB"
+
+
+@pytest.mark.slow
+def test_the_folder_encoder_reads_the_model_files_as_sentence_transformers_does(tmp_path, monkeypatch) -> None:
+    """The query path builds the int8 encoder from the model's files (no PyTorch): the same word
+    pieces, truncation, counts, pooling and vectors as the encoder made from the loaded model."""
+    from index.embed import resolve_model
+    from index.onnx_embed import OnnxInt8Encoder
+
+    monkeypatch.setenv("NEWSDESK_CACHE_DIR", str(tmp_path))
+    embedder = Embedder(backend="onnx-int8", max_seq_length=64)
+    texts = [*TEXTS, "Ünïcödé café naïve — “quotes” 中文 🎉 " * 3, "word " * 300]
+    folder = embedder._onnx
+    assert isinstance(folder, OnnxInt8Encoder) and "torch" not in type(folder._encode_ids).__module__
+    loaded = OnnxInt8Encoder.from_sentence_transformer(embedder.model, resolve_model(embedder.name))
+    assert embedder.model.max_seq_length == 64
+    assert folder._encode_ids(texts) == loaded._encode_ids(texts)
+    assert max(map(len, folder._encode_ids(texts))) == 64  # tokenizer.json's own 128 is not used
+    assert folder.count_wordpieces(texts) == loaded.count_wordpieces(texts) == embedder.count_wordpieces(texts)
+    assert (folder.pooling, folder.normalize, folder.dimension, folder._pad_id) == (
+        loaded.pooling, loaded.normalize, loaded.dimension, loaded._pad_id)
+    assert np.array_equal(folder.encode(texts), loaded.encode(texts))
+
+
+def test_a_folder_the_files_do_not_fully_describe_is_left_to_sentence_transformers(tmp_path) -> None:
+    from index.onnx_embed import folder_spec
+
+    (tmp_path / "tokenizer.json").write_text("{}")
+    (tmp_path / "sentence_bert_config.json").write_text('{"max_seq_length": 128}')
+    (tmp_path / "1_Pooling").mkdir()
+    modules = [{"path": "", "type": "sentence_transformers.models.Transformer"},
+               {"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    pool = {"word_embedding_dimension": 8, "pooling_mode_mean_tokens": True}
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(pool))
+    assert folder_spec(tmp_path)["pooling"] == "mean"
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({**pool, "pooling_mode_max_tokens": True}))
+    assert folder_spec(tmp_path) is None  # mean + max: concatenated, not what the encoder computes
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(pool))
+    (tmp_path / "modules.json").write_text(json.dumps([*modules, {"path": "2", "type": "x.models.Dense"}]))
+    assert folder_spec(tmp_path) is None
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    (tmp_path / "sentence_bert_config.json").write_text('{"max_seq_length": 128, "do_lower_case": true}')
+    assert folder_spec(tmp_path) is None
+
+
+def test_a_cpu_build_of_torch_means_onnx_without_importing_torch() -> None:
+    """``auto`` on a machine whose torch cannot reach a GPU is decided from torch's version file:
+    importing torch costs seconds of every cold start."""
+    code = ("import sys; from index.embed import Embedder, gpu_possible; "
+            "print(gpu_possible(), Embedder().resolved_backend, 'torch' in sys.modules)")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(root)}, cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    possible, backend, imported = done.stdout.split()
+    if possible == "False":
+        assert (backend, imported) == ("onnx-int8", "False")
+    else:  # a GPU build on a machine with a GPU driver: torch is asked
+        assert imported == "True"

@@ -173,3 +173,80 @@ def test_the_engine_block_runs(sample_assistant, milvus_url, tmp_path) -> None:
                 assert main(args) == 0, command
         ran.append(args[0])
     assert ran == ["index", "eval", "serve"]
+
+
+# ---- the README's words against the code ------------------------------------------------------
+
+def _documented_calls() -> list[str]:
+    """The ``name(...)`` signatures in the first column of the README's table of Assistant calls."""
+    (table,) = [m for m in re.findall(r"^\| call \| returns \|\n((?:\|.*\n)+)", README, re.M)]
+    return [call for row in table.splitlines()[1:] for call in re.findall(r"`(\w+\([^`]*\))`", row.split(" | ")[0])]
+
+
+def test_the_documented_signatures_are_the_codes() -> None:
+    """Each documented parameter has the code's name, kind (before or after ``*``) and default; a
+    signature without ``...`` leaves out only optional keyword parameters (``wait``, ``progress``)."""
+    import ast
+    import inspect
+
+    from rag import Assistant
+
+    calls = _documented_calls()
+    assert {c.split("(")[0] for c in calls} >= {"search", "ask", "stream", "choose", "timeline", "add_articles"}
+    kinds = inspect.Parameter
+    for call in calls:
+        name, _, args = call[:-1].partition("(")
+        params = [p for p in inspect.signature(getattr(Assistant, name)).parameters.values() if p.name != "self"]
+        keyword_only, shown = False, []
+        for token in (t.strip() for t in args.split(",") if t.strip()):
+            if token.startswith("..."):
+                break
+            if token == "*":
+                keyword_only = True
+                continue
+            arg, eq, default = token.partition("=")
+            shown.append(arg)
+            code = {p.name.lstrip("*"): p for p in params}.get(arg.lstrip("*"))
+            assert code is not None, f"README: {name}() has no parameter {arg!r}; the code's: {params}"
+            if arg.startswith("**"):
+                assert code.kind is kinds.VAR_KEYWORD, call
+                continue
+            expected = kinds.KEYWORD_ONLY if keyword_only else kinds.POSITIONAL_OR_KEYWORD
+            assert code.kind is expected, f"README: {name}({arg}) is shown {expected}, the code has {code.kind}"
+            if eq:
+                assert code.default == ast.literal_eval(default), \
+                    f"README: {name}({token}), the code's default is {code.default!r}"
+            else:
+                assert code.default is inspect.Parameter.empty, f"README: {name}({arg}) has a default in the code"
+        else:  # no "...": shown in the code's order, and only optional keywords left out
+            named = [("**" if p.kind is kinds.VAR_KEYWORD else "") + p.name for p in params]
+            assert shown == [n for n in named if n in shown], call
+            left_out = [p for p in params if p.name not in shown and "**" + p.name not in shown]
+            assert all(p.kind is kinds.KEYWORD_ONLY and p.default is not p.empty for p in left_out), call
+
+
+def test_this_week_in_a_question_is_described_as_the_default_config_does_it() -> None:
+    from rag import Config
+
+    (sentence,) = re.findall(r"[^.]*\"this\s+week\"[^.]*\.", README)
+    if Config().retrieve.date_window:
+        assert "date_window" not in sentence, sentence
+    else:  # off by default: the README must say how to turn it on
+        assert 'retrieve={"date_window": True}' in sentence, sentence
+
+
+def test_the_torch_install_notes_are_true() -> None:
+    """The README's size of the CPU build is the installed one's (when a CPU build is installed),
+    and pyproject.toml does not call the PyPI pin a CPU build: from PyPI on Linux it is CUDA's."""
+    from importlib.metadata import version
+    from importlib.util import find_spec
+
+    said = re.search(r"CPU one\s+\(about ([\d,]+) MB\)", README)
+    assert said, "the README no longer says how big the CPU build is"
+    spec = find_spec("torch")
+    if spec is not None and "+cpu" in version("torch"):
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        size_mb = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
+        assert abs(size_mb - int(said[1].replace(",", ""))) < 0.15 * size_mb, f"installed: {size_mb:.0f} MB"
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert not re.search(r"torch[^\n]*\bis a CPU build", pyproject)

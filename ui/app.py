@@ -9,11 +9,9 @@ limit, so a burst of users queues instead of oversubscribing the CPU.
 from __future__ import annotations
 
 import argparse
-import errno
 import functools
 import ipaddress
 import signal
-import socket
 import sys
 import weakref
 from collections.abc import Callable, Sequence
@@ -25,10 +23,12 @@ from index.plural import plural
 from rag import Assistant
 from rag.options import assistant_from_options
 from ui import render
-from ui.auth import AllowedHosts, ApiRoutes, Login, OwnOriginOnly, read_api_key, read_credentials
+from ui.auth import AllowedHosts, ApiRoutes, Login, OwnOriginOnly, read_api_key
 from ui.auth import parse_auth as parse_auth  # re-exported: ui.app.parse_auth predates ui.auth
 from ui.handlers import MAX_UPLOAD_MB, PICKER_TYPES, UPLOAD_MAX_AGE_S, UPLOAD_SWEEP_S, Handlers, discard_upload, refuse
 from ui.openai_api import PREFIX, OpenAIApi, openai_error
+from ui.preflight import check_port as check_port  # re-exported: it was defined here
+from ui.preflight import preflight
 from ui.session import MAX_SESSIONS, SESSION_IDLE_S, SESSION_UPLOAD_MB, Workspace, close_session, remove_dead_copies
 from ui.style import CSS, SCRIPT, theme
 
@@ -275,25 +275,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_port(host: str, port: int) -> None:
-    """Fail now, in one line naming ``--port``, when ``host:port`` cannot be bound: before the
-    collection and the model load (tens of seconds), not after them in a traceback.
-
-    Raises:
-        ValueError: the port is in use or the address cannot be bound.
-    """
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
-            probe.bind(address)
-    except OSError as exc:
-        reason = "is already in use" if getattr(exc, "errno", None) == errno.EADDRINUSE else \
-            f"cannot be used ({exc.strerror or exc})"
-        raise ValueError(f"port {port} on {host} {reason}; choose another with --port "
-                         f"(or stop what is serving there)") from None
-
-
 def session_limits(args: argparse.Namespace) -> dict:
     """The Workspace's session limits from ``serve``'s options (the named defaults where unset).
 
@@ -312,14 +293,15 @@ def session_limits(args: argparse.Namespace) -> dict:
     return limits
 
 
-def serve(args: argparse.Namespace) -> int:
-    """``newsdesk serve``: check the port, open the collection (building the sample's index on
-    first start, with progress in the terminal), warm up the model, and serve the chat until
-    interrupted."""
-    check_port(args.host, args.port)
+def serve(args: argparse.Namespace, *, checked: bool = False, auth: tuple[str, str] | None = None) -> int:
+    """``newsdesk serve``: check the port and the login (unless ``checked``: the command line ran
+    :func:`ui.preflight.preflight` before importing this module and passes its ``auth``), open
+    the collection (building the sample's index on first start, with progress in the
+    terminal), warm up the model, and serve the chat until interrupted."""
+    if not checked:
+        auth = preflight(args)
     limits = session_limits(args)  # before anything loads
-    auth = read_credentials(getattr(args, "auth", None), getattr(args, "auth_file", None))
-    key = read_api_key(getattr(args, "api_key_file", None))
+    key = read_api_key(getattr(args, "api_key_file", None))  # checked by preflight too
     on_sample = getattr(args, "index", None) is None
     print("Opening the " + ("bundled sample collection (its index is built on first start)…" if on_sample
                             else f"index at {args.index}…"), file=sys.stderr, flush=True)
