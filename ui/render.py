@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from rag import Answer, Citation, Passage, Stats
+from rag.cite import GAP
 from rag.records import Timeline
 
 __all__ = [
@@ -199,8 +200,23 @@ def highlight(passage_text: str, start: int, end: int, *, quote: str = "") -> st
     return f"{escape(passage_text[:s])}<mark>{escape(passage_text[s:e])}</mark>{escape(passage_text[e:])}"
 
 
+def _highlight_pieces(passage_text: str, quote: str) -> str:
+    """``passage_text`` escaped with each piece of ``quote`` (joined by :data:`rag.cite.GAP`, as
+    in a citation of one article's chunks far apart) in ``<mark>``, each looked up after the last."""
+    out, at = [], 0
+    for piece in quote.split(GAP):
+        found = passage_text.find(piece, at) if piece else -1
+        if found < 0:
+            continue
+        out.append(f"{escape(passage_text[at:found])}<mark>{escape(piece)}</mark>")
+        at = found + len(piece)
+    return "".join(out) + escape(passage_text[at:])
+
+
 def _citation_card(c: Citation, *, turn: int) -> str:
-    if c.passage_text:
+    if c.passage_text and c.quote_end - c.quote_start != len(c.quote) and GAP in c.quote:
+        body = _highlight_pieces(c.passage_text, c.quote)
+    elif c.passage_text:
         body = highlight(c.passage_text, c.quote_start - c.passage_start, c.quote_end - c.passage_start,
                          quote=c.quote)
     else:
