@@ -42,6 +42,7 @@ from rag.retrieve import Retriever
 Backend = Literal["auto", "extractive", "llm"]
 SAMPLE_ARTICLES = Path(index_pkg.__file__).parent / "sample" / "articles.jsonl"
 MAX_QUESTION_CHARS = 2000
+MAX_K = 100  # most passages one question may retrieve (the UI's k slider runs to it)
 CHOOSE_K = 20  # passages ``choose`` reads by default (its chooser is trained with the same)
 NO_MATCH_TEXT = "No article of the collection matches the filters, so there is nothing to answer from."
 
@@ -514,8 +515,8 @@ def _noted(answer: Answer, notes: list[str]) -> Answer:
 
 
 def _check_k(k: int) -> int:
-    if not isinstance(k, int) or not 1 <= k <= 100:
-        raise ValueError(f"k must be between 1 and 100, got {k!r}")
+    if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be between 1 and {MAX_K}, got {k!r}")
     return k
 
 

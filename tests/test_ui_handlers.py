@@ -104,8 +104,9 @@ def test_uploaded_articles_are_listed_and_can_be_removed(handlers: Handlers, sam
 
 def test_new_conversation_forgets_the_turns(handlers: Handlers) -> None:
     _, session = chat(handlers, IDEF)
-    messages, panel, session = handlers.new_conversation(session)
+    messages, panel, session, date_from, date_to, sources = handlers.new_conversation(session)
     assert messages == [] and session.turns == [] and "appear here" in panel
+    assert (date_from, date_to, sources) == ("", "", [])  # the search filters are cleared too
 
 
 def test_upload_goes_into_a_private_copy(handlers: Handlers, sample_assistant, tmp_path: Path) -> None:
@@ -114,6 +115,8 @@ def test_upload_goes_into_a_private_copy(handlers: Handlers, sample_assistant, t
     txt.write_text("Quillfeather Lighthouse painted violet\n\n" + NEW_ARTICLE["text"], encoding="utf-8")
     status, stats_md, _, cleared, _, session = handlers.upload([str(txt)], None)
     assert "Indexed 1 new article" in status and cleared is None
+    [upload] = [a for a in session.assistant._fresh().store.articles if a.title.startswith("Quillfeather")]
+    assert upload.source == "upload: quill.txt"  # a text file names no site: its card names the file
     assert session.assistant is not None and session.workdir.is_dir()
     assert f"**{before + 1}** articles" in stats_md and "private copy" in stats_md
     assert sample_assistant.stats().articles == before, "the shared sample is never written to"

@@ -297,3 +297,10 @@ def test_one_card_for_two_chunks_far_apart_marks_each_quoted_sentence() -> None:
     assert html.count('class="nd-card"') == 1
     assert f"<mark>{cost}</mark>" in html and f"<mark>{opened}</mark>" in html
     assert "<mark>First sentence here." not in html and "Lead sentence one." in html
+
+
+def test_the_filters_line_names_each_filter_set_escaped_and_is_empty_without_one() -> None:
+    assert render.filters_html(None, None, []) == ""
+    line = render.filters_html("2025-01-01", None, [SCRIPT, "cnn.com"])
+    assert "from 2025-01-01" in line and "cnn.com" in line and "to 20" not in line
+    assert SCRIPT not in line and "&lt;script&gt;" in line

@@ -26,6 +26,7 @@ __all__ = [
     "answer_html",
     "citation_anchor",
     "escape",
+    "filters_html",
     "highlight",
     "notice_html",
     "pending_html",
@@ -105,6 +106,18 @@ def also_html(copies: Sequence, *, source: str = "") -> str:
 def _meta(source: str, day: object) -> str:
     parts = [escape(source) if source else "unknown source", escape(day.isoformat()) if day else "undated"]
     return " · ".join(parts)
+
+
+def filters_html(date_from: str | None, date_to: str | None, sources: Sequence[str] | None) -> str:
+    """The line under the chat that says which search filters are on ("" when none is): a
+    filter left set from an earlier question would otherwise narrow every answer unseen."""
+    parts = [f"from {escape(date_from[:10])}" if date_from else "", f"to {escape(date_to[:10])}" if date_to else "",
+             ("sources: " + ", ".join(escape(s) for s in sources)) if sources else ""]
+    shown = " · ".join(p for p in parts if p)
+    if not shown:
+        return ""
+    return (f'<div class="nd-filters-on" role="status">Filters on: {shown}. Answers search only these articles '
+            "(Search options below; New conversation clears them).</div>")
 
 
 def question_html(question: str) -> str:
