@@ -91,3 +91,19 @@ def number_citations(evidence: list[Evidence], passages: list[Passage]) -> tuple
         quotes.append(ev)
     citations = [article_citation(n, shown, quotes) for n, (shown, quotes) in cited.items()]
     return numbers, citations
+
+
+def with_sentence(citation: Citation, passage: Passage, ev: Evidence) -> Citation:
+    """``citation`` (of ``passage``'s article) also quoting ``ev``, a sentence of ``passage``: one
+    card for the article, its number kept. A citation already joined from pieces far apart keeps
+    its quote (its pieces' offsets are not known again) and only lends its number."""
+    if citation.quote_start <= ev.start and ev.end <= citation.quote_end:
+        return citation
+    if citation.quote_end - citation.quote_start != len(citation.quote) and GAP in citation.quote:
+        return citation
+    own = Passage(article_id=citation.article_id, title=citation.title, url=citation.url, source=citation.source,
+                  date=citation.date, text=citation.passage_text, start=citation.passage_start,
+                  end=citation.passage_start + len(citation.passage_text), score=0.0, also=citation.also)
+    quoted = Evidence(passage=0, start=citation.quote_start, end=citation.quote_end, text=citation.quote,
+                      score=citation.score)
+    return article_citation(citation.number, [own, passage], [quoted, ev])
