@@ -175,6 +175,19 @@ def test_ask_api(handlers: Handlers) -> None:
         handlers.ask("What did they discuss?", history=[["only one"]])
 
 
+def test_ask_api_explains_filters_that_find_nothing(handlers: Handlers) -> None:
+    """/ask with a source the sample lacks says so, offering its sources; a reversed range is refused."""
+    import gradio as gr
+
+    answer = handlers.ask(IDEF, sources=["nosuch.example"])
+    assert answer["abstained"] and answer["passages"] == []
+    assert any("'nosuch.example'" in w and "sources include" in w for w in answer["warnings"]), answer["warnings"]
+    near = handlers.ask(IDEF, sources=["azernews"])["warnings"]
+    assert any("did you mean 'azernews.az'" in w for w in near), near
+    with pytest.raises(gr.Error, match="date_from 2023-03-01 is after date_to 2023-01-01"):
+        handlers.ask(IDEF, date_from="2023-03-01", date_to="2023-01-01")
+
+
 def test_ask_api_returns_reports_that_differ(handlers: Handlers) -> None:
     answer = handlers.ask("How many councillors voted for the Ballyhoura greenway?")
     d = answer["disagreement"]
