@@ -162,6 +162,10 @@ def test_uploads_go_into_the_served_index_when_not_private(sample_assistant, tmp
     status, stats_md, _, _, _, session = h.upload([str(write_jsonl(tmp_path / "a.jsonl", NEW_ARTICLE))], None)
     assert own.stats().articles == before + 1 and session.assistant is None
     assert "private copy" not in stats_md
+    # A page loaded after an add (by this server or another process) offers the new source too.
+    added = {**NEW_ARTICLE, "id": "other-site", "source": "brand-new-source.example"}
+    own.add_articles([write_jsonl(tmp_path / "b.jsonl", added)])
+    assert "brand-new-source.example" in h.source_filter(None)["choices"]
 
 
 def test_ask_api(handlers: Handlers) -> None:

@@ -191,6 +191,7 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
         gr.api(handlers.ask, api_name="ask", concurrency_id="answer")
         gr.api(handlers.timeline, api_name="timeline", concurrency_id="answer")
         demo.load(handlers.stats, [session], [stats], api_name=False)
+        demo.load(handlers.source_filter, [session], [sources], api_name=False)
 
     demo.workspace = workspace
     workspace.on_close = functools.partial(_forget_gradio_state, weakref.ref(demo))

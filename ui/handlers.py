@@ -325,6 +325,12 @@ class Handlers:
         stats = self.workspace.assistant_for(session).stats()
         return sorted(getattr(stats, "source_names", None) or [])
 
+    def source_filter(self, session: Session | None = None) -> Any:
+        """The Sources box's choices as the collection holds them now (on each page load: another
+        process may have added articles, and sources, since the page was built)."""
+        choices = self.source_choices(session)
+        return gr.update(choices=choices) if choices else gr.skip()
+
     @staticmethod
     def uploads_update(session: Session) -> Any:
         """The "Your uploads" list: this session's uploaded articles, none selected."""
