@@ -105,6 +105,8 @@ class Chat:
             timeout=TIMEOUT_MS)
         expect(self.page.locator("#nd-question textarea")).to_have_value("")
         expect(self.page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+        # The answer is complete (a click on Ask while the last one still streams is ignored).
+        expect(self.page.locator("#nd-chat .nd-streaming")).to_have_count(0, timeout=TIMEOUT_MS)
 
     def upload(self, path: Path) -> None:
         from playwright.sync_api import expect

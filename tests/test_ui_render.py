@@ -304,3 +304,8 @@ def test_the_filters_line_names_each_filter_set_escaped_and_is_empty_without_one
     line = render.filters_html("2025-01-01", None, [SCRIPT, "cnn.com"])
     assert "from 2025-01-01" in line and "cnn.com" in line and "to 20" not in line
     assert SCRIPT not in line and "&lt;script&gt;" in line
+
+
+def test_a_streaming_answer_is_marked_until_it_is_complete() -> None:
+    assert 'class="nd-answer nd-streaming"' in render.answer_html(answer(), turn=1, streaming=True)
+    assert "nd-streaming" not in render.answer_html(answer(), turn=1)

@@ -195,7 +195,8 @@ class Handlers:
             for i, answer in enumerate(assistant.stream(
                     question, history=session.turns[-HISTORY_TURNS:], k=int(k) if k else None,
                     backend=backend or "auto", **filters)):
-                messages = [*messages[:-1], {"role": "assistant", "content": render.answer_html(answer, turn=turn)}]
+                messages = [*messages[:-1], {"role": "assistant",
+                                             "content": render.answer_html(answer, turn=turn, streaming=True)}]
                 panel = render.sources_html(answer, turn=turn, earlier=session.earlier_answers(PANEL_TURNS - 1))
                 yield messages, panel if i == 0 else gr.skip(), session, ""
         except (ValueError, NewsdeskError) as exc:
@@ -206,6 +207,7 @@ class Handlers:
             return
         if answer is None:
             return
+        messages = [*messages[:-1], {"role": "assistant", "content": render.answer_html(answer, turn=turn)}]
         earlier = session.earlier_answers(PANEL_TURNS - 1)
         session.record(question, answer, messages)
         yield messages, render.sources_html(answer, turn=turn, earlier=earlier), session, ""

@@ -135,7 +135,7 @@ def notice_html(text: str) -> str:
     return f'<div class="nd-answer nd-notice">{escape(text)}</div>'
 
 
-def answer_html(answer: Answer, *, turn: int) -> str:
+def answer_html(answer: Answer, *, turn: int, streaming: bool = False) -> str:
     """The answer as one line of HTML for the chat.
 
     The text is escaped, then each ``[n]`` that matches a citation becomes a link to that
@@ -148,6 +148,8 @@ def answer_html(answer: Answer, *, turn: int) -> str:
     Args:
         answer: a partial or final :class:`~rag.Answer`.
         turn: the answer's position in the conversation (1-based), to keep anchors unique.
+        streaming: more of the answer is coming: marked with the class ``nd-streaming`` (the
+            browser tests wait for a complete answer; the chat's sanitizer drops ``aria-busy``).
     """
     by_number = {c.number: c for c in answer.citations}
 
@@ -159,7 +161,7 @@ def answer_html(answer: Answer, *, turn: int) -> str:
         tip = escape(f"{c.title} ({c.source})" if c.source else c.title)
         return f'<a class="nd-cite" href="#{citation_anchor(turn, number)}" title="{tip}">[{number}]</a>'
 
-    parts = ['<div class="nd-answer">']
+    parts = [f'<div class="nd-answer{" nd-streaming" if streaming else ""}">']
     if answer.query and answer.query.strip() != answer.question.strip():
         parts.append(f'<div class="nd-query">Searched for: <q>{escape(answer.query)}</q></div>')
     body = _MARKER.sub(link, _differ(escape(answer.text), answer))
