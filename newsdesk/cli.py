@@ -296,10 +296,12 @@ def _stories(args: argparse.Namespace) -> int:
 
 def _check_dates(args: argparse.Namespace) -> None:
     """Refuse a bad --as-of/--since/--until before anything loads, naming the flag as typed."""
-    from index.filters import to_date
+    from index.filters import check_range, to_date
 
     for name in ("as_of", "since", "until"):
         to_date(getattr(args, name, None), name="--" + name.replace("_", "-"))
+    check_range(to_date(getattr(args, "since", None)), to_date(getattr(args, "until", None)),
+                names=("--since", "--until"))
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from index.cache import cache_dir
 from index.chunk import context_prefix
 from index.embed import Embedder
 from index.errors import IndexCorruptError, NewsdeskError
-from index.filters import Filters, to_date
+from index.filters import Filters, check_range, to_date
 from index.records import Article
 from index.store import IndexStore
 from rag import choice as choice_mod
@@ -46,6 +46,7 @@ Backend = Literal["auto", "extractive", "llm"]
 SAMPLE_ARTICLES = Path(index_pkg.__file__).parent / "sample" / "articles.jsonl"
 MAX_QUESTION_CHARS = 2000
 CHOOSE_K = 20  # passages ``choose`` reads by default (its chooser is trained with the same)
+NO_MATCH_TEXT = "No article of the collection matches the filters, so there is nothing to answer from."
 
 
 def sample_index_dir() -> Path:
@@ -205,11 +206,10 @@ class Assistant:
     def _filters(self, as_of, date_from, date_to, sources) -> Filters:
         if isinstance(sources, str):
             sources = [sources]
-        return Filters(
-            as_of=to_date(as_of, name="as_of") or date.today(),
-            date_from=to_date(date_from, name="date_from"), date_to=to_date(date_to, name="date_to"),
-            sources=tuple(s for s in (sources or ()) if s),
-        )
+        date_from, date_to = to_date(date_from, name="date_from"), to_date(date_to, name="date_to")
+        check_range(date_from, date_to)  # a reversed range is a typo to refuse, not a search that finds nothing
+        return Filters(as_of=to_date(as_of, name="as_of") or date.today(), date_from=date_from, date_to=date_to,
+                       sources=tuple(s for s in (sources or ()) if s))
 
     def search(self, query: str, k: int | None = None, *, as_of: date | str | None = None,
                date_from: date | str | None = None, date_to: date | str | None = None,
@@ -280,6 +280,11 @@ class Assistant:
         llm = self._llm() if backend != "extractive" and base_url and model else None
         filters = self._filters(as_of, date_from, date_to, sources)
         k = _check_k(self.config.k if k is None else k)
+        # Filters that name an unknown source, or leave nothing to search, say so in the answer.
+        notes, nothing = state.retriever.facets.explain(filters)
+        if nothing:
+            yield Answer(question=question, text=NO_MATCH_TEXT, abstained=True, warnings=notes, query=question)
+            return
         # Follow-up or new topic is decided from what the two searches find (the trained decision,
         # rag/followup.py, or the hand-set rule in rag.query.resolve). In a
         # conversation both searches rerank with equal weights: the trained ranker learned from
@@ -296,7 +301,8 @@ class Assistant:
                                   rewrite=llm.condense(question, history) if llm and history else None,
                                   similarity=state.similarity, decide=decide)
         if llm is not None:
-            yield from llm.stream(question, passages, query=query, history=history, fallback=state.answerer)
+            for answer in llm.stream(question, passages, query=query, history=history, fallback=state.answerer):
+                yield _noted(answer, notes)
             return
         asked = understand(question, filters.as_of)
         if asked.intent == "developments":  # "what happened ...": a short dated list
@@ -304,13 +310,13 @@ class Assistant:
             # the follow-up was rewritten ("How did it end?").
             story = self._timeline(state, question if asked.names_story else query, filters, k)
             if len(story.entries) >= timeline_mod.MIN_ANSWER_ENTRIES:
-                yield timeline_mod.as_answer(question, story, passages, query=query)
+                yield _noted(timeline_mod.as_answer(question, story, passages, query=query), notes)
                 return
         context = state.retriever.neighbours(passages[: self.config.read.passages], lead=True)
         said = [history[-1][1]] if history else []  # what the last answer said is not said again
         answer = state.answerer.run(question, passages, query=query, context=context, said=said)
         # ``passages`` are the k retrieved; the context read around them stays behind the citations.
-        answer = replace(answer, passages=passages)
+        answer = _noted(replace(answer, passages=passages), notes)
         words = answer.text.split(" ")
         step = max(1, len(words) // 12)
         for i in range(step, len(words), step):
@@ -559,6 +565,11 @@ class Assistant:
             finally:
                 self._lock.release()
         return self._state
+
+
+def _noted(answer: Answer, notes: list[str]) -> Answer:
+    """``answer`` with the filters' ``notes`` before its own warnings."""
+    return replace(answer, warnings=[*notes, *answer.warnings]) if notes else answer
 
 
 def _check_k(k: int) -> int:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from index.tokenize import STOPWORDS, terms
+from rag.cite import with_sentence
 from rag.coverage import coverage
 from rag.question import understand
 from rag.reading import ScoredSentence
@@ -333,16 +334,17 @@ def note(found: Found, numbers_: Sequence[int]) -> str:
 
 
 def attach(answer: Answer, found: Found) -> Answer:
-    """``answer`` with the disagreement: each side cited (an existing citation that already
-    quotes its sentence keeps its number), the note on a line after the text, and
+    """``answer`` with the disagreement: each side cited (an article the answer already cites
+    keeps its number, its card quoting the side's sentence too), the note on a line after the text, and
     :attr:`Answer.disagreement` set."""
     citations = list(answer.citations)
     numbers_: list[int] = []
     for side in found.sides:
         ev = side.sentence.evidence
-        same = next((c for c in citations if c.article_id == side.passage.article_id
-                     and c.quote_start <= ev.start and ev.end <= c.quote_end), None)
-        if same is None:
+        at = next((i for i, c in enumerate(citations) if c.article_id == side.passage.article_id), None)
+        if at is not None:  # the article's card quotes this sentence too: one card per article
+            same = citations[at] = with_sentence(citations[at], side.passage, ev)
+        else:
             p = side.passage
             same = Citation(number=len(citations) + 1, article_id=p.article_id, title=p.title, url=p.url,
                             source=p.source, date=p.date, quote=ev.text, score=round(side.sentence.score, 4),

@@ -19,11 +19,12 @@ from index.embed import Embedder
 from rag import query as query_mod
 from rag.answer import ABSTAIN_TEXT
 from rag.check import MARKER, check
+from rag.cite import Evidence, article_citation
 from rag.config import Config
 from rag.llm_client import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, LLMClient, LLMError, resolve_endpoint
 from rag.prompt import NOT_IN_SOURCES, build_condense_messages, build_prompt
 from rag.query import Turn
-from rag.records import Answer, Citation, Passage
+from rag.records import Answer, Passage
 
 # A standalone query needs a few words; a longer reply is the model answering instead. A
 # follow-up made standalone is the question plus a few names from earlier turns: one line,
@@ -34,6 +35,7 @@ MAX_QUERY_CHARS = 240
 MAX_QUERY_WORDS = 32
 # Reasoning models (DeepSeek-R1, Qwen3) think aloud in <think> blocks before answering.
 _THINKING = re.compile(r"<think>.*?(?:</think>|\Z)\s*", re.DOTALL | re.IGNORECASE)
+_REPEATED_MARKER = re.compile(r"(\[(\d+)\])(?:\s*\[\2\])+")
 _QUERY_PREFIX = re.compile(r"^(?:standalone\s+)?(?:search\s+)?query\s*:\s*", re.IGNORECASE)
 
 
@@ -201,16 +203,19 @@ class LLMAnswerer:
             return replace(base, text=ABSTAIN_TEXT, abstained=True, warnings=checked.warnings, flagged=checked.flagged)
         if not MARKER.sub("", checked.text).strip():
             raise LLMError(f"the reply from {self.client().url} held no answer text ({_short(text)!r})")
-        renumber = {old: new for new, old in enumerate(checked.numbers, 1)}
-        citations = []
+        # One number per article, in order of first use: chunks of one article share its card.
+        by_article: dict[str, int] = {}
+        renumber = {old: by_article.setdefault(shown[old - 1].article_id, len(by_article) + 1)
+                    for old in checked.numbers}
+        cited: dict[int, tuple[list[Passage], list[Evidence]]] = {}
         for old, new in renumber.items():
-            p, quote = shown[old - 1], checked.quotes[old]
-            citations.append(Citation(
-                number=new, article_id=p.article_id, title=p.title, url=p.url, source=p.source, date=p.date,
-                quote=quote.text, score=quote.score, quote_start=quote.start, quote_end=quote.end,
-                passage_text=p.text, passage_start=p.start, also=p.also,
-            ))
+            q = checked.quotes[old]
+            ps, quotes = cited.setdefault(new, ([], []))
+            ps.append(shown[old - 1])
+            quotes.append(Evidence(passage=old - 1, start=q.start, end=q.end, text=q.text, score=q.score))
+        citations = [article_citation(new, ps, quotes) for new, (ps, quotes) in cited.items()]
         text = MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", checked.text)
+        text = _REPEATED_MARKER.sub(r"\1", text)  # "[1][1]" once two chunks of one article are one source
         return replace(base, text=text, citations=citations, warnings=checked.warnings, flagged=checked.flagged)
 
     def _fallback(self, exc: LLMError, question: str, passages: list[Passage], query: str,

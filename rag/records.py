@@ -65,7 +65,9 @@ class Citation:
     """A numbered source behind an answer; ``quote`` is the supporting sentence.
 
     ``quote_start``/``quote_end`` are character offsets of the quote in the
-    article text, so a UI can highlight it inside ``passage_text``.
+    article text, so a UI can highlight it inside ``passage_text``. One citation stands for one
+    article: sentences cited from its chunks far apart are joined by " … " in ``quote`` and
+    ``passage_text`` alike (``rag.cite.GAP``), and the offsets then span first to last.
     """
 
     number: int

@@ -40,3 +40,31 @@ def test_passages_are_numbered_in_order_of_first_use():
     assert numbers == {1: 1, 0: 2}
     assert [(c.number, c.article_id, c.quote) for c in citations] == [
         (1, "b", "The 50-metre vessel can carry 396 passengers."), (2, "a", "It replaced a diesel ship.")]
+
+
+def test_chunks_of_one_article_share_one_number_and_one_card():
+    """Two chunks of one article (a retrieved one and its neighbour) are one source: one
+    number, one citation quoting both sentences, the passage text joined where the chunks meet."""
+    passages = [_passage("a", 0, 56), _passage("b", 0, len(ARTICLE)), _passage("a", 50, len(ARTICLE))]
+    evidence = [_sentence(0, "The ferry Vesterhav made its first crossing on Tuesday."),
+                _sentence(1, "It replaced a diesel ship."),
+                _sentence(2, "The 50-metre vessel can carry 396 passengers.")]
+    numbers, citations = number_citations(evidence, passages)
+    assert numbers == {0: 1, 1: 2, 2: 1}
+    assert [(c.number, c.article_id) for c in citations] == [(1, "a"), (2, "b")]
+    a = citations[0]
+    assert a.passage_text == ARTICLE and a.passage_start == 0  # the overlapping chunks, joined
+    assert a.quote == ARTICLE[a.quote_start:a.quote_end]
+    assert a.quote.startswith("The ferry") and a.quote.endswith("396 passengers.")
+
+
+def test_chunks_far_apart_are_one_card_with_the_gap_marked():
+    passages = [_passage("a", 0, 56), _passage("a", 83, len(ARTICLE))]
+    evidence = [_sentence(0, "The ferry Vesterhav made its first crossing on Tuesday."),
+                _sentence(1, "The 50-metre vessel can carry 396 passengers.")]
+    numbers, [c] = number_citations(evidence, passages)
+    assert numbers == {0: 1, 1: 1}
+    assert c.quote == "The ferry Vesterhav made its first crossing on Tuesday. … " \
+                      "The 50-metre vessel can carry 396 passengers."
+    assert c.passage_text == f"{ARTICLE[:56]} … {ARTICLE[83:]}"
+    assert (c.quote_start, c.quote_end) == (0, ARTICLE.index("396") + len("396 passengers."))

@@ -55,6 +55,10 @@ def test_bad_date_is_a_clear_error(capsys):
     assert "--as-of must be a date" in capsys.readouterr().err  # the flag as typed, not the parameter
     assert main(["ask", "Who did Hasanov meet?", "--since", "2025-13-45"]) == 2
     assert "error: --since must be a date like 2025-07-23, got '2025-13-45'" in capsys.readouterr().err
+    # A reversed range is refused before the index opens, naming the flags as typed.
+    assert main(["ask", "Who did Hasanov meet?", "--since", "2023-03-01", "--until", "2023-01-01",
+                 "--index", "/nonexistent/index"]) == 2
+    assert "error: --since 2023-03-01 is after --until 2023-01-01" in capsys.readouterr().err
 
 
 def test_index_build_add_remove(tmp_path, capsys):

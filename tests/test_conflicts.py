@@ -156,3 +156,30 @@ def test_undated_reports_are_not_compared():
     assert conflicts._same_event(p(date(2025, 1, 1)), p(date(2025, 2, 1)))
     assert not conflicts._same_event(p(date(2025, 1, 1)), p(date(2025, 3, 1)))  # over 45 days apart
     assert not conflicts._same_event(p(None), p(date(2025, 1, 1)))
+
+
+def test_a_side_from_an_article_the_answer_cites_joins_its_card():
+    """The answer cites article b for one sentence; the note's side from b quotes another: b keeps
+    one number and one card, which quotes both sentences."""
+    from rag.answer import ScoredSentence
+    from rag.cite import Evidence, number_citations
+    from rag.records import Answer
+
+    text_a = "Officials said 12 people died when the Kestrel capsized."
+    text_b = "The Kestrel capsized on Lake Orvan on Sunday. The coastguard said 14 people died."
+    a = Passage(article_id="a", title="A", url="https://a.example/1", source="a.example", date=date(2025, 5, 4),
+                text=text_a, start=0, end=len(text_a), score=1.0, chunk_id="a#0")
+    b = Passage(article_id="b", title="B", url="https://b.example/1", source="b.example", date=date(2025, 5, 5),
+                text=text_b, start=0, end=len(text_b), score=0.9, chunk_id="b#0")
+    first = text_b.split(". ")[0] + "."
+    cited = [Evidence(0, 0, len(text_a), text_a, 0.9), Evidence(1, 0, len(first), first, 0.5)]
+    _, citations = number_citations(cited, [a, b])
+    answer = Answer(question=QUESTION, text=f"{text_a} [1] {first} [2]", citations=citations, passages=[a, b])
+    died = text_b.index("The coastguard")
+    side_b = Evidence(1, died, len(text_b), text_b[died:], 0.8)
+    found = conflicts.Found(kind="conflict", sides=(
+        conflicts.Side(ScoredSentence(cited[0], 1.0, 1.0), a, conflicts.Value("12 people", (12.0,), "people", 1)),
+        conflicts.Side(ScoredSentence(side_b, 1.0, 1.0), b, conflicts.Value("14 people", (14.0,), "people", 1))))
+    shown = conflicts.attach(answer, found)
+    assert [(c.number, c.article_id) for c in shown.citations] == [(1, "a"), (2, "b")]
+    assert shown.citations[1].quote == text_b and [r.citation for r in shown.disagreement.reports] == [1, 2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -323,6 +324,34 @@ def test_write_report(tmp_path):
     for png in ("recall_at_k.png", "latency.png"):
         data = (tmp_path / "out" / png).read_bytes()
         assert data.startswith(b"\x89PNG") and png in report
+
+
+def test_the_recall_plots_legend_covers_no_data_line(tmp_path, monkeypatch):
+    """Curves that reach every corner of the axes (a weak run low, a strong one high, one
+    rising across): the legend sits where no line runs, and inside the saved image."""
+    import numpy as np
+
+    from eval.report import plot_recall
+
+    curves = {"bm25": np.linspace(0.05, 0.55, 10), "dense": np.linspace(0.4, 1.0, 10),
+              "hybrid": np.full(10, 0.97), "weak": np.full(10, 0.03), "rising": np.linspace(0.02, 0.99, 10)}
+    runs = [RunResult(name=name, changes={}, metrics={}, questions=[
+        replace(row("q1", {"article_recall@10": 1.0}, 5, 50), recall_curve=tuple(float(v) for v in curve))])
+        for name, curve in curves.items()]
+    figures = []
+    monkeypatch.setattr("eval.report.plt.close", figures.append)  # keep the figure to measure it
+    plot_recall(tmp_path, runs)
+    [fig] = figures
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+    for line in ax.get_lines():
+        x, y = line.get_xdata(), line.get_ydata()
+        fine = np.linspace(0, len(x) - 1, 20 * len(x))  # the segments between the points too
+        points = ax.transData.transform(np.column_stack([np.interp(fine, range(len(x)), x),
+                                                         np.interp(fine, range(len(y)), y)]))
+        assert not any(legend.contains(px, py) for px, py in points), f"the legend covers {line.get_label()}'s line"
+    assert fig.bbox.x0 <= legend.x0 and legend.x1 <= fig.bbox.x1, "the legend runs off the figure"
 
 
 def dated_run(*dates: str | None) -> RunResult:

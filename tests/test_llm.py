@@ -256,6 +256,22 @@ def test_citations_are_renumbered_in_order_of_first_use(server, fallback):
     assert [(c.number, c.article_id) for c in final.citations] == [(1, FAIR.article_id), (2, HASANOV.article_id)]
 
 
+def test_two_chunks_of_one_article_are_one_source(server, fallback):
+    """The model sees the article's lead and the meeting chunk as passages 1 and 3; the answer
+    cites one source for both, once where it cited both."""
+    lead_text = "Colonel General Zakir Hasanov, the defence minister, arrived in Istanbul on Monday."
+    lead = replace(HASANOV, text=lead_text, start=0, end=len(lead_text), chunk_id="idef-2025-hasanov-gorgun#0")
+    server.script(Reply("Hasanov arrived in Istanbul on Monday [1]. The fair opened in Istanbul on Tuesday [2]. "
+                        "Hasanov held a meeting with Haluk Görgün [3][1]."))
+    final = answerer(server.url).run(QUESTION, [lead, FAIR, HASANOV], query=QUESTION, fallback=fallback)
+    assert final.text == ("Hasanov arrived in Istanbul on Monday [1]. The fair opened in Istanbul on Tuesday [2]. "
+                          "Hasanov held a meeting with Haluk Görgün [1].")
+    assert [(c.number, c.article_id) for c in final.citations] == [(1, HASANOV.article_id), (2, FAIR.article_id)]
+    first = final.citations[0]
+    assert "arrived in Istanbul" in first.quote and "Haluk Görgün" in first.quote
+    assert first.passage_text == f"{lead_text} … {MEETING}"
+
+
 def test_a_marker_pointing_at_no_passage_is_removed_and_reported(server, fallback):
     _, final = ask(server, fallback, Reply("Hasanov met Haluk Görgün at IDEF 2025 [1][7]."))
     assert final.text == "Hasanov met Haluk Görgün at IDEF 2025 [1]."

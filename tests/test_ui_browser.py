@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -104,6 +105,8 @@ class Chat:
             timeout=TIMEOUT_MS)
         expect(self.page.locator("#nd-question textarea")).to_have_value("")
         expect(self.page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+        # The answer is complete (a click on Ask while the last one still streams is ignored).
+        expect(self.page.locator("#nd-chat .nd-streaming")).to_have_count(0, timeout=TIMEOUT_MS)
 
     def upload(self, path: Path) -> None:
         from playwright.sync_api import expect
@@ -168,6 +171,10 @@ def test_02_follow_up_is_rewritten_with_the_first_turn(chat: Chat) -> None:
     expect(answer.locator(".nd-abstained")).to_have_count(0)
     expect(answer).to_contain_text("Hasanov")
     expect(chat.page.locator("#nd-src-2-1 a.nd-title")).to_have_attribute("href", IDEF_URL)
+    # One card per article: the IDEF article's chunks are one source, not [1] and [2].
+    links = chat.page.locator('#nd-sources-panel .nd-sources[data-turn="2"] .nd-card:not(.nd-uncited) a.nd-title')
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert len(hrefs) == len(set(hrefs)), hrefs
     chat.shot("03-follow-up")
 
 
@@ -360,3 +367,173 @@ def test_11_the_login_page_works_with_every_other_route_closed(browser, tmp_path
     finally:
         page.close()
         demo.close()
+
+
+# ---- a small collection (no model): filters, the k slider, the chat's and the panel's boxes, uploads ----
+SMALL_SOURCES = ("harbour-herald.example", "valley-times.example", "usatoday.com")
+
+
+@pytest.fixture(scope="module")
+def small_url(tmp_path_factory) -> Iterator[str]:
+    """The app over seven hashed-embedding articles from three sources, dated January 2025."""
+    from dataclasses import replace
+    from datetime import date
+
+    from index.build import write_collection
+    from index.settings import IndexSettings
+    from index.store import IndexStore
+    from rag import Assistant
+    from rag.config import Config
+    from tests.conftest import HashEmbedder, make_articles
+    from ui.app import build_app, launch
+
+    root = tmp_path_factory.mktemp("small") / "idx"
+    settings = IndexSettings(model="hash-64", chunk_tokens=32, chunk_overlap=8)
+    articles = [replace(a, source=SMALL_SOURCES[i % 3], date=date(2025, 1, 1 + i))
+                for i, a in enumerate(make_articles(7))]
+    write_collection(root, articles, settings=settings, embedder=HashEmbedder(), progress=False)
+    assistant = Assistant(IndexStore.load(root), config=Config(index=settings, rerank=0), embedder=HashEmbedder())
+    demo = build_app(assistant, private_uploads=True)
+    url = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()
+
+
+class Console:
+    """A page's console messages, as (type, text)."""
+
+    def __init__(self, page) -> None:  # noqa: ANN001 - Playwright's page
+        self.messages: list[tuple[str, str]] = []
+        page.on("console", lambda m: self.messages.append((m.type, m.text)))
+
+
+@pytest.fixture(scope="module")
+def small(browser, small_url) -> Iterator[Chat]:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    console = Console(page)  # before the page loads: warnings at load count too
+    c = Chat(page, small_url)
+    c.console = console
+    from playwright.sync_api import expect
+
+    page.goto(small_url)
+    expect(page.locator("#nd-stats")).to_contain_text("articles", timeout=60_000)
+    yield c
+    page.close()
+
+
+def test_12_the_sources_box_offers_the_collections_sources_only(small: Chat) -> None:
+    from playwright.sync_api import expect
+
+    page = small.page
+    page.click("#nd-sources-filter input")
+    options = page.locator("ul[role=listbox] li")
+    expect(options).to_have_count(3)
+    assert sorted(options.all_inner_texts()) == sorted(SMALL_SOURCES)
+    page.locator("#nd-sources-filter input").fill("nosuch.example")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(500)
+    assert page.locator("#nd-sources-filter .token").count() == 0, "a name the collection lacks was taken"
+    expect(page.locator("#nd-filters")).to_have_count(0)  # no filter: no "Filters on" line
+    page.locator("#nd-sources-filter input").fill("usatoday")  # the site's name: its source is offered
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    expect(page.locator("#nd-sources-filter .token")).to_have_text(["usatoday.com"])
+    page.click("#nd-new")
+    expect(page.locator("#nd-sources-filter .token")).to_have_count(0)
+
+
+def test_13_active_filters_show_and_new_conversation_clears_them(small: Chat) -> None:
+    from playwright.sync_api import expect
+
+    page = small.page
+    page.click("#nd-sources-filter input")
+    page.locator("ul[role=listbox] li", has_text="usatoday.com").click()
+    page.keyboard.press("Escape")
+    note = page.locator("#nd-filters .nd-filters-on")
+    expect(note).to_contain_text("sources: usatoday.com")
+    small.ask("harbour bridge opens today", turn=1)
+    expect(page.locator("#nd-sources-panel .nd-card .nd-meta").first).to_contain_text("usatoday.com")
+    small.shot("13-filters-on")
+    page.click("#nd-new")
+    expect(page.locator("#nd-filters")).to_have_count(0)
+    expect(page.locator("#nd-sources-filter .token")).to_have_count(0)
+    expect(page.locator("#nd-chat [data-testid='bot']")).to_have_count(0)
+
+
+def test_14_filters_that_leave_nothing_say_so_in_the_answer(small: Chat) -> None:
+    from playwright.sync_api import expect
+
+    page = small.page
+    page.locator("#nd-from input").first.fill("2030-01-01")
+    page.locator("#nd-from input").first.press("Enter")
+    expect(page.locator("#nd-filters .nd-filters-on")).to_contain_text("from 2030-01-01")
+    small.ask("harbour bridge opens today", turn=1)
+    warning = small.last_answer().locator(".nd-warning")
+    expect(warning).to_contain_text("No article of the collection matches the filters")
+    expect(warning).to_contain_text("2025-01-01 to 2025-01-07")
+    page.click("#nd-new")
+    expect(page.locator("#nd-filters")).to_have_count(0)
+    expect(page.locator("#nd-from input").first).to_have_value("")
+
+
+def test_15_the_k_slider_allows_what_the_api_does(small: Chat) -> None:
+    from rag.config import K_MAX
+
+    slider = small.page.locator("#nd-k input[type=range]")
+    assert (slider.get_attribute("min"), slider.get_attribute("max")) == ("1", str(K_MAX))
+
+
+def test_16_the_chat_label_and_buttons_never_cover_a_message(small: Chat) -> None:
+    page = small.page
+    for i in range(5):
+        small.ask(f"harbour bridge opens today {i}", turn=i + 1)
+    box = page.locator("#nd-chat").evaluate("""chat => {
+        const scroller = chat.querySelector('.bubble-wrap');
+        scroller.scrollTop = scroller.scrollHeight / 2;  // a message runs past the top edge
+        const top = scroller.getBoundingClientRect().top;
+        const floating = [...chat.querySelectorAll('label, .icon-button-wrapper')]
+            .filter(e => !scroller.contains(e) && e.getBoundingClientRect().height > 0)
+            .map(e => [e.className, e.getBoundingClientRect().bottom]);
+        return {top, floating, scrolled: scroller.scrollTop};
+    }""")
+    small.shot("16-chat-scrolled")
+    assert box["scrolled"] > 0 and box["floating"], box
+    assert all(bottom <= box["top"] + 1 for _, bottom in box["floating"]), f"over the messages: {box}"
+
+
+def test_17_the_sources_panel_says_when_more_lies_below(small: Chat) -> None:
+    from playwright.sync_api import expect
+
+    page = small.page
+    page.click("#nd-new")
+    small.ask("zzz qqq nothing like this", turn=1)  # abstains: every retrieved passage is shown
+    panel = page.locator("#nd-sources-panel")
+    expect(panel).to_have_class(re.compile(r"\bnd-more-below\b"))
+    hint = panel.evaluate("e => [e.scrollHeight > e.clientHeight, getComputedStyle(e, '::after').content]")
+    assert hint[0] and "More sources below" in hint[1], hint
+    small.shot("17-more-below")
+    panel.evaluate("e => { e.scrollTop = e.scrollHeight; }")
+    expect(panel).not_to_have_class(re.compile(r"\bnd-more-below\b"))
+
+
+def test_18_an_upload_is_named_by_its_file_and_logs_no_warning(small: Chat, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    path = tmp_path / "tram-notes.txt"
+    path.write_text("Zephyrine tram line opens\n\nThe Zephyrine tram line opened on Monday in the city centre.\n",
+                    encoding="utf-8")
+    small.upload(path)
+    expect(small.page.locator("#nd-upload-status .nd-upload-ok")).to_contain_text("Indexed 1 new article")
+    small.page.wait_for_timeout(1000)  # Gradio's upload progress stream logged its warnings by now
+    noise = [text for kind, text in small.console.messages if kind in ("warning", "error")]
+    assert noise == [], f"the console logged: {noise}"
+    small.page.click("#nd-new")
+    small.ask("When did the Zephyrine tram line open?", turn=1)
+    card = small.page.locator("#nd-src-1-1")
+    expect(card.locator(".nd-meta")).to_contain_text("upload: tram-notes.txt")
+    expect(card).not_to_contain_text("unknown source")
+    assert card.locator("a").count() == 0, "an upload has no web address: its headline links nowhere"
+    small.shot("18-upload-card")
+    assert [text for kind, text in small.console.messages if kind in ("warning", "error")] == []

@@ -104,8 +104,9 @@ def test_uploaded_articles_are_listed_and_can_be_removed(handlers: Handlers, sam
 
 def test_new_conversation_forgets_the_turns(handlers: Handlers) -> None:
     _, session = chat(handlers, IDEF)
-    messages, panel, session = handlers.new_conversation(session)
+    messages, panel, session, date_from, date_to, sources = handlers.new_conversation(session)
     assert messages == [] and session.turns == [] and "appear here" in panel
+    assert (date_from, date_to, sources) == ("", "", [])  # the search filters are cleared too
 
 
 def test_upload_goes_into_a_private_copy(handlers: Handlers, sample_assistant, tmp_path: Path) -> None:
@@ -114,6 +115,8 @@ def test_upload_goes_into_a_private_copy(handlers: Handlers, sample_assistant, t
     txt.write_text("Quillfeather Lighthouse painted violet\n\n" + NEW_ARTICLE["text"], encoding="utf-8")
     status, stats_md, _, cleared, _, session = handlers.upload([str(txt)], None)
     assert "Indexed 1 new article" in status and cleared is None
+    [upload] = [a for a in session.assistant._fresh().store.articles if a.title.startswith("Quillfeather")]
+    assert upload.source == "upload: quill.txt"  # a text file names no site: its card names the file
     assert session.assistant is not None and session.workdir.is_dir()
     assert f"**{before + 1}** articles" in stats_md and "private copy" in stats_md
     assert sample_assistant.stats().articles == before, "the shared sample is never written to"
@@ -159,6 +162,10 @@ def test_uploads_go_into_the_served_index_when_not_private(sample_assistant, tmp
     status, stats_md, _, _, _, session = h.upload([str(write_jsonl(tmp_path / "a.jsonl", NEW_ARTICLE))], None)
     assert own.stats().articles == before + 1 and session.assistant is None
     assert "private copy" not in stats_md
+    # A page loaded after an add (by this server or another process) offers the new source too.
+    added = {**NEW_ARTICLE, "id": "other-site", "source": "brand-new-source.example"}
+    own.add_articles([write_jsonl(tmp_path / "b.jsonl", added)])
+    assert "brand-new-source.example" in h.source_filter(None)["choices"]
 
 
 def test_ask_api(handlers: Handlers) -> None:
@@ -170,6 +177,19 @@ def test_ask_api(handlers: Handlers) -> None:
 
     with pytest.raises(gr.Error, match="pairs"):
         handlers.ask("What did they discuss?", history=[["only one"]])
+
+
+def test_ask_api_explains_filters_that_find_nothing(handlers: Handlers) -> None:
+    """/ask with a source the sample lacks says so, offering its sources; a reversed range is refused."""
+    import gradio as gr
+
+    answer = handlers.ask(IDEF, sources=["nosuch.example"])
+    assert answer["abstained"] and answer["passages"] == []
+    assert any("'nosuch.example'" in w and "sources include" in w for w in answer["warnings"]), answer["warnings"]
+    near = handlers.ask(IDEF, sources=["azernews"])["warnings"]
+    assert any("did you mean 'azernews.az'" in w for w in near), near
+    with pytest.raises(gr.Error, match="date_from 2023-03-01 is after date_to 2023-01-01"):
+        handlers.ask(IDEF, date_from="2023-03-01", date_to="2023-01-01")
 
 
 def test_ask_api_returns_reports_that_differ(handlers: Handlers) -> None:

@@ -279,3 +279,33 @@ def test_a_note_on_reports_that_differ_is_its_own_block_with_linked_markers() ->
     assert '<a class="nd-cite" href="#nd-src-2-1"' in block and '<a class="nd-cite" href="#nd-src-2-2"' in block
     assert "<br><div" not in html  # the block starts its own line
     assert 'class="nd-differ' not in render.answer_html(replace(a, disagreement=None), turn=2)
+
+
+def test_one_card_for_two_chunks_far_apart_marks_each_quoted_sentence() -> None:
+    """A citation of one article's chunks far apart (rag.cite.article_citation) holds both pieces
+    joined by " … ": each quoted sentence is marked in its own piece, nothing in between."""
+    from rag.cite import Evidence, number_citations
+
+    lead = "Lead sentence one. The bridge cost 40 million euros."
+    far = passage(text=lead, start=0, end=len(lead), chunk_id="c0")
+    near = passage()
+    cost, opened = "The bridge cost 40 million euros.", QUOTE
+    evidence = [Evidence(0, lead.index(cost), lead.index(cost) + len(cost), cost, 0.5),
+                Evidence(1, 100 + Q_START, 100 + Q_START + len(opened), opened, 0.5)]
+    _, [c] = number_citations(evidence, [far, near])
+    html = render.sources_html(answer(citations=[c], passages=[far, near]), turn=1)
+    assert html.count('class="nd-card"') == 1
+    assert f"<mark>{cost}</mark>" in html and f"<mark>{opened}</mark>" in html
+    assert "<mark>First sentence here." not in html and "Lead sentence one." in html
+
+
+def test_the_filters_line_names_each_filter_set_escaped_and_is_empty_without_one() -> None:
+    assert render.filters_html(None, None, []) == ""
+    line = render.filters_html("2025-01-01", None, [SCRIPT, "cnn.com"])
+    assert "from 2025-01-01" in line and "cnn.com" in line and "to 20" not in line
+    assert SCRIPT not in line and "&lt;script&gt;" in line
+
+
+def test_a_streaming_answer_is_marked_until_it_is_complete() -> None:
+    assert 'class="nd-answer nd-streaming"' in render.answer_html(answer(), turn=1, streaming=True)
+    assert "nd-streaming" not in render.answer_html(answer(), turn=1)

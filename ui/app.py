@@ -21,6 +21,7 @@ import gradio as gr
 
 from index.plural import plural
 from rag import Assistant
+from rag.config import K_MAX
 from rag.options import assistant_from_options
 from ui import render
 from ui.auth import AllowedHosts, ApiRoutes, Login, OwnOriginOnly, read_api_key
@@ -36,7 +37,6 @@ from ui.style import CSS, SCRIPT, theme
 # without making every answer slower. The rest wait in the queue.
 CONCURRENCY = 4
 QUEUE_SIZE = 256
-K_MAX = 30
 # Gradio keeps its own per-tab state (its copy of the page's values, 0.2-0.5 MB), also for
 # tabs that only loaded the page; it may hold this many per live session before dropping the
 # oldest. Closed sessions' Gradio state is dropped with them.
@@ -111,6 +111,7 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
                         placeholder="Ask about the news… (follow-ups are understood)", autofocus=True,
                     )
                     ask_btn = gr.Button("Ask", variant="primary", elem_id="nd-ask", scale=1, min_width=80)
+                filters_note = gr.HTML("", elem_id="nd-filters", js_on_load=None, visible=False)
                 new_btn = gr.Button("New conversation", size="sm", elem_id="nd-new", variant="secondary")
                 tried = gr.Examples(list(examples), inputs=question, label="Try") if examples else None
             with gr.Column(scale=2, min_width=320):
@@ -132,8 +133,10 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
                                           info="Published on or before (YYYY-MM-DD)")
                 with gr.Row():
                     choices = handlers.source_choices()
+                    # Only the collection's own sources can be picked: a typed name that matches
+                    # none would filter everything out.
                     sources = gr.Dropdown(
-                        choices=choices, multiselect=True, allow_custom_value=True, label="Sources",
+                        choices=choices, multiselect=True, allow_custom_value=not choices, label="Sources",
                         info="Only articles from these sources" + ("" if choices else " (type a name, then Enter)"),
                         elem_id="nd-sources-filter",
                     )
@@ -151,11 +154,15 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
                 gr.Markdown(f"Add articles: JSONL (or .jsonl.gz), CSV, TXT, Markdown or HTML files, RSS/Atom feeds "
                             f"or WARC web archives, up to {MAX_UPLOAD_MB} MB each. "
                             "They are searchable as soon as they are indexed.")
-                upload = gr.File(
-                    label="Add articles",
-                    file_count="multiple", file_types=list(PICKER_TYPES), type="filepath", height=140,
-                    elem_id="nd-upload",
-                )
+                # A button, not gr.File's drop zone: that one follows each upload over a second stream
+                # whose close() Gradio's client leaves unimplemented ("Method not implemented." twice
+                # in the browser console per upload), and that stream takes over the client's abort
+                # controller of the page's own event stream.
+                with gr.Column(elem_id="nd-upload"):
+                    upload = gr.UploadButton(
+                        "Add articles…", file_count="multiple", file_types=list(PICKER_TYPES), type="filepath",
+                        variant="secondary", size="md",
+                    )
                 upload_status = gr.HTML("", label="Upload status", elem_id="nd-upload-status", js_on_load=None)
                 with gr.Row():
                     uploaded = gr.Dropdown(choices=[], multiselect=True, label="Your uploads", scale=4,
@@ -170,8 +177,11 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
         if tried is not None:  # an example asks at once, as if typed and sent
             tried.load_input_event.then(handlers.chat, chat_inputs, chat_outputs, api_name=False,
                                         concurrency_id="answer", show_progress="minimal")
-        new_btn.click(handlers.new_conversation, [session], [chatbot, sources_panel, session], api_name=False)
-        chatbot.clear(handlers.new_conversation, [session], [chatbot, sources_panel, session], api_name=False)
+        reset = [chatbot, sources_panel, session, date_from, date_to, sources]
+        new_btn.click(handlers.new_conversation, [session], reset, api_name=False)
+        chatbot.clear(handlers.new_conversation, [session], reset, api_name=False)
+        gr.on([date_from.change, date_to.change, sources.change], handlers.filters_view, [date_from, date_to, sources],
+              [filters_note], api_name=False, queue=False, show_progress="hidden")
         upload.upload(handlers.upload, [upload, session], [upload_status, stats, sources, upload, uploaded, session],
                       api_name="upload", concurrency_limit=2, concurrency_id="upload")
         remove_btn.click(handlers.remove_uploads, [uploaded, session], [upload_status, stats, uploaded, session],
@@ -182,6 +192,7 @@ def build_app(assistant: Assistant, *, private_uploads: bool = True, examples: S
         gr.api(handlers.ask, api_name="ask", concurrency_id="answer")
         gr.api(handlers.timeline, api_name="timeline", concurrency_id="answer")
         demo.load(handlers.stats, [session], [stats], api_name=False)
+        demo.load(handlers.source_filter, [session], [sources], api_name=False)
 
     demo.workspace = workspace
     workspace.on_close = functools.partial(_forget_gradio_state, weakref.ref(demo))

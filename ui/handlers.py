@@ -10,6 +10,7 @@ import reprlib
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import gradio as gr
 
 from index.errors import NewsdeskError
+from index.load import LoadProblem, LoadReport, load_articles
+from index.records import Article
 from ui import render
 from ui.session import Message, Session, SessionLimitError, Workspace
 
@@ -127,6 +130,23 @@ def upload_refusal(path: Path) -> str | None:
     return None
 
 
+def load_uploads(paths: Sequence[Path]) -> LoadReport:
+    """Read uploaded files, each article without a source named after its file ("upload:
+    notes.txt"): a pasted text has no site, and "unknown source" on its card says nothing."""
+    report = LoadReport()
+    kept: dict[str, Article] = {}
+    for path in paths:
+        one = load_articles([path])
+        report.extend(replace(one, articles=[]))
+        for a in one.articles:  # one id in two files: the later file's, as one load of both would do
+            if a.id in kept:
+                report.problems.append(LoadProblem(str(path), None, f"duplicate id {a.id!r}: replaces the article "
+                                                   "of an earlier file", kept=True, kind="duplicate-id"))
+            kept[a.id] = a if a.source else replace(a, source=f"upload: {path.name}")
+    report.articles = list(kept.values())
+    return report
+
+
 class Handlers:
     """Event functions bound to one :class:`Workspace`."""
 
@@ -175,7 +195,8 @@ class Handlers:
             for i, answer in enumerate(assistant.stream(
                     question, history=session.turns[-HISTORY_TURNS:], k=int(k) if k else None,
                     backend=backend or "auto", **filters)):
-                messages = [*messages[:-1], {"role": "assistant", "content": render.answer_html(answer, turn=turn)}]
+                messages = [*messages[:-1], {"role": "assistant",
+                                             "content": render.answer_html(answer, turn=turn, streaming=True)}]
                 panel = render.sources_html(answer, turn=turn, earlier=session.earlier_answers(PANEL_TURNS - 1))
                 yield messages, panel if i == 0 else gr.skip(), session, ""
         except (ValueError, NewsdeskError) as exc:
@@ -186,16 +207,28 @@ class Handlers:
             return
         if answer is None:
             return
+        messages = [*messages[:-1], {"role": "assistant", "content": render.answer_html(answer, turn=turn)}]
         earlier = session.earlier_answers(PANEL_TURNS - 1)
         session.record(question, answer, messages)
         yield messages, render.sources_html(answer, turn=turn, earlier=earlier), session, ""
 
     def new_conversation(self, session: Session | None,
-                         request: gr.Request | None = None) -> tuple[list[Message], str, Session]:
-        """Start over: empty chat and sources (a private collection is kept)."""
+                         request: gr.Request | None = None) -> tuple[list[Message], str, Session, str, str, list]:
+        """Start over: empty chat and sources, and no search filters (a private collection is kept).
+
+        Returns:
+            (chat messages, sources panel HTML, session, From, To, Sources), the last three cleared.
+        """
         session = self.session(session, request)
         session.reset_conversation()
-        return [], render.sources_html(None, turn=0), session
+        return [], render.sources_html(None, turn=0), session, "", "", []
+
+    @staticmethod
+    def filters_view(date_from: str | None, date_to: str | None, sources: list[str] | None) -> Any:
+        """The "Filters on: ..." line for the search options as they are set now (hidden when none is)."""
+        filters = _dates_and_sources(date_from, date_to, sources)
+        shown = render.filters_html(filters["date_from"], filters["date_to"], filters["sources"])
+        return gr.update(value=shown, visible=bool(shown))
 
     # ---- API ----------------------------------------------------------------------------
     def ask(self, question: str, history: list[list[str]] | None = None, date_from: str | None = None,
@@ -294,6 +327,12 @@ class Handlers:
         stats = self.workspace.assistant_for(session).stats()
         return sorted(getattr(stats, "source_names", None) or [])
 
+    def source_filter(self, session: Session | None = None) -> Any:
+        """The Sources box's choices as the collection holds them now (on each page load: another
+        process may have added articles, and sources, since the page was built)."""
+        choices = self.source_choices(session)
+        return gr.update(choices=choices) if choices else gr.skip()
+
     @staticmethod
     def uploads_update(session: Session) -> Any:
         """The "Your uploads" list: this session's uploaded articles, none selected."""
@@ -360,7 +399,9 @@ class Handlers:
         progress(0.05, desc="Copying the collection for this session" if fresh else "Reading the files")
         started = time.perf_counter()
         try:
-            report, build = self.workspace.add_articles(session, paths, progress=True)
+            report = load_uploads(paths)
+            _, build = self.workspace.add_articles(session, report.articles, progress=True) if report.articles \
+                else (None, None)
         except (ValueError, NewsdeskError) as exc:
             raise gr.Error(f"Upload failed: {exc}") from exc
         if build is not None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from index.plural import plural
 from rag import Answer, Citation, Passage, Stats
+from rag.cite import GAP
 from rag.records import Timeline
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "answer_html",
     "citation_anchor",
     "escape",
+    "filters_html",
     "highlight",
     "notice_html",
     "pending_html",
@@ -107,6 +109,18 @@ def _meta(source: str, day: object) -> str:
     return " · ".join(parts)
 
 
+def filters_html(date_from: str | None, date_to: str | None, sources: Sequence[str] | None) -> str:
+    """The line under the chat that says which search filters are on ("" when none is): a
+    filter left set from an earlier question would otherwise narrow every answer unseen."""
+    parts = [f"from {escape(date_from[:10])}" if date_from else "", f"to {escape(date_to[:10])}" if date_to else "",
+             ("sources: " + ", ".join(escape(s) for s in sources)) if sources else ""]
+    shown = " · ".join(p for p in parts if p)
+    if not shown:
+        return ""
+    return (f'<div class="nd-filters-on" role="status">Filters on: {shown}. Answers search only these articles '
+            "(Search options below; New conversation clears them).</div>")
+
+
 def question_html(question: str) -> str:
     """The user's message as shown in the chat (escaped)."""
     return f'<div class="nd-question">{escape(question)}</div>'
@@ -122,7 +136,7 @@ def notice_html(text: str) -> str:
     return f'<div class="nd-answer nd-notice">{escape(text)}</div>'
 
 
-def answer_html(answer: Answer, *, turn: int) -> str:
+def answer_html(answer: Answer, *, turn: int, streaming: bool = False) -> str:
     """The answer as one line of HTML for the chat.
 
     The text is escaped, then each ``[n]`` that matches a citation becomes a link to that
@@ -135,6 +149,8 @@ def answer_html(answer: Answer, *, turn: int) -> str:
     Args:
         answer: a partial or final :class:`~rag.Answer`.
         turn: the answer's position in the conversation (1-based), to keep anchors unique.
+        streaming: more of the answer is coming: marked with the class ``nd-streaming`` (the
+            browser tests wait for a complete answer; the chat's sanitizer drops ``aria-busy``).
     """
     by_number = {c.number: c for c in answer.citations}
 
@@ -146,7 +162,7 @@ def answer_html(answer: Answer, *, turn: int) -> str:
         tip = escape(f"{c.title} ({c.source})" if c.source else c.title)
         return f'<a class="nd-cite" href="#{citation_anchor(turn, number)}" title="{tip}">[{number}]</a>'
 
-    parts = ['<div class="nd-answer">']
+    parts = [f'<div class="nd-answer{" nd-streaming" if streaming else ""}">']
     if answer.query and answer.query.strip() != answer.question.strip():
         parts.append(f'<div class="nd-query">Searched for: <q>{escape(answer.query)}</q></div>')
     body = _MARKER.sub(link, _differ(escape(answer.text), answer))
@@ -200,8 +216,23 @@ def highlight(passage_text: str, start: int, end: int, *, quote: str = "") -> st
     return f"{escape(passage_text[:s])}<mark>{escape(passage_text[s:e])}</mark>{escape(passage_text[e:])}"
 
 
+def _highlight_pieces(passage_text: str, quote: str) -> str:
+    """``passage_text`` escaped with each piece of ``quote`` (joined by :data:`rag.cite.GAP`, as
+    in a citation of one article's chunks far apart) in ``<mark>``, each looked up after the last."""
+    out, at = [], 0
+    for piece in quote.split(GAP):
+        found = passage_text.find(piece, at) if piece else -1
+        if found < 0:
+            continue
+        out.append(f"{escape(passage_text[at:found])}<mark>{escape(piece)}</mark>")
+        at = found + len(piece)
+    return "".join(out) + escape(passage_text[at:])
+
+
 def _citation_card(c: Citation, *, turn: int) -> str:
-    if c.passage_text:
+    if c.passage_text and c.quote_end - c.quote_start != len(c.quote) and GAP in c.quote:
+        body = _highlight_pieces(c.passage_text, c.quote)
+    elif c.passage_text:
         body = highlight(c.passage_text, c.quote_start - c.passage_start, c.quote_end - c.passage_start,
                          quote=c.quote)
     else:

@@ -53,7 +53,16 @@ a.nd-cite:hover { color: var(--link-text-color-hover, #1d4ed8); background: var(
 .nd-upload .nd-upload-ok { color: #15803d; font-weight: 600; }
 .nd-upload .nd-upload-error { color: #b91c1c; font-weight: 600; }
 .nd-upload .nd-report { white-space: pre-wrap; font-size: 0.8em; max-height: 12em; overflow-y: auto; }
+/* Gradio floats the chat's label and its buttons over the messages; start the scrolled messages
+   below them, so that neither covers a line of text. */
+#nd-chat .bubble-wrap { margin-top: var(--nd-chat-top, 30px); height: calc(100% - var(--nd-chat-top, 30px)); }
 #nd-sources-panel { max-height: 640px !important; overflow-y: auto !important; }
+/* The panel scrolls inside its box: while more lies below, say so over a fade (SCRIPT sets the class). */
+#nd-sources-panel.nd-more-below::after { content: "More sources below: scroll ↓"; position: sticky; bottom: 0;
+  display: block; text-align: center; font-size: 0.8em; font-weight: 600; padding: 1.6em 0 0.3em; margin-top: -2.2em;
+  background: linear-gradient(to bottom, transparent, var(--block-background-fill) 55%); pointer-events: none; }
+#nd-filters .nd-filters-on { font-size: 0.85em; padding: 0.3em 0.6em; border-left: 3px solid var(--color-accent);
+  background: var(--color-accent-soft); }
 /* A phone stacks the columns: keep the chat short so the sources follow the answer closely. */
 @media (max-width: 720px) {
   #nd-chat { height: 50vh !important; min-height: 280px; }
@@ -76,5 +85,19 @@ SCRIPT = """
     const card = document.getElementById(link.getAttribute("href").slice(1));
     if (card) requestAnimationFrame(() => card.scrollIntoView({block: "nearest"}));
   }, true);
+  // "More sources below" while the sources panel holds more than its box shows.
+  let queued = false;
+  const hint = () => {
+    queued = false;
+    const panel = document.getElementById("nd-sources-panel");
+    if (panel) panel.classList.toggle("nd-more-below", panel.scrollHeight - panel.scrollTop - panel.clientHeight > 4);
+  };
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(hint); } };
+  document.addEventListener("scroll", (event) => {
+    if (event.target instanceof Element && event.target.id === "nd-sources-panel") later();
+  }, true);
+  document.addEventListener("toggle", later, true);  // a <details> of passages opened or closed
+  window.addEventListener("resize", later);
+  new MutationObserver(later).observe(document.body, {childList: true, subtree: true, characterData: true});
 }
 """
