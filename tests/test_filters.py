@@ -29,7 +29,8 @@ def _store(tmp_path: Path) -> IndexStore:
 
 @pytest.fixture
 def assistant(tmp_path: Path) -> Assistant:
-    return Assistant(_store(tmp_path), config=Config(index=SETTINGS, rerank=0), embedder=HashEmbedder())
+    config = Config(index=SETTINGS, rerank={"articles": 0})
+    return Assistant(_store(tmp_path), config=config, embedder=HashEmbedder())
 
 
 def test_the_nearest_names_are_offered_first():

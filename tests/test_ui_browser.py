@@ -392,7 +392,8 @@ def small_url(tmp_path_factory) -> Iterator[str]:
     articles = [replace(a, source=SMALL_SOURCES[i % 3], date=date(2025, 1, 1 + i))
                 for i, a in enumerate(make_articles(7))]
     write_collection(root, articles, settings=settings, embedder=HashEmbedder(), progress=False)
-    assistant = Assistant(IndexStore.load(root), config=Config(index=settings, rerank=0), embedder=HashEmbedder())
+    config = Config(index=settings, rerank={"articles": 0})
+    assistant = Assistant(IndexStore.load(root), config=config, embedder=HashEmbedder())
     demo = build_app(assistant, private_uploads=True)
     url = launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     yield url
