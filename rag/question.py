@@ -160,6 +160,14 @@ def story_terms(text: str) -> list[str]:
             and not re.fullmatch(r"(1[89]|20)\d\d", t)]
 
 
+def story_names(text: str) -> list[str]:
+    """The story terms written as names (capitalised: "Meridian Lines", "Tarnów"). A story's names
+    are the words its articles share; its common words ("takeover", "sale") each article words
+    its own way."""
+    named = " ".join(w for w in WORD.findall(_SINCE.sub(" ", text)) if w[:1].isupper())
+    return story_terms(named)
+
+
 def _since(text: str, as_of: date) -> date | None:
     m = _SINCE.search(text)
     if not m:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from index.chunk import sentence_spans
 from index.tokenize import terms
 from rag.coverage import coverage
-from rag.question import story_terms
+from rag.question import story_names, story_terms
 from rag.records import Answer, Citation, Passage, Timeline, TimelineEntry
 
 ON_STORY = 0.7  # an article is on the story when it covers this share of the best article's coverage
@@ -30,11 +30,19 @@ MIN_LINE_CHARS = 40
 ANSWER_ENTRIES = 6  # a timeline answer is a short list: the best-covered entries, in date order
 MIN_ANSWER_ENTRIES = 2  # with fewer dated developments the question is answered as any other
 CANDIDATES = 30  # passages retrieved to find a story's articles (one per story group)
+COMMON_WORD_WEIGHT = 0.5  # beside a story's names, its common words count this much (articles reword them)
 
 
 def story_weights(query: str, idf: Callable[[str], float]) -> dict[str, float]:
-    """The story's terms (the query's, without question words, months and years) and their IDF."""
-    return {t: idf(t) for t in set(story_terms(query) or terms(query))}
+    """The story's terms (the query's, without question words, months and years) and their IDF.
+
+    When the query names the story ("the Meridian Lines takeover"), its common words count at
+    :data:`COMMON_WORD_WEIGHT`: one article says "takeover", the next "bought" or "sale", and a
+    word no article uses must not push every article of the story below the bar. Without names
+    (or with only names) the weights are in proportion as before."""
+    names = set(story_names(query))
+    return {t: idf(t) * (1.0 if not names or t in names else COMMON_WORD_WEIGHT)
+            for t in set(story_terms(query) or terms(query))}
 
 
 @dataclass(frozen=True)
