@@ -91,6 +91,25 @@ def test_a_named_story_s_articles_are_found_though_each_words_the_event_its_own_
     assert tl.entries == []
 
 
+def test_fact_checks_are_not_developments_and_lines_are_dated_by_the_day_they_name():
+    passages = [
+        _p("shot", "Spy balloon shot down off the coast", date(2023, 2, 3),  # stamped Friday, updated Saturday
+           "An Air Force jet shot down the suspected spy balloon off the coast Saturday afternoon."),
+        _p("seen", "Spy balloon seen over Montana", date(2023, 2, 2),
+           "The suspected spy balloon was seen over Montana on Wednesday, officials said."),
+        _p("check", "Fact check: No, a vigilante didn't shoot down the spy balloon", date(2023, 2, 7),
+           "The claim: A vigilante shot down the spy balloon.\n\n\"A local man has shot down the spy balloon,\" "
+           "reads the post.\n\nOur rating: False"),
+        _p("claim", "Image of the spy balloon pilot", date(2023, 2, 10),
+           "The claim: Image shows a victory marking for the spy balloon shot down by the jet."),
+    ]
+    tl = timeline.build("the spy balloon", passages, [], idf=lambda t: 1.0, k=10)
+    assert [(e.article_id, e.date) for e in tl.entries] == [("seen", date(2023, 2, 1)), ("shot", date(2023, 2, 4))]
+    assert tl.entries[1].published == date(2023, 2, 3) and tl.to_dict()["entries"][1]["published"] == "2023-02-03"
+    answer = timeline.as_answer("What happened with the spy balloon?", tl, passages)
+    assert answer.text.split("\n")[1].startswith("4 Feb 2023: ") and answer.citations[1].date == date(2023, 2, 3)
+
+
 @pytest.mark.slow
 def test_how_did_x_end_and_the_readme_timeline_on_the_bundled_sample(sample_assistant):
     import re
