@@ -195,6 +195,21 @@ def _window(text: str, as_of: date) -> tuple[date, date] | None:
     return None
 
 
+# Verbs a question asks with ("What did the paper write?", "How much work got done?"): they say
+# what is asked about a topic, never which topic, so a follow-up does not carry them.
+_ASKING_VERBS = frozenset(
+    "get gets got gotten getting write writes wrote written writing say says said saying tell tells told "
+    "report reports reported make makes made take takes took taken give gives gave given come comes came "
+    "go goes went know knew known think thought see saw seen find found mean means meant call called "
+    "happen happens happened look looks looked".split()
+)
+
+
+def topic_words(text: str) -> list[str]:
+    """The content words of ``text`` that can name a topic: without the verbs questions ask with."""
+    return [w for w in content_words(text) if w.lower() not in _ASKING_VERBS]
+
+
 def content_words(text: str) -> list[str]:
     """The words of ``text`` that are not stopwords (nor single letters), as written."""
     return [w for w in WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 1]
