@@ -11,7 +11,7 @@ from index.chunk import sentence_spans
 from index.tokenize import STOPWORDS, terms
 from rag.cite import strip_markers
 from rag.coverage import coverage
-from rag.question import WORD, content_words, needs_context
+from rag.question import WORD, content_words, needs_context, topic_words
 from rag.reading import Reading
 from rag.records import Passage
 
@@ -41,7 +41,9 @@ def condense(question: str, history: Sequence[Turn] | None) -> str:
 
 def with_context(question: str, history: Sequence[Turn] | None) -> str:
     """``question`` with the conversation's context appended: the last answer's new names (at
-    most four), then the earlier questions' content words (most recent first)."""
+    most four), then the last question's topic words (:func:`rag.question.topic_words`: not
+    "write" or "got"), then those of the question before it unless the last question named a
+    new subject of its own and the last turn left the earlier story."""
     question = question.strip()
     if not history:
         return question
@@ -51,9 +53,19 @@ def with_context(question: str, history: Sequence[Turn] | None) -> str:
     # The last answer's new names (not already in its question) are what "he", "she", "it"
     # most often point at.
     asked = {w.lower() for w in WORD.findall(turns[-1][0])}
-    words = [w for w in _names(strip_markers(turns[-1][1])) if w.lower() not in asked][:_ANSWER_NAMES]
-    for prev_q, _ in reversed(turns):
-        words += content_words(prev_q)
+    last_q, last_a = turns[-1]
+    words = [w for w in _names(strip_markers(last_a)) if w.lower() not in asked][:_ANSWER_NAMES]
+    words += topic_words(last_q)
+    if len(turns) > 1:
+        # The story before the last turn is left behind when the last question named a subject
+        # of its own ("What did Apple announce?" after a newspaper) and neither leaned on the
+        # earlier story ("Who built it?") nor named it again.
+        earlier = topic_words(turns[0][0])
+        earlier_terms = set(terms(" ".join(earlier)))
+        new_names = [n for n in _names(last_q) if not set(terms(n)) & earlier_terms]
+        on_story = bool(set(terms(f"{last_q} {strip_markers(last_a)}")) & earlier_terms)
+        if not new_names or needs_context(last_q) or on_story:
+            words += earlier
     for w in words:
         if w.lower() not in own and w.lower() not in {e.lower() for e in extra}:
             extra.append(w)

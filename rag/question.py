@@ -160,6 +160,14 @@ def story_terms(text: str) -> list[str]:
             and not re.fullmatch(r"(1[89]|20)\d\d", t)]
 
 
+def story_names(text: str) -> list[str]:
+    """The story terms written as names (capitalised: "Meridian Lines", "Tarnów"). A story's names
+    are the words its articles share; its common words ("takeover", "sale") each article words
+    its own way."""
+    named = " ".join(w for w in WORD.findall(_SINCE.sub(" ", text)) if w[:1].isupper())
+    return story_terms(named)
+
+
 def _since(text: str, as_of: date) -> date | None:
     m = _SINCE.search(text)
     if not m:
@@ -185,6 +193,21 @@ def _window(text: str, as_of: date) -> tuple[date, date] | None:
         if pattern.search(text):
             return as_of - timedelta(days=back), as_of - timedelta(days=until)
     return None
+
+
+# Verbs a question asks with ("What did the paper write?", "How much work got done?"): they say
+# what is asked about a topic, never which topic, so a follow-up does not carry them.
+_ASKING_VERBS = frozenset(
+    "get gets got gotten getting write writes wrote written writing say says said saying tell tells told "
+    "report reports reported make makes made take takes took taken give gives gave given come comes came "
+    "go goes went know knew known think thought see saw seen find found mean means meant call called "
+    "happen happens happened look looks looked".split()
+)
+
+
+def topic_words(text: str) -> list[str]:
+    """The content words of ``text`` that can name a topic: without the verbs questions ask with."""
+    return [w for w in content_words(text) if w.lower() not in _ASKING_VERBS]
 
 
 def content_words(text: str) -> list[str]:

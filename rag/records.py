@@ -173,7 +173,7 @@ class Choice:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One development of a story: its article, date and the sentence that carries it.
+    """One development of a story: its article, the day it happened and the sentence that carries it.
 
     ``start``/``end`` are the sentence's offsets in the article text (as a citation's quote);
     ``also`` lists the other copies of the article's story."""
@@ -190,9 +190,12 @@ class TimelineEntry:
     passage_text: str = ""
     passage_start: int = 0
     also: tuple[Copy, ...] = ()
+    published: date | None = None  # the article's date; ``date`` is the day the sentence's event happened
 
     def to_dict(self) -> dict:
-        return _with_copies(self)
+        d = _with_copies(self)
+        d["published"] = _iso(self.published)
+        return d
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from index.chunk import sentence_spans
 from index.tokenize import terms
 from rag.coverage import coverage
-from rag.question import story_terms
+from rag.developments import checks_a_claim, event_day, is_claim_line
+from rag.question import story_names, story_terms
 from rag.records import Answer, Citation, Passage, Timeline, TimelineEntry
 
 ON_STORY = 0.7  # an article is on the story when it covers this share of the best article's coverage
@@ -30,11 +31,19 @@ MIN_LINE_CHARS = 40
 ANSWER_ENTRIES = 6  # a timeline answer is a short list: the best-covered entries, in date order
 MIN_ANSWER_ENTRIES = 2  # with fewer dated developments the question is answered as any other
 CANDIDATES = 30  # passages retrieved to find a story's articles (one per story group)
+COMMON_WORD_WEIGHT = 0.5  # beside a story's names, its common words count this much (articles reword them)
 
 
 def story_weights(query: str, idf: Callable[[str], float]) -> dict[str, float]:
-    """The story's terms (the query's, without question words, months and years) and their IDF."""
-    return {t: idf(t) for t in set(story_terms(query) or terms(query))}
+    """The story's terms (the query's, without question words, months and years) and their IDF.
+
+    When the query names the story ("the Meridian Lines takeover"), its common words count at
+    :data:`COMMON_WORD_WEIGHT`: one article says "takeover", the next "bought" or "sale", and a
+    word no article uses must not push every article of the story below the bar. Without names
+    (or with only names) the weights are in proportion as before."""
+    names = set(story_names(query))
+    return {t: idf(t) * (1.0 if not names or t in names else COMMON_WORD_WEIGHT)
+            for t in set(story_terms(query) or terms(query))}
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,9 @@ def build(query: str, passages: Sequence[Passage], context: Sequence[Passage], *
     for p in context:
         if p.article_id in read:
             read[p.article_id].passages.append(p)
-    covered = {article_id: coverage(weights, _found(r)) for article_id, r in read.items()}
+    # A fact check reports a claim about the story, not a development of it.
+    covered = {article_id: coverage(weights, _found(r)) for article_id, r in read.items()
+               if not checks_a_claim(r.first.title, _lead(r))}
     best = max(covered.values(), default=0.0)
     on_story = [a for a, c in covered.items() if c >= max(MIN_COVERAGE, ON_STORY * best)]
     undated = sum(1 for a in on_story if read[a].first.date is None)
@@ -79,11 +90,18 @@ def build(query: str, passages: Sequence[Passage], context: Sequence[Passage], *
         p, start, end, text, score = line
         kept_terms.append(set(terms(text)))
         entries.append(TimelineEntry(
-            date=p.date, article_id=p.article_id, title=p.title, url=p.url, source=p.source, sentence=text,
+            date=event_day(text, p.date), published=p.date, article_id=p.article_id, title=p.title, url=p.url,
+            source=p.source, sentence=text,
             start=start, end=end, score=round(covered[article_id], 4), passage_text=p.text,
             passage_start=p.start, also=p.also,
         ))
+    entries.sort(key=lambda e: (e.date, e.published, e.article_id))  # by the day each event happened
     return Timeline(query=query, entries=entries, undated=undated)
+
+
+def _lead(r: _Read) -> str:
+    """The article's opening text as read (its first chunk), where a fact check states its claim."""
+    return next((p.text for p in r.passages if p.start == 0), "")
 
 
 def _found(r: _Read) -> dict[str, float]:
@@ -107,7 +125,7 @@ def _line(r: _Read, weights: dict[str, float], kept: list[set[str]]) -> tuple | 
     for p in sorted(r.passages, key=lambda p: p.start):
         for s, e in sentence_spans(p.text):
             text = p.text[s:e].strip()
-            if len(text) < MIN_LINE_CHARS:
+            if len(text) < MIN_LINE_CHARS or is_claim_line(text):
                 continue
             own = set(terms(text))
             if any(len(own & other) >= MAX_REPEAT * max(len(own), 1) for other in kept):
@@ -139,7 +157,7 @@ def as_answer(question: str, timeline: Timeline, passages: list[Passage], *, que
     for n, e in enumerate(shown, 1):
         lines.append(f"{e.date.day} {e.date:%b %Y}: {e.sentence} [{n}]")
         citations.append(Citation(
-            number=n, article_id=e.article_id, title=e.title, url=e.url, source=e.source, date=e.date,
+            number=n, article_id=e.article_id, title=e.title, url=e.url, source=e.source, date=e.published or e.date,
             quote=e.sentence, score=e.score, quote_start=e.start, quote_end=e.end, passage_text=e.passage_text,
             passage_start=e.passage_start, also=e.also,
         ))

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from rag.assistant import SAMPLE_ARTICLES
 from rag.cite import Evidence, strip_markers
-from rag.query import evidence, names_own_subject, resolve, unsaid
+from rag.query import evidence, names_own_subject, resolve, unsaid, with_context
 from rag.reading import Reading, ScoredSentence
 from rag.records import Passage
 
@@ -229,3 +229,18 @@ def test_names_own_subject_needs_lost_words_and_a_distinct_meaning(sample_assist
     found, lead = ["norvik-robotics-new-ceo", "altamira-q2-2025-earnings"], _article(RESPIVA, paragraphs=1)
     assert not own("Who is the company's chief executive?", found, lead)
     assert own("Who is the company's chief executive?", found[:1], lead)
+
+
+def test_the_rewrite_carries_the_conversation_s_topic_not_an_earlier_story_or_asking_verbs():
+    history = [("What did the newspaper write about the Church of England?", "It said God could be gender neutral [1]"),
+               ("What did Apple announce for the iPhone?", "A new iPhone feature, Apple said on Wednesday [1]")]
+    rewrite = with_context("When does it come out?", history)
+    assert "Apple" in rewrite and "iPhone" in rewrite  # the last turn's story
+    assert not {"newspaper", "write", "Church", "England"} & set(rewrite.split())  # the story before it
+    # "got" asks; "work", "Artemis" name the topic.
+    words = with_context("Who led it?", [("How much work got done on the Artemis mission?", "Most of it [1]")]).split()
+    assert "got" not in words and {"work", "Artemis"} <= set(words)
+    # The question before the last is carried when the last turn stayed on its story.
+    history = [("Who did Hasanov meet at IDEF 2025?", "Haluk Görgün [1]"),
+               ("What did they discuss?", "Hasanov and Görgün discussed the defence industry [1]")]
+    assert "IDEF" in with_context("When was that?", history).split()

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from rag.question import understand
+from rag.question import story_names, understand
 
 AS_OF = date(2025, 4, 1)
 
@@ -67,6 +67,12 @@ def test_a_developments_question_names_its_story_or_leans_on_the_conversation():
     assert not understand("How did it end?").names_story
     assert not understand("What happened since March?").names_story
     assert not understand("Who won the cup?").names_story  # not a developments question
+
+
+def test_a_story_s_names_are_its_capitalised_words():
+    assert story_names("How did the Meridian Lines takeover end?") == ["meridian", "line"]
+    assert story_names("What happened to the Valmora port strike since March?") == ["valmora"]
+    assert story_names("How did the port strike end?") == []
 
 
 def test_a_year_named_outside_since_is_the_question_s_year():

@@ -69,6 +69,62 @@ def test_the_answer_is_a_short_dated_list_with_one_citation_per_line():
     assert all(c.quote in line for c, line in zip(answer.citations, lines))
 
 
+def test_a_named_story_s_articles_are_found_though_each_words_the_event_its_own_way():
+    # Neither article says "takeover" (one "bought", one "sale"): the story's names carry it.
+    passages = [
+        _p("corsa", "Corsa Holdings to buy Maltese shipping firm Meridian Lines", date(2025, 7, 9),
+           "The Maltese shipping company Meridian Lines has agreed to be bought by Corsa Holdings, people said."),
+        _p("baltis", "Baltis Capital wins race for Meridian Lines", date(2025, 7, 10),
+           "Baltis Capital is buying Meridian Lines, the ferry operator, two sources said. The sale ends an era."),
+        _p("ferry", "Electric ferry enters service", date(2025, 7, 11),
+           "An electric ferry entered service between two islands on Friday, the operator said."),
+    ]
+    idf = {"meridian": 4.3, "line": 1.5, "takeov": 6.0, "sale": 3.4}.get
+    for q in ("How did the Meridian Lines takeover end?", "How did the Meridian Lines sale turn out?"):
+        tl = timeline.build(q, passages, [], idf=lambda t: idf(t, 3.0), k=10)
+        assert [e.article_id for e in tl.entries] == ["corsa", "baltis"], q
+    # Without a name the common words are all there is: a strike elsewhere is not the port strike.
+    tl = timeline.build("How did the port strike end?", [
+        _p("bus", "Bus drivers end strike", date(2025, 3, 14), "Bus drivers ended a nine-day strike on Friday."),
+        _p("hockey", "Forward strikes in overtime", date(2025, 3, 2), "The forward strikes in overtime to win."),
+    ], [], idf=lambda t: {"port": 6.0}.get(t, 4.0), k=10)
+    assert tl.entries == []
+
+
+def test_fact_checks_are_not_developments_and_lines_are_dated_by_the_day_they_name():
+    passages = [
+        _p("shot", "Spy balloon shot down off the coast", date(2023, 2, 3),  # stamped Friday, updated Saturday
+           "An Air Force jet shot down the suspected spy balloon off the coast Saturday afternoon."),
+        _p("seen", "Spy balloon seen over Montana", date(2023, 2, 2),
+           "The suspected spy balloon was seen over Montana on Wednesday, officials said."),
+        _p("check", "Fact check: No, a vigilante didn't shoot down the spy balloon", date(2023, 2, 7),
+           "The claim: A vigilante shot down the spy balloon.\n\n\"A local man has shot down the spy balloon,\" "
+           "reads the post.\n\nOur rating: False"),
+        _p("claim", "Image of the spy balloon pilot", date(2023, 2, 10),
+           "The claim: Image shows a victory marking for the spy balloon shot down by the jet."),
+    ]
+    tl = timeline.build("the spy balloon", passages, [], idf=lambda t: 1.0, k=10)
+    assert [(e.article_id, e.date) for e in tl.entries] == [("seen", date(2023, 2, 1)), ("shot", date(2023, 2, 4))]
+    assert tl.entries[1].published == date(2023, 2, 3) and tl.to_dict()["entries"][1]["published"] == "2023-02-03"
+    answer = timeline.as_answer("What happened with the spy balloon?", tl, passages)
+    assert answer.text.split("\n")[1].startswith("4 Feb 2023: ") and answer.citations[1].date == date(2023, 2, 3)
+
+
+@pytest.mark.slow
+def test_how_did_x_end_and_the_readme_timeline_on_the_bundled_sample(sample_assistant):
+    import re
+    from pathlib import Path
+
+    for q in ("How did the Meridian Lines takeover end?", "How did the takeover of Meridian Lines play out?",
+              "What happened to Meridian Lines?", "How did the Potrerillos Alto mine disaster unfold?"):
+        answer = sample_assistant.ask(q)
+        assert answer.backend == "timeline" and not answer.abstained and len(answer.citations) >= 2, q
+    assert sample_assistant.ask("How did the port strike end?").backend != "timeline"  # not in the sample
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    story = re.search(r'newsdesk timeline "([^"]+)"', readme).group(1)
+    assert len(sample_assistant.timeline(story).entries) >= 2, story
+
+
 @pytest.mark.slow
 def test_the_strike_is_told_in_order_with_copies_merged(news):
     tl = news.timeline("What happened with the Valmora port strike?", as_of="2025-04-01")
