@@ -312,6 +312,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(story.to_dict(), ensure_ascii=False, indent=2))
         return 0
+    for warning in story.warnings:
+        print(f"Warning: {warning}")
     if not story.entries:
         print("No dated article on this story was found.")
     for e in story.entries:

@@ -338,7 +338,11 @@ class Assistant:
         _check_question(query)
         state = self._fresh()
         filters = self._filters(as_of, date_from, date_to, sources)
-        return self._timeline(state, query, filters, _check_k(self.config.k if k is None else k))
+        k = _check_k(self.config.k if k is None else k)
+        # As for ask: a source the collection lacks, or filters that leave nothing, are said.
+        notes, nothing = state.retriever.facets.explain(filters)
+        story = Timeline(query=query) if nothing else self._timeline(state, query, filters, k)
+        return replace(story, warnings=[*notes, *story.warnings]) if notes else story
 
     def _timeline(self, state: _Loaded, query: str, filters: Filters, k: int) -> Timeline:
         story = understand(query, filters.as_of)

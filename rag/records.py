@@ -205,6 +205,8 @@ class Timeline:
     query: str
     entries: list[TimelineEntry] = field(default_factory=list)
     undated: int = 0  # articles on the story left out because they carry no date
+    warnings: list[str] = field(default_factory=list)  # what the filters did that the user should know
 
     def to_dict(self) -> dict:
-        return {"query": self.query, "entries": [e.to_dict() for e in self.entries], "undated": self.undated}
+        return {"query": self.query, "entries": [e.to_dict() for e in self.entries], "undated": self.undated,
+                "warnings": list(self.warnings)}

@@ -83,3 +83,20 @@ def test_a_reversed_range_is_a_clear_error_and_a_range_outside_the_collection_is
         assistant.ask("harbour bridge opens today", date_from="2023-03-01", date_to="2023-01-01")
     answer = assistant.ask("harbour bridge opens today", date_from="2023-03-01", date_to="2023-04-01")
     assert answer.abstained and any("2023-01-10 to 2023-01-14" in w for w in answer.warnings), answer.warnings
+
+
+def test_a_timeline_says_what_its_filters_did(assistant):
+    story = assistant.timeline("the story", sources=["usatoday"], as_of="2026-01-01")
+    assert story.entries == [] and "'usatoday.com'" in story.warnings[0]
+    assert story.to_dict()["warnings"] == story.warnings
+    nothing = assistant.timeline("the story", date_from="2024-01-01", as_of="2026-01-01")
+    assert nothing.entries == [] and "No article of the collection matches the filters" in nothing.warnings[-1]
+    assert assistant.timeline("the story", as_of="2026-01-01").warnings == []
+
+
+def test_the_timeline_command_prints_the_warnings(sample_assistant, capsys):
+    from newsdesk import cli
+
+    assert cli.main(["timeline", "Meridian Lines", "--source", "azernews"]) == 0  # the bundled sample
+    out = capsys.readouterr().out
+    assert "Warning: " in out and "'azernews.az'" in out

@@ -309,3 +309,11 @@ def test_the_filters_line_names_each_filter_set_escaped_and_is_empty_without_one
 def test_a_streaming_answer_is_marked_until_it_is_complete() -> None:
     assert 'class="nd-answer nd-streaming"' in render.answer_html(answer(), turn=1, streaming=True)
     assert "nd-streaming" not in render.answer_html(answer(), turn=1)
+
+
+def test_a_timeline_shows_its_filters_warnings_escaped():
+    from rag.records import Timeline
+
+    html = render.timeline_html(Timeline(query="the strike", warnings=["No source named '<b>x</b>'"]))
+    assert '<div class="nd-warning">⚠ No source named &#x27;&lt;b&gt;x&lt;/b&gt;&#x27;</div>' in html
+    assert "nd-warning" not in render.timeline_html(Timeline(query="the strike"))

@@ -299,7 +299,8 @@ class Handlers:
 
         Returns:
             query, entries (date, article_id, title, url, source, sentence, offsets, also: the
-            story's other copies) and undated (articles on the story without a date).
+            story's other copies), undated (articles on the story without a date) and warnings
+            (a source the collection lacks, or filters that leave nothing).
         """
         api_texts({"query": query}, {"date_from": date_from, "date_to": date_to, "as_of": as_of})
         try:

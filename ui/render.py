@@ -313,6 +313,7 @@ def timeline_html(timeline: Timeline | None) -> str:
         return ('<div class="nd-timeline nd-empty">Name a story (for example a strike or an election) to see '
                 "its developments in date order.</div>")
     head = f'<div class="nd-timeline"><div class="nd-turn-label">Timeline: <q>{escape(timeline.query)}</q></div>'
+    head += "".join(f'<div class="nd-warning">⚠ {escape(w)}</div>' for w in timeline.warnings)
     if not timeline.entries:
         return head + '<p class="nd-none">No dated article on this story was found.</p></div>'
     items = []
