@@ -73,20 +73,30 @@ def read_credentials(auth: str | None = None, auth_file: str | None = None,
     """
     env = os.environ if env is None else env
     if auth_file is not None:
-        path = Path(auth_file)
-        try:
-            first = path.read_text(encoding="utf-8").splitlines()[:1]
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"--auth-file {path}: cannot read it ({exc})") from exc
-        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            print(f"Warning: {path} can be read by other users; chmod 600 it.", file=sys.stderr)
-        return parse_auth(first[0] if first else "", where=f"--auth-file {path}")
+        where = f"--auth-file {Path(auth_file)}"
+        return parse_auth(_secret_line(Path(auth_file), where), where=where)
     if env.get(AUTH_ENV):
         return parse_auth(env[AUTH_ENV], where=AUTH_ENV)
     if auth is not None:
         print(f"Warning: --auth is visible to every local user (ps); prefer --auth-file or {AUTH_ENV}.",
               file=sys.stderr)
     return parse_auth(auth)
+
+
+def _secret_line(path: Path, where: str) -> str:
+    """The first line of the secret file ``path`` ("" when empty), warning when other users can
+    read it.
+
+    Raises:
+        ValueError: the file cannot be read (``where`` names the option).
+    """
+    try:
+        first = path.read_text(encoding="utf-8").splitlines()[:1]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{where}: cannot read it ({exc})") from exc
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        print(f"Warning: {path} can be read by other users; chmod 600 it.", file=sys.stderr)
+    return first[0] if first else ""
 
 
 def read_api_key(api_key_file: str | None = None, env: dict[str, str] | None = None) -> ApiKey | None:
@@ -98,15 +108,8 @@ def read_api_key(api_key_file: str | None = None, env: dict[str, str] | None = N
     """
     env = os.environ if env is None else env
     if api_key_file is not None:
-        path = Path(api_key_file)
-        where = f"--api-key-file {path}"
-        try:
-            first = path.read_text(encoding="utf-8").splitlines()[:1]
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{where}: cannot read it ({exc})") from exc
-        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            print(f"Warning: {path} can be read by other users; chmod 600 it.", file=sys.stderr)
-        value = first[0].strip() if first else ""
+        where = f"--api-key-file {Path(api_key_file)}"
+        value = _secret_line(Path(api_key_file), where).strip()
     elif env.get(API_KEY_ENV) is not None:
         where, value = API_KEY_ENV, env[API_KEY_ENV].strip()
     else:
