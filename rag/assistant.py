@@ -225,7 +225,7 @@ class Assistant:
             sources: only articles from these sources.
         """
         _check_question(query)
-        k = _check_k(self.config.k if k is None else k)
+        k = check_k(self.config.k if k is None else k)
         filters = self._filters(as_of, date_from, date_to, sources)
         return self._search(self._fresh(), query, k, filters)
 
@@ -279,7 +279,7 @@ class Assistant:
         state = self._fresh()
         llm = self._llm() if backend != "extractive" and base_url and model else None
         filters = self._filters(as_of, date_from, date_to, sources)
-        k = _check_k(self.config.k if k is None else k)
+        k = check_k(self.config.k if k is None else k)
         # Filters that name an unknown source, or leave nothing to search, say so in the answer.
         notes, nothing = state.retriever.facets.explain(filters)
         if nothing:
@@ -338,7 +338,7 @@ class Assistant:
         _check_question(query)
         state = self._fresh()
         filters = self._filters(as_of, date_from, date_to, sources)
-        k = _check_k(self.config.k if k is None else k)
+        k = check_k(self.config.k if k is None else k)
         # As for ask: a source the collection lacks, or filters that leave nothing, are said.
         notes, nothing = state.retriever.facets.explain(filters)
         story = Timeline(query=query) if nothing else self._timeline(state, query, filters, k)
@@ -365,7 +365,7 @@ class Assistant:
         _check_question(question)
         state = self._fresh()
         filters = self._filters(as_of, date_from, date_to, sources)
-        passages = self._search(state, question, _check_k(self.config.k if k is None else k), filters)
+        passages = self._search(state, question, check_k(self.config.k if k is None else k), filters)
         context = state.retriever.neighbours(passages[: self.config.read.passages], lead=True)
         return state.answerer.read(question, passages, query=question, context=context)
 
@@ -395,7 +395,7 @@ class Assistant:
         filters = self._filters(as_of, date_from, date_to, sources)
         reader = state.answerer.reader
         use_chooser = reader is not None and reader.chooser is not None and self.config.choose.learned
-        read, t, features = self._option_evidence(state, question, choices, filters, _check_k(k),
+        read, t, features = self._option_evidence(state, question, choices, filters, check_k(k),
                                                   features=use_chooser)
         norm = reader.choose(features) if use_chooser else t.mixed(self.config.choose.reader_weight)
         pick = max(range(len(choices)), key=lambda i: norm[i])
@@ -456,7 +456,7 @@ class Assistant:
         _check_question(question)
         state = self._fresh()
         filters = self._filters(as_of, None, None, None)
-        _, _, x = self._option_evidence(state, question, list(choices), filters, _check_k(k), features=True)
+        _, _, x = self._option_evidence(state, question, list(choices), filters, check_k(k), features=True)
         return x
 
     def rerank_features(self, question: str, *, as_of: date | str | None = None) -> tuple[list[str], np.ndarray]:
@@ -574,10 +574,6 @@ class Assistant:
 def _noted(answer: Answer, notes: list[str]) -> Answer:
     """``answer`` with the filters' ``notes`` before its own warnings."""
     return replace(answer, warnings=[*notes, *answer.warnings]) if notes else answer
-
-
-def _check_k(k: int) -> int:
-    return check_k(k)  # Config's own check: one message for a bad k
 
 
 def _backend(config: Config, store: IndexStore) -> SearchBackend:

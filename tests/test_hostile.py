@@ -228,13 +228,12 @@ def test_limits_are_refused_with_a_message_that_states_them(sample_assistant, me
 def test_a_bad_k_reads_the_same_in_the_config_and_in_a_call(k):
     """``Config(k=0)`` and ``ask(k=0)`` refuse it in the same words (not "a positive integer" in one
     and "between 1 and 100" in the other)."""
-    from rag.assistant import _check_k
-    from rag.config import Config
+    from rag.config import Config, check_k  # check_k: what every call taking k runs
 
     with pytest.raises(ValueError) as in_config:
         Config(k=k)
     with pytest.raises(ValueError) as in_call:
-        _check_k(k)
+        check_k(k)
     assert str(in_config.value) == str(in_call.value) == f"k must be between 1 and 100, got {k!r}"
 
 
