@@ -55,7 +55,8 @@ def _add_gguf_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-gguf", metavar="PATH",
                    help="answer with this local GGUF model: starts a llama.cpp server on 127.0.0.1 for the run "
                         "and stops it after (needs pip install -e '.[local-llm]'; `newsdesk local-model` "
-                        "assembles the tested model); overrides --llm-base-url and --llm-model")
+                        "assembles the tested model); overrides --llm-base-url and --llm-model, and answers at "
+                        "temperature 0")
     p.add_argument("--llm-context-tokens", type=int, metavar="N",
                    help=f"tokens of passages sent to the model (default 3000; {LOCAL_CONTEXT_TOKENS} with --llm-gguf)")
     p.add_argument("--llm-deadline", type=float, metavar="SECONDS",
@@ -84,6 +85,11 @@ def _local_llm(args: argparse.Namespace) -> Iterator[None]:
         args.llm_base_url, args.llm_model = server.base_url, server.model
         if getattr(args, "llm_context_tokens", None) is None:
             args.llm_context_tokens = LOCAL_CONTEXT_TOKENS
+        # Greedy decoding: at the endpoint default (0.1) the 0.5B model sometimes replied with
+        # markers alone ("[1] [2] [3]"), so one question gave a cited answer or the offline one by
+        # chance. At 0 one build of llama.cpp gives the same answer every time.
+        if getattr(args, "llm_temperature", None) is None:
+            args.llm_temperature = 0.0
         yield
 
 

@@ -101,6 +101,30 @@ def test_retrieval_options_reach_the_config():
     assert (default.retrieve.fusion, default.rerank.articles, default.rerank.article_bm25) == ("convex", 50, 10)
 
 
+def test_llm_gguf_answers_greedily_with_a_short_context(monkeypatch):
+    """--llm-gguf points the config at the local server, at temperature 0 (sampled replies of the
+    0.5B model were sometimes markers alone) and 1,200 tokens of passages."""
+    import contextlib
+
+    import newsdesk.local_llm
+    from newsdesk.cli import LOCAL_CONTEXT_TOKENS, _config, _local_llm, build_parser
+
+    class Server(contextlib.nullcontext):  # stands in for llama.cpp: nothing is started
+        base_url, model = "http://127.0.0.1:9/v1", "tiny"
+
+        def __init__(self, path, progress=None):
+            super().__init__(self)
+
+    monkeypatch.setattr(newsdesk.local_llm, "LocalLLMServer", Server)
+    args = build_parser().parse_args(["ask", "q", "--llm-gguf", "tiny.gguf"])
+    with _local_llm(args):
+        generator = _config(args).generator
+    assert (generator.base_url, generator.model) == ("http://127.0.0.1:9/v1", "tiny")
+    assert (generator.temperature, generator.context_tokens) == (0.0, LOCAL_CONTEXT_TOKENS)
+    plain = _config(build_parser().parse_args(["ask", "q"])).generator
+    assert plain.temperature == 0.1 and plain.context_tokens == 3000
+
+
 def test_flagged_sentences_print_apart_never_as_the_answer() -> None:
     from newsdesk.cli import format_answer
     from rag.records import Answer

@@ -131,7 +131,7 @@ def test_the_ui_backend_answers_with_the_model(assistant):
 
 
 @pytest.mark.browser
-def test_serve_with_llm_gguf_answers_in_the_browser_and_stops_the_model_with_it(sample_assistant, tmp_path):
+def test_serve_with_llm_gguf_answers_in_the_browser_and_stops_the_model_with_it():
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():
         pytest.skip(f"{chromium} is missing: install Debian's chromium")
@@ -141,8 +141,10 @@ def test_serve_with_llm_gguf_answers_in_the_browser_and_stops_the_model_with_it(
 
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NEWSDESK_CACHE_DIR": os.environ["NEWSDESK_CACHE_DIR"]}
+    # The deadline is the page's wait: on a loaded CI machine the model can take minutes.
     serve = subprocess.Popen([sys.executable, "-m", "newsdesk.cli", "serve", "--llm-gguf", str(MODEL), "--port",
-                              str(port)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+                              str(port), "--llm-deadline", "170"], cwd=ROOT, env=env, stderr=subprocess.PIPE,
+                             text=True)
     llama_pid = None
     try:
         lines = []
@@ -166,8 +168,10 @@ def test_serve_with_llm_gguf_answers_in_the_browser_and_stops_the_model_with_it(
             expect(page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=180_000)
             bot = page.locator('#nd-chat [data-testid="bot"]').last
             expect(bot).to_contain_text("Görgün")
-            offline = sample_assistant.ask(QUESTION, backend="extractive").text
-            assert bot.inner_text().strip()[:60] != offline[:60], "the page showed the offline answer"
+            # The model may quote the passage the offline answer picks, so the texts can agree: what
+            # tells the two apart is the warning the page shows when the model's answer fails.
+            shown = bot.inner_text()
+            assert "LLM backend failed" not in shown and "offline answer" not in shown, shown
             expect(page.locator("#nd-src-1-1 a.nd-title")).to_contain_text("Hasanov meets")
             (ROOT / "test-artifacts").mkdir(exist_ok=True)
             page.screenshot(path=str(ROOT / "test-artifacts" / "ui-real-llm.png"), full_page=True)
