@@ -25,6 +25,7 @@ _ABBREVIATIONS = frozenset(
     jan feb mar apr jun jul aug sep sept oct nov dec no vs etc inc corp ltd co mt ft approx dept est""".split()
 )
 _WORD_BEFORE = re.compile(r"(\w+)\W*$")
+_NEXT_CHAR = re.compile(r"[ \t]*(\S)")  # across spaces, not a line break: a new line is a new sentence
 # Sentences above which counting tokens in one threaded batch pays off (a pool costs ~0.5 ms,
 # about what 200 short sentences take to encode one by one).
 BATCH_MIN_SENTENCES = 200
@@ -36,6 +37,14 @@ def _is_abbreviation(text: str, end: int) -> bool:
         return False
     word = m.group(1)
     return word.lower() in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def _goes_on(text: str, end: int) -> bool:
+    """Whether the sentence goes on after ``end``: the next word starts in lower case, as after
+    "the most popular breed (pup-ular?) ended ..." or "'Why not?' she asked". A new sentence
+    starts with a capital, a digit or a quote."""
+    m = _NEXT_CHAR.match(text, end)
+    return bool(m) and m.group(1).islower()
 
 
 @lru_cache(maxsize=1)
@@ -58,7 +67,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     pos = 0
     for m in _SENTENCE_END.finditer(text):
-        if m.group() != "\n" and _is_abbreviation(text, m.end()):
+        if m.group() != "\n" and (_is_abbreviation(text, m.end()) or _goes_on(text, m.end())):
             continue
         spans.append((pos, m.end()))
         pos = m.end()

@@ -17,6 +17,14 @@ def test_sentences_respect_abbreviations():
                          "Talks ended!"]
 
 
+def test_a_sentence_goes_on_after_a_bracketed_or_quoted_question():
+    text = ("The most popular breed (pup-ular?) is the French bulldog, ending the Labrador's run. "
+            '"Are we all here?" she asks. "Yes!"\nNext line')
+    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    assert sentences == ["The most popular breed (pup-ular?) is the French bulldog, ending the Labrador's run.",
+                         '"Are we all here?" she asks.', '"Yes!"', "Next line"]
+
+
 def test_chunks_map_back_to_article_text_and_respect_size():
     text = " ".join(f"Sentence number {i} says something about topic {i % 7}." for i in range(200))
     article = Article(id="x", title="T", text=text)
