@@ -17,7 +17,6 @@ import index as index_pkg
 from index import store as store_mod
 from index.backend import SearchBackend, open_backend, sync_live
 from index.cache import cache_dir
-from index.chunk import context_prefix
 from index.embed import Embedder
 from index.errors import IndexCorruptError, NewsdeskError
 from index.filters import Filters, check_range, to_date
@@ -25,15 +24,14 @@ from index.records import Article
 from index.store import IndexStore
 from rag import choice as choice_mod
 from rag import followup as followup_mod
-from rag import timeline as timeline_mod
 from rag.answer import ExtractiveAnswerer, Reading
-from rag.cite import number_citations, strip_markers
+from rag.cite import number_citations
 from rag.config import Config, check_k
 from rag.cross_encoder import CrossEncoderReranker
 from rag.idf_prior import IdfPrior
 from rag.llm_client import resolve_endpoint
-from rag.query import Turn, resolve
-from rag.question import understand
+from rag.pipeline import Compose, Draft, Retrieve, Understand, run_stages
+from rag.query import Turn
 from rag.reader import Reader
 from rag.records import Answer, Choice, Copy, Passage, Timeline
 from rag.retrieve import Retriever
@@ -46,7 +44,6 @@ Backend = Literal["auto", "extractive", "llm"]
 SAMPLE_ARTICLES = Path(index_pkg.__file__).parent / "sample" / "articles.jsonl"
 MAX_QUESTION_CHARS = 2000
 CHOOSE_K = 20  # passages ``choose`` reads by default (its chooser is trained with the same)
-NO_MATCH_TEXT = "No article of the collection matches the filters, so there is nothing to answer from."
 
 
 def sample_index_dir() -> Path:
@@ -78,11 +75,15 @@ class Stats:
 
 
 class _Loaded:
-    """Everything built from one index version; swapped as a whole when the index changes."""
+    """Everything built from one index version; swapped as a whole when the index changes.
+
+    ``stages`` and ``compose`` are the answer path (:mod:`rag.pipeline`): understand, retrieve,
+    then compose."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
                  cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None,
-                 backend: SearchBackend | None = None, prior: IdfPrior | None = None) -> None:
+                 backend: SearchBackend | None = None, prior: IdfPrior | None = None,
+                 followup: followup_mod.FollowupModel | None = None) -> None:
         self.store = store
         learned = reader is not None and config.rerank.learned and reader.ranker is not None
         ranker = reader.rank_articles if learned else None
@@ -90,37 +91,9 @@ class _Loaded:
         self.retriever = Retriever(store, embedder, config, cross_encoder, ranker, search, prior)
         self.idf_of = self.retriever.idf
         self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config, reader)
-        self.embedder = embedder
-
-    def similarity(self, text: str, passage: Passage) -> float | None:
-        """Cosine of ``text``'s embedding (cached: the search embedded it) and ``passage``'s stored
-        vector; None when the passage's chunk has none."""
-        article_id, _, n = passage.chunk_id.rpartition("#")
-        if article_id not in self.store.article_row or not n.isdigit():
-            return None
-        rows = self.store.chunk_rows(article_id)[int(n):int(n) + 1]
-        try:
-            vector = self.store.embeddings(rows)
-        except RuntimeError:  # faiss: no vector stored for that row
-            return None
-        return float(vector[0] @ self.embedder.embed_query(text)) if len(vector) else None
-
-    def passage_similarity(self, text: str, passage: Passage) -> float:
-        """:meth:`similarity`, embedding the chunk as the index does where it stored no vector."""
-        stored = self.similarity(text, passage)
-        if stored is not None:
-            return stored
-        chunk = context_prefix(passage.title, passage.date, self.store.settings) + passage.text
-        return float(self.embedder.embed([chunk])[0] @ self.embedder.embed_query(text))
-
-    def followup_features(self, question: str, rewrite: str, history: Sequence[Turn],
-                          alone: list[Passage], rewritten: list[Passage]) -> np.ndarray:
-        """The trained follow-up decision's row (:func:`rag.followup.decision_features`)."""
-        last_q, last_a = history[-1]
-        return followup_mod.decision_features(
-            question, rewrite, f"{last_q} {strip_markers(last_a)}", alone, rewritten, self.idf_of,
-            self.retriever.max_idf, self.passage_similarity,
-            lambda a, b: float(self.embedder.embed_query(a) @ self.embedder.embed_query(b)))
+        self.retrieve = Retrieve(self.retriever, store, embedder, config, followup)
+        self.stages = (Understand(self.retriever.facets), self.retrieve)
+        self.compose = Compose(self.answerer, self.retriever, config)
 
 
 class Assistant:
@@ -150,7 +123,7 @@ class Assistant:
         self._unloadable: str | None = None  # a version on disk that failed to load: not retried
         self.backend = backend or _backend(self.config, store)
         self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader, self.backend,
-                              self.prior)
+                              self.prior, self.followup)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -195,7 +168,7 @@ class Assistant:
         other._lock = threading.Lock()
         other._unloadable = None
         other._state = _Loaded(self._state.store, self.embedder, other.config, other.cross_encoder, other.reader,
-                               other.backend, other.prior)
+                               other.backend, other.prior, other.followup)
         return other
 
     @property
@@ -227,21 +200,7 @@ class Assistant:
         _check_question(query)
         k = check_k(self.config.k if k is None else k)
         filters = self._filters(as_of, date_from, date_to, sources)
-        return self._search(self._fresh(), query, k, filters)
-
-    def _search(self, state: _Loaded, query: str, k: int, filters: Filters, *, learned: bool = True) -> list[Passage]:
-        window = understand(query, filters.as_of).window if self.config.retrieve.date_window else None
-        if window is None:
-            return state.retriever.run(query, k=k, filters=filters, learned=learned)
-        # "This week": prefer articles in the window, then fill up with the rest.
-        lo = max(window[0], filters.date_from) if filters.date_from else window[0]
-        inside = state.retriever.run(query, k=k, filters=Filters(
-            as_of=window[1], date_from=lo, date_to=filters.date_to, sources=filters.sources), learned=learned)
-        if len(inside) >= k:
-            return inside
-        seen = {p.chunk_id for p in inside}
-        rest = [p for p in state.retriever.run(query, k=k, filters=filters, learned=learned) if p.chunk_id not in seen]
-        return (inside + rest)[:k]
+        return self._fresh().retrieve.search(query, k, filters)
 
     def ask(self, question: str, *, history: Sequence[Turn] | None = None, as_of: date | str | None = None,
             date_from: date | str | None = None, date_to: date | str | None = None,
@@ -277,51 +236,10 @@ class Assistant:
         if backend == "llm" and not (base_url and model):
             raise ValueError("backend 'llm' needs llm_base_url and llm_model (config or NEWSDESK_LLM_* variables)")
         state = self._fresh()
-        llm = self._llm() if backend != "extractive" and base_url and model else None
-        filters = self._filters(as_of, date_from, date_to, sources)
-        k = check_k(self.config.k if k is None else k)
-        # Filters that name an unknown source, or leave nothing to search, say so in the answer.
-        notes, nothing = state.retriever.facets.explain(filters)
-        if nothing:
-            yield Answer(question=question, text=NO_MATCH_TEXT, abstained=True, warnings=notes, query=question)
-            return
-        # Follow-up or new topic is decided from what the two searches find (the trained decision,
-        # rag/followup.py, or the hand-set rule in rag.query.resolve). In a
-        # conversation both searches rerank with equal weights: the trained ranker learned from
-        # standalone quiz questions, and on fragments such as "What did they discuss?" it pushes
-        # the conversation's story out of the top passages the decision reads (docs/reader.md).
-        learned = not history
-        decide = None
-        if history and self.followup is not None:
-            def decide(rewrite: str, alone: list[Passage], rewritten: list[Passage]) -> bool:
-                row = state.followup_features(question.strip(), rewrite, history, alone, rewritten)
-                return self.followup.is_follow_up(row)
-        query, passages = resolve(question, history, lambda q: self._search(state, q, k, filters, learned=learned),
-                                  state.idf_of,
-                                  rewrite=llm.condense(question, history) if llm and history else None,
-                                  similarity=state.similarity, decide=decide)
-        if llm is not None:
-            for answer in llm.stream(question, passages, query=query, history=history, fallback=state.answerer):
-                yield _noted(answer, notes)
-            return
-        asked = understand(question, filters.as_of)
-        if asked.intent == "developments":  # "what happened ...": a short dated list
-            # The story as asked when the question names one ("How did the strike end?"), else as
-            # the follow-up was rewritten ("How did it end?").
-            story = self._timeline(state, question if asked.names_story else query, filters, k)
-            if len(story.entries) >= timeline_mod.MIN_ANSWER_ENTRIES:
-                yield _noted(timeline_mod.as_answer(question, story, passages, query=query), notes)
-                return
-        context = state.retriever.neighbours(passages[: self.config.read.passages], lead=True)
-        said = [history[-1][1]] if history else []  # what the last answer said is not said again
-        answer = state.answerer.run(question, passages, query=query, context=context, said=said)
-        # ``passages`` are the k retrieved; the context read around them stays behind the citations.
-        answer = _noted(replace(answer, passages=passages), notes)
-        words = answer.text.split(" ")
-        step = max(1, len(words) // 12)
-        for i in range(step, len(words), step):
-            yield replace(answer, text=" ".join(words[:i]))
-        yield answer
+        draft = Draft(text=question, filters=self._filters(as_of, date_from, date_to, sources),
+                      k=check_k(self.config.k if k is None else k), history=tuple(history or ()),
+                      writer=self._llm() if backend != "extractive" and base_url and model else None)
+        yield from run_stages(state.stages, state.compose, draft)
 
     def timeline(self, query: str, *, as_of: date | str | None = None, date_from: date | str | None = None,
                  date_to: date | str | None = None, sources: Sequence[str] | str | None = None,
@@ -341,21 +259,8 @@ class Assistant:
         k = check_k(self.config.k if k is None else k)
         # As for ask: a source the collection lacks, or filters that leave nothing, are said.
         notes, nothing = state.retriever.facets.explain(filters)
-        story = Timeline(query=query) if nothing else self._timeline(state, query, filters, k)
+        story = Timeline(query=query) if nothing else state.compose.timeline(query, filters, k)
         return replace(story, warnings=[*notes, *story.warnings]) if notes else story
-
-    def _timeline(self, state: _Loaded, query: str, filters: Filters, k: int) -> Timeline:
-        story = understand(query, filters.as_of)
-        start, named = story.since, story.year
-        if start is None and named is not None:  # "the 2023 Oscars": that year's articles
-            start = date(named, 1, 1)
-            if filters.date_to is None or filters.date_to > date(named, 12, 31):
-                filters = replace(filters, date_to=date(named, 12, 31))
-        if start is not None and (filters.date_from is None or start > filters.date_from):
-            filters = replace(filters, date_from=start)
-        passages = state.retriever.run(query, k=max(k, timeline_mod.CANDIDATES), filters=filters)
-        context = state.retriever.neighbours(passages, radius=0, lead=True)
-        return timeline_mod.build(query, passages, context, idf=state.idf_of, k=k)
 
     def read(self, question: str, *, as_of: date | str | None = None, date_from: date | str | None = None,
              date_to: date | str | None = None, sources: Sequence[str] | str | None = None,
@@ -365,7 +270,7 @@ class Assistant:
         _check_question(question)
         state = self._fresh()
         filters = self._filters(as_of, date_from, date_to, sources)
-        passages = self._search(state, question, check_k(self.config.k if k is None else k), filters)
+        passages = state.retrieve.search(question, check_k(self.config.k if k is None else k), filters)
         context = state.retriever.neighbours(passages[: self.config.read.passages], lead=True)
         return state.answerer.read(question, passages, query=question, context=context)
 
@@ -407,7 +312,7 @@ class Assistant:
                          features: bool) -> tuple[list[Passage], choice_mod.Tally, np.ndarray | None]:
         """What was read, each choice's evidence in it, and (with ``features``) the chooser's
         feature rows. ``newsdesk train-reader`` fits the chooser on exactly these rows."""
-        passages = self._search(state, question, k, filters)
+        passages = state.retrieve.search(question, k, filters)
         # The top articles' leads and the chunks next to their passages are read too (at the
         # article's rank): the passage that matched the question often does not name the answer.
         read = passages + state.retriever.neighbours(passages[: self.config.read.passages], lead=True)
@@ -471,7 +376,7 @@ class Assistant:
                           rewritten: list[Passage]) -> np.ndarray:
         """The trained follow-up decision's row for ``question`` searched as asked (``alone``)
         and as ``rewrite`` (``rewritten``), exactly as :meth:`ask` computes it."""
-        return self._fresh().followup_features(question, rewrite, history, alone, rewritten)
+        return self._fresh().retrieve.followup_features(question, rewrite, history, alone, rewritten)
 
     def stats(self) -> Stats:
         store = self._fresh().store
@@ -545,7 +450,7 @@ class Assistant:
     def _reload(self) -> None:
         store = IndexStore.load(self.index_dir, settings=self.config.index)
         self._state = _Loaded(store, self.embedder, self.config, self.cross_encoder, self.reader, self.backend,
-                              self.prior)
+                              self.prior, self.followup)
 
     def _fresh(self) -> _Loaded:
         """The loaded index, reloaded first when the index on disk moved on (another process
@@ -569,11 +474,6 @@ class Assistant:
             finally:
                 self._lock.release()
         return self._state
-
-
-def _noted(answer: Answer, notes: list[str]) -> Answer:
-    """``answer`` with the filters' ``notes`` before its own warnings."""
-    return replace(answer, warnings=[*notes, *answer.warnings]) if notes else answer
 
 
 def _backend(config: Config, store: IndexStore) -> SearchBackend:

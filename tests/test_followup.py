@@ -23,9 +23,9 @@ def _row(assistant, question: str, history) -> tuple[np.ndarray, list, list]:  #
     state = assistant._fresh()
     filters = assistant._filters(None, None, None, None)
     rewrite = with_context(question, history)
-    alone = assistant._search(state, question, 10, filters, learned=False)
-    rewritten = assistant._search(state, rewrite, 10, filters, learned=False)
-    return state.followup_features(question, rewrite, history, alone, rewritten), alone, rewritten
+    alone = state.retrieve.search(question, 10, filters, learned=False)
+    rewritten = state.retrieve.search(rewrite, 10, filters, learned=False)
+    return state.retrieve.followup_features(question, rewrite, history, alone, rewritten), alone, rewritten
 
 
 def test_features_say_what_each_search_found(sample_assistant) -> None:

@@ -152,6 +152,8 @@ def answer_html(answer: Answer, *, turn: int, streaming: bool = False) -> str:
         streaming: more of the answer is coming: marked with the class ``nd-streaming`` (the
             browser tests wait for a complete answer; the chat's sanitizer drops ``aria-busy``).
     """
+    if streaming and not answer.text:  # the passages are found and being read
+        return pending_html(f"Reading {len(answer.passages)} passages…")
     by_number = {c.number: c for c in answer.citations}
 
     def link(match: re.Match[str]) -> str:
@@ -289,15 +291,17 @@ def _turn_sources(answer: Answer, *, turn: int, hidden: bool) -> str:
              f'<div class="nd-turn-label">Sources of answer {turn}: <q>{escape(answer.question)}</q></div>']
     if answer.query and answer.query.strip() != answer.question.strip():
         parts.append(f'<div class="nd-query">Searched for: <q>{escape(answer.query)}</q></div>')
+    reading = not answer.text and not answer.abstained  # found, the answer not yet written
     if answer.citations:
         parts.append(f'<h3 class="nd-heading">Cited sources ({len(answer.citations)})</h3>')
         parts.extend(_citation_card(c, turn=turn) for c in answer.citations)
-    else:
+    elif not reading:
         parts.append('<p class="nd-none">No passage was cited for this answer.</p>')
     rest = uncited_passages(answer)
     if rest:
         # Collapsed next to cited sources; open when there are none, as they are all there is to see.
         label, opened = (("Retrieved but not cited", "") if answer.citations
+                         else ("Retrieved passages, being read", " open") if reading
                          else ("Closest passages (not used as evidence)", " open"))
         parts.append(f'<details class="nd-more"{opened}><summary>{label} ({len(rest)})</summary>')
         parts.extend(_passage_card(p) for p in rest)
