@@ -286,7 +286,8 @@ class ExtractiveAnswerer:
         ranked, scores, bar = self._rank(reading)
         chosen = pick_sentences(ranked, scores, bar, self.config.read.sentences)
         chosen = [replace(s, evidence=replace(s.evidence, passage=where[s.evidence.passage])) for s in chosen]
-        chosen.sort(key=lambda s: (s.evidence.passage, s.evidence.start))
+        # Best first: the sentence that answers opens the answer, even when the article's lead,
+        # which a second pick often is, comes before it in the article.
         evidence = [Evidence(s.evidence.passage, s.evidence.start, s.evidence.end, s.evidence.text, s.score)
                     for s in chosen]
         numbers, citations = number_citations(evidence, passages)

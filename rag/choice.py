@@ -17,7 +17,6 @@ training split's options), a LightGBM ranker weighs every column of :data:`OPTIO
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -27,6 +26,7 @@ from index.chunk import sentence_spans
 from index.tokenize import terms
 from rag.cite import Evidence
 from rag.coverage import coverage
+from rag.question import understand
 from rag.reading import Reading, ScoredSentence
 from rag.records import Passage
 
@@ -37,8 +37,6 @@ OPTION_FEATURES = (
     "numeric", "rarity", "options", "hyp_named", "hyp_first", "hyp_score", "hyp_share", "hyp_coverage",
 )
 HYPOTHESIS_HITS = 10  # passages of the question-with-choice search read per choice
-# A question that asks which option does *not* hold turns the evidence around.
-_NEGATION = re.compile(r"\b(not|never|except|false|untrue|incorrect)\b|n['’]t\b", re.IGNORECASE)
 
 
 def mentions(text: str, sent_terms: set[str], lowered: Sequence[str],
@@ -207,7 +205,7 @@ def option_features(question: str, t: Tally, idf: Callable[[str], float]) -> np.
     hand = _shares(t.hand)
     reader = _shares(t.reader) if t.reader is not None and sum(t.reader) > 0 else [np.nan] * n
     question_terms = set(terms(question))
-    negated = float(bool(_NEGATION.search(question)))
+    negated = float(understand(question).negated)
     out = np.full((n, len(OPTION_FEATURES)), np.nan, dtype=np.float32)
     hand_rank = _ranks(t.hand)
     reader_rank = _ranks(t.reader) if t.reader is not None else [np.nan] * n

@@ -36,6 +36,7 @@ _ANSWER_KINDS: list[tuple[AnswerKind, re.Pattern[str]]] = [
                          re.I)),
 ]
 _WHO = re.compile(r"^\W*(who|whom|whose)\b", re.I)
+_NEGATION = re.compile(r"\b(not|never|except|false|untrue|incorrect)\b|n['’]t\b", re.IGNORECASE)
 # "How many miners" counts miners; "how deep" asks for a length or a duration; "how much" is
 # money (or a share) first.
 _HOW_MANY = re.compile(r"\bhow many ([a-z]+)", re.I)
@@ -102,6 +103,8 @@ class Question:
         year: the one year it names outside a "since" phrase, else None.
         window: the date range "this week", "yesterday" and the like mean, relative to ``as_of``.
         needs_context: it leans on an earlier turn (pronouns, or too few words of its own).
+        negated: it asks what does *not* hold ("Which of these is not ...", "... except"), which
+            turns a multiple choice's evidence around.
     """
 
     text: str
@@ -115,6 +118,7 @@ class Question:
     year: int | None = None
     window: tuple[date, date] | None = None
     needs_context: bool = False
+    negated: bool = False
 
 
 def understand(text: str, as_of: date | None = None) -> Question:
@@ -129,7 +133,7 @@ def understand(text: str, as_of: date | None = None) -> Question:
         intent="developments" if developments else "fact",
         names_story=developments and bool(story_terms(text)),
         since=_since(text, as_of), year=_year(text), window=_window(text, as_of),
-        needs_context=needs_context(text),
+        needs_context=needs_context(text), negated=bool(_NEGATION.search(text)),
     )
 
 

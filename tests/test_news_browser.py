@@ -58,6 +58,7 @@ def test_1_a_source_card_names_the_other_copies_of_its_story(page):
 
     page.fill("#nd-question textarea", "How many dock workers joined the Valmora port strike?")
     page.click("#nd-ask")
+    _answered(page, turn=1)
     also = page.locator('#nd-sources-panel .nd-sources[data-turn="1"] .nd-card .nd-also').first
     expect(also).to_be_visible(timeout=TIMEOUT_MS)
     text = also.inner_text()
@@ -81,12 +82,10 @@ def test_2_the_timeline_view_lists_the_story_in_date_order(page):
 
 
 def test_3_how_did_it_end_gets_a_dated_list_in_the_chat(page):
-    from playwright.sync_api import expect
 
     page.fill("#nd-question textarea", "How did the Valmora port strike end?")
     page.click("#nd-ask")
-    expect(page.locator('#nd-sources-panel .nd-sources[data-turn="2"]')).to_be_attached(timeout=TIMEOUT_MS)
-    expect(page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    _answered(page, turn=2)
     text = page.locator('#nd-chat [data-testid="bot"]').last.inner_text()
     # The vote that ended it was on Monday 17 March, reported on the 18th: an entry is dated by
     # the day its line names (rag/developments.py).
@@ -105,8 +104,7 @@ def test_4_a_feed_uploaded_through_the_page_is_searchable(page, tmp_path):
     assert "Indexed 1 new article" in status.inner_text()
     page.fill("#nd-question textarea", "Who is the new captain of the Quillby ferry?")
     page.click("#nd-ask")
-    expect(page.locator('#nd-sources-panel .nd-sources[data-turn="3"]')).to_be_attached(timeout=TIMEOUT_MS)
-    expect(page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    _answered(page, turn=3)
     assert "Marit Osvald" in page.locator('#nd-chat [data-testid="bot"]').last.inner_text()
 
 
@@ -115,8 +113,7 @@ def test_5_reports_that_differ_are_shown_with_working_markers(page):
 
     page.fill("#nd-question textarea", "How many councillors voted for the Ballyhoura greenway?")
     page.click("#nd-ask")
-    expect(page.locator('#nd-sources-panel .nd-sources[data-turn="4"]')).to_be_attached(timeout=TIMEOUT_MS)
-    expect(page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    _answered(page, turn=4)
     note = page.locator('#nd-chat [data-testid="bot"]').last.locator(".nd-differ")
     expect(note).to_be_visible(timeout=TIMEOUT_MS)
     text = note.inner_text()
@@ -130,3 +127,12 @@ def test_5_reports_that_differ_are_shown_with_working_markers(page):
     assert page.evaluate("location.hash").startswith("#nd-src-4-")
     assert "avondhupress.ie" in page.locator("#nd-sources-panel #nd-src-4-2").inner_text()
     _shot(page, "reports-differ")
+
+
+def _answered(page, *, turn: int) -> None:  # noqa: ANN001 - a Playwright page
+    """Wait until answer ``turn`` is complete: its sources shown, no placeholder, not streaming."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(f'#nd-sources-panel .nd-sources[data-turn="{turn}"]')).to_be_attached(timeout=TIMEOUT_MS)
+    expect(page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(page.locator("#nd-chat .nd-streaming")).to_have_count(0, timeout=TIMEOUT_MS)

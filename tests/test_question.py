@@ -108,3 +108,15 @@ def test_needs_context_when_it_leans_on_an_earlier_turn():
     assert understand("And what did they discuss?").needs_context
     assert understand("Why?").needs_context
     assert not understand("Which company opened a battery factory in Tampere?").needs_context
+
+
+@pytest.mark.parametrize(("text", "negated"), [
+    ("Which of these companies did not report a loss?", True),
+    ("All of the following joined the alliance except which country?", True),
+    ("Which player wasn't selected for the squad?", True),
+    ("Which claim about the merger is false?", True),
+    ("Which country joined the alliance?", False),
+    ("Who won the final on Sunday?", False),
+])
+def test_negation_is_read_once_in_the_question(text, negated):
+    assert understand(text).negated is negated

@@ -166,6 +166,7 @@ def test_serve_with_llm_gguf_answers_in_the_browser_and_stops_the_model_with_it(
             page.click("#nd-ask")
             expect(page.locator('#nd-sources-panel .nd-sources[data-turn="1"]')).to_be_attached(timeout=180_000)
             expect(page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=180_000)
+            expect(page.locator("#nd-chat .nd-streaming")).to_have_count(0, timeout=180_000)
             bot = page.locator('#nd-chat [data-testid="bot"]').last
             expect(bot).to_contain_text("Görgün")
             # The model may quote the passage the offline answer picks, so the texts can agree: what

@@ -251,6 +251,7 @@ def _wait_for_turn(chat: Chat, turn: int) -> None:
 
     expect(chat.page.locator(f'#nd-sources-panel .nd-sources[data-turn="{turn}"]')).to_be_attached(timeout=TIMEOUT_MS)
     expect(chat.page.locator("#nd-chat .nd-pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(chat.page.locator("#nd-chat .nd-streaming")).to_have_count(0, timeout=TIMEOUT_MS)
 
 
 def test_07_an_example_asks_at_once_and_markers_look_like_links(fresh: Chat) -> None:
