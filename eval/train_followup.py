@@ -147,7 +147,7 @@ def quarter_rows(folder: Path, work: Path, *, seed: int = 13, limit: int | None 
     ``found`` is the rank of the gold article in (as asked, rewritten), -1 when absent."""
     plain = unpack(folder, work)
     build_index([plain / ARTICLES_FILE], plain / "index", settings=MINING_SETTINGS, progress=progress)
-    config = Config(index=MINING_SETTINGS, read={"reader": None}, followup=None)
+    config = Config(index=MINING_SETTINGS, read={"reader": None})
     cache = plain / f"followup-rows-{_rows_key(plain, config)}{'-' + str(limit) if limit else ''}.jsonl.gz"
     cached = read_rows(cache)
     if cached is not None:

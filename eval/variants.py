@@ -35,8 +35,6 @@ VARIANTS: dict[str, dict] = {
     "hybrid-chooser": {"retrieve.mode": "hybrid", "choose.learned": False},
     "hybrid-conflicts": {"retrieve.mode": "hybrid", "read.conflicts": False},
     "hybrid-ranker": {"retrieve.mode": "hybrid", "rerank.learned": False},
-    # Follow-up or new topic by the hand-set rule instead of the trained decision.
-    "hybrid-followup": {"retrieve.mode": "hybrid", "followup": None},
     # The collection's own IDF only, without the news-wide counts of common words.
     "hybrid-idfprior": {"retrieve.mode": "hybrid", "retrieve.idf_prior": None},
     # The searches run in the engine at ``--backend-url`` (``eval.runner.uses_engine``); every

@@ -110,8 +110,7 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
                    help="answer without the \"Reports differ\" / \"Updated\" note when sources give different values")
     p.add_argument("--followup", metavar="DIR",
                    help="trained decision whether a question in a conversation is a follow-up or a new topic: "
-                        "'bundled' (default), a folder made by `python -m eval.train_followup`, or 'none' for the "
-                        "hand-set rule")
+                        "'bundled' (default) or a folder made by `python -m eval.train_followup`")
     p.add_argument("--idf-prior", metavar="DIR",
                    help="how common each word is in news at large, blended into a small collection's IDF: "
                         "'bundled' (default), a folder made by `python -m eval.train_idf_prior`, or 'none' for the "

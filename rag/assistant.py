@@ -81,9 +81,9 @@ class _Loaded:
     then compose."""
 
     def __init__(self, store: IndexStore, embedder: Embedder, config: Config,
-                 cross_encoder: CrossEncoderReranker | None = None, reader: Reader | None = None,
-                 backend: SearchBackend | None = None, prior: IdfPrior | None = None,
-                 followup: followup_mod.FollowupModel | None = None) -> None:
+                 cross_encoder: CrossEncoderReranker | None, reader: Reader | None,
+                 backend: SearchBackend | None, prior: IdfPrior | None,
+                 followup: followup_mod.FollowupModel) -> None:
         self.store = store
         learned = reader is not None and config.rerank.learned and reader.ranker is not None
         ranker = reader.rank_articles if learned else None
@@ -507,10 +507,8 @@ def _reader(config: Config) -> Reader | None:
     return reader
 
 
-def _followup(config: Config) -> followup_mod.FollowupModel | None:
+def _followup(config: Config) -> followup_mod.FollowupModel:
     """The configured follow-up decision, checked now (a bad folder fails at start)."""
-    if config.followup is None:
-        return None
     return followup_mod.FollowupModel(None if config.followup == "bundled" else config.followup)
 
 

@@ -249,8 +249,7 @@ class Config:
         choose: :class:`ChooseSettings`.
         followup: the trained decision whether a question with a history is a follow-up (searched
             rewritten with the conversation's context) or a new topic (:mod:`rag.followup`):
-            ``bundled``, a folder made by ``python -m eval.train_followup``, or None for the
-            hand-set rule (:func:`rag.query.resolve`).
+            ``bundled`` or a folder made by ``python -m eval.train_followup``.
         generator: :class:`GeneratorSettings` (the language model; offline when ``base_url`` is None).
         engine: where the dense and BM25 searches run (``index.backend.open_backend``): None
             searches the index folder's own FAISS and bm25s files; a Milvus URL
@@ -264,7 +263,7 @@ class Config:
     rerank: RerankSettings = field(default_factory=RerankSettings)
     read: ReadSettings = field(default_factory=ReadSettings)
     choose: ChooseSettings = field(default_factory=ChooseSettings)
-    followup: str | None = "bundled"
+    followup: str = "bundled"
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
     engine: str | None = None
 
@@ -276,7 +275,8 @@ class Config:
             elif not isinstance(value, kind):
                 raise ValueError(f"{name} must be a {kind.__name__} or a dict of its fields, got {value!r}")
         check_k(self.k)
-        _model_choice("config", "followup", self.followup, "a follow-up model folder")
+        if not isinstance(self.followup, str) or not self.followup:
+            raise ValueError(f"followup must be 'bundled' or a follow-up model folder, got {self.followup!r}")
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied (validated again). A stage may be given as a settings
@@ -335,14 +335,14 @@ OPTIONS: dict[str, str] = {
     "model": "index.model", "backend": "index.backend",
 }
 # Options whose value "none" (any case) means None: turning a bundled model off.
-_NONE_WORD = ("reader", "followup", "idf_prior")
+_NONE_WORD = ("reader", "idf_prior")
 
 
 def config_from_options(options: Mapping[str, object]) -> Config:
     """A Config from command-line style options (``vars(args)``): each option named in
     :data:`OPTIONS` sets its setting, None keeps the default, and ``index`` (a folder on the
-    command line) and unrelated options are ignored. ``reader="none"`` (``followup="none"``,
-    ``idf_prior="none"``) turns the reader (the trained follow-up decision, the IDF prior) off."""
+    command line) and unrelated options are ignored. ``reader="none"`` (``idf_prior="none"``)
+    turns the reader (the IDF prior) off."""
     given = {name: value for name, value in options.items() if value is not None and name in OPTIONS}
     for name in _NONE_WORD:
         if str(given.get(name, "")).lower() == "none":

@@ -106,12 +106,11 @@ class Retrieve:
         retriever: searches, reranks and diversifies (:class:`rag.retrieve.Retriever`).
         store, embedder: the index and its model (the follow-up decision compares meanings).
         config: ``retrieve.date_window`` prefers articles inside "this week".
-        followup: the trained follow-up decision; None searches the rewrite when it finds more
-            of the question's evidence (the hand-set rule in :func:`rag.query.resolve`).
+        followup: the trained decision whether a question in a conversation is a follow-up.
     """
 
     def __init__(self, retriever: Retriever, store: IndexStore, embedder: Embedder, config: Config,
-                 followup: followup_mod.FollowupModel | None = None) -> None:
+                 followup: followup_mod.FollowupModel) -> None:
         self.retriever = retriever
         self.store = store
         self.embedder = embedder
@@ -124,15 +123,13 @@ class Retrieve:
         # from standalone quiz questions, and on fragments such as "What did they discuss?" it
         # pushes the conversation's story out of the top passages the decision reads (docs/reader.md).
         learned = not history
-        decide = None
-        if history and self.followup is not None:
-            def decide(rewrite: str, alone: list[Passage], rewritten: list[Passage]) -> bool:
-                row = self.followup_features(question.strip(), rewrite, history, alone, rewritten)
-                return self.followup.is_follow_up(row)
-        query, passages = resolve(question, history,
-                                  lambda q: self.search(q, draft.k, draft.filters, learned=learned),
-                                  self.retriever.idf, rewrite=draft.rewrite, similarity=self.similarity,
-                                  decide=decide)
+
+        def decide(rewrite: str, alone: list[Passage], rewritten: list[Passage]) -> bool:
+            row = self.followup_features(question.strip(), rewrite, history, alone, rewritten)
+            return self.followup.is_follow_up(row)
+
+        query, passages = resolve(question, history, lambda q: self.search(q, draft.k, draft.filters, learned=learned),
+                                  decide, rewrite=draft.rewrite)
         return replace(draft, query=query, passages=passages)
 
     def search(self, query: str, k: int, filters: Filters, *, learned: bool = True) -> list[Passage]:

@@ -19,6 +19,7 @@ from eval.scoring import METRIC_KEYS, QUESTION_KEYS, QuestionResult, RunResult, 
 from index.settings import IndexSettings
 from newsdesk import cli
 from rag.assistant import SAMPLE_ARTICLES
+from rag.followup import BUNDLED as FOLLOWUP_MODEL
 from rag.records import Answer, Choice, Citation, Passage
 
 GOOD = {
@@ -444,10 +445,10 @@ def test_eval_end_to_end_on_the_sample(tmp_path, monkeypatch, capsys):
     # A second run reuses the index and reports the build time its manifest recorded.
     # The reader's and the follow-up decision's options reach the runs (they once did not).
     assert cli.main(["eval", "--dataset", "sample", "--out", str(out), "--compare", "bm25", "--limit", "1",
-                     "--reader", "none", "--followup", "none", "--no-conflicts"]) == 0
+                     "--reader", "none", "--followup", str(FOLLOWUP_MODEL), "--no-conflicts"]) == 0
     second = json.loads((out / "results.json").read_text())
     read = second["config"]["read"]
-    assert (read["reader"], second["config"]["followup"], read["conflicts"]) == (None, None, False)
+    assert (read["reader"], second["config"]["followup"], read["conflicts"]) == (None, str(FOLLOWUP_MODEL), False)
     assert results["config"]["read"]["reader"] == results["config"]["followup"] == "bundled"
     again = second["index"]
     assert again["up_to_date"] and again["index_dir"] == first_build["index_dir"]

@@ -58,14 +58,12 @@ def test_a_description_that_points_back_is_a_follow_up(sample_assistant) -> None
     assert "Respiva" in answer.query
 
 
-def test_the_hand_rule_stays_selectable(sample_assistant) -> None:
-    from rag import Assistant
-
-    plain = Assistant(sample_assistant._state.store, config=sample_assistant.config.replace(followup=None),
-                      embedder=sample_assistant.embedder, reader=sample_assistant.reader)
-    assert plain.followup is None
-    answer = plain.ask("What did they discuss?", history=HASANOV)
-    assert answer.query != "What did they discuss?"
+def test_the_trained_decision_is_the_only_one(sample_assistant) -> None:
+    """The hand-set rule it replaced left the product: no setting turns the decision off."""
+    with pytest.raises(ValueError, match="followup must be 'bundled' or a follow-up model folder"):
+        sample_assistant.config.replace(followup=None)
+    with pytest.raises(ValueError, match="followup must be"):
+        sample_assistant.config.replace(followup="")
 
 
 @pytest.fixture
@@ -96,7 +94,6 @@ def test_config_and_cli_select_the_model(model_copy) -> None:
     from rag.config import Config, config_from_options
 
     assert Config().followup == "bundled"
-    assert config_from_options({"followup": "none"}).followup is None
     assert config_from_options({"followup": str(model_copy)}).followup == str(model_copy)
     with pytest.raises(ValueError, match="followup must be"):
         Config(followup="")
