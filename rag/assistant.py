@@ -91,9 +91,9 @@ class _Loaded:
         self.retriever = Retriever(store, embedder, config, cross_encoder, ranker, search, prior)
         self.idf_of = self.retriever.idf
         self.answerer = ExtractiveAnswerer(embedder, self.idf_of, config, reader)
-        self.retrieve = Retrieve(self.retriever, store, embedder, config, followup)
+        self.retrieve = Retrieve(self.retriever, store, embedder, config.retrieve, followup)
         self.stages = (Understand(self.retriever.facets), self.retrieve)
-        self.compose = Compose(self.answerer, self.retriever, config)
+        self.compose = Compose(self.answerer, self.retriever, config.read)
 
 
 class Assistant:

@@ -35,7 +35,7 @@ from rag import followup as followup_mod
 from rag import timeline as timeline_mod
 from rag.answer import ExtractiveAnswerer
 from rag.cite import strip_markers
-from rag.config import Config
+from rag.config import ReadSettings, RetrieveSettings
 from rag.query import Turn, resolve, with_context
 from rag.question import Question, understand
 from rag.records import Answer, Passage, Timeline
@@ -105,16 +105,16 @@ class Retrieve:
     Args:
         retriever: searches, reranks and diversifies (:class:`rag.retrieve.Retriever`).
         store, embedder: the index and its model (the follow-up decision compares meanings).
-        config: ``retrieve.date_window`` prefers articles inside "this week".
+        settings: ``date_window`` prefers articles inside "this week".
         followup: the trained decision whether a question in a conversation is a follow-up.
     """
 
-    def __init__(self, retriever: Retriever, store: IndexStore, embedder: Embedder, config: Config,
+    def __init__(self, retriever: Retriever, store: IndexStore, embedder: Embedder, settings: RetrieveSettings,
                  followup: followup_mod.FollowupModel) -> None:
         self.retriever = retriever
         self.store = store
         self.embedder = embedder
-        self.config = config
+        self.settings = settings
         self.followup = followup
 
     def run(self, draft: Draft) -> Draft:
@@ -135,7 +135,7 @@ class Retrieve:
     def search(self, query: str, k: int, filters: Filters, *, learned: bool = True) -> list[Passage]:
         """The top ``k`` passages for ``query``; "this week" in it prefers that week's articles
         (with ``retrieve.date_window``), filling up with the rest."""
-        window = understand(query, filters.as_of).window if self.config.retrieve.date_window else None
+        window = understand(query, filters.as_of).window if self.settings.date_window else None
         if window is None:
             return self.retriever.run(query, k=k, filters=filters, learned=learned)
         lo = max(window[0], filters.date_from) if filters.date_from else window[0]
@@ -187,13 +187,13 @@ class Compose:
         answerer: the offline reader and writer of quoted sentences (:mod:`rag.answer`); it
             also checks a language model's answer and notes reports that differ.
         retriever: reads the chunks around the top passages, and finds a story's articles.
-        config: ``read.passages``: how many of the top passages are read with their context.
+        settings: ``passages``: how many of the top passages are read with their context.
     """
 
-    def __init__(self, answerer: ExtractiveAnswerer, retriever: Retriever, config: Config) -> None:
+    def __init__(self, answerer: ExtractiveAnswerer, retriever: Retriever, settings: ReadSettings) -> None:
         self.answerer = answerer
         self.retriever = retriever
-        self.config = config
+        self.settings = settings
 
     def run(self, draft: Draft) -> Iterator[Answer]:
         for answer in self._write(draft):
@@ -214,7 +214,7 @@ class Compose:
             if len(story.entries) >= timeline_mod.MIN_ANSWER_ENTRIES:
                 yield timeline_mod.as_answer(question, story, passages, query=query)
                 return
-        context = self.retriever.neighbours(passages[: self.config.read.passages], lead=True)
+        context = self.retriever.neighbours(passages[: self.settings.passages], lead=True)
         said = [draft.history[-1][1]] if draft.history else []  # what the last answer said is not said again
         answer = self.answerer.run(question, passages, query=query, context=context, said=said)
         # ``passages`` are the k retrieved; the context read around them stays behind the citations.
