@@ -163,8 +163,10 @@ def quarter_rows(folder: Path, work: Path, *, seed: int = 13, limit: int | None 
         a = by_id[next(r for r in q.relevant_ids if r in by_id)]
 
         def search(text: str, as_of=q.as_of) -> list:  # noqa: ANN001
-            # The config has no reader, hence no trained ranker: the equal-weight rerank a
-            # conversation's searches use in ``ask``.
+            # The config has no reader, hence no trained ranker: the equal-weight rerank that
+            # conversations used in ``ask`` until 2026-12-08. They now rerank with the trained
+            # ranker; the bundled decision was trained before and still scores as well or better
+            # on every conversation set (docs/reader.md). Retraining it on ranked searches is open.
             return assistant.search(text, config.k, as_of=as_of) if text.strip() else []
 
         def turn(article) -> tuple[str, str]:  # noqa: ANN001

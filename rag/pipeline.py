@@ -119,33 +119,28 @@ class Retrieve:
 
     def run(self, draft: Draft) -> Draft:
         history, question = draft.history, draft.text
-        # In a conversation both searches rerank with equal weights: the trained ranker learned
-        # from standalone quiz questions, and on fragments such as "What did they discuss?" it
-        # pushes the conversation's story out of the top passages the decision reads (docs/reader.md).
-        learned = not history
 
         def decide(rewrite: str, alone: list[Passage], rewritten: list[Passage]) -> bool:
             row = self.followup_features(question.strip(), rewrite, history, alone, rewritten)
             return self.followup.is_follow_up(row)
 
-        query, passages = resolve(question, history, lambda q: self.search(q, draft.k, draft.filters, learned=learned),
-                                  decide, rewrite=draft.rewrite)
+        query, passages = resolve(question, history, lambda q: self.search(q, draft.k, draft.filters), decide,
+                                  rewrite=draft.rewrite)
         return replace(draft, query=query, passages=passages)
 
-    def search(self, query: str, k: int, filters: Filters, *, learned: bool = True) -> list[Passage]:
+    def search(self, query: str, k: int, filters: Filters) -> list[Passage]:
         """The top ``k`` passages for ``query``; "this week" in it prefers that week's articles
         (with ``retrieve.date_window``), filling up with the rest."""
         window = understand(query, filters.as_of).window if self.settings.date_window else None
         if window is None:
-            return self.retriever.run(query, k=k, filters=filters, learned=learned)
+            return self.retriever.run(query, k=k, filters=filters)
         lo = max(window[0], filters.date_from) if filters.date_from else window[0]
         inside = self.retriever.run(query, k=k, filters=Filters(
-            as_of=window[1], date_from=lo, date_to=filters.date_to, sources=filters.sources), learned=learned)
+            as_of=window[1], date_from=lo, date_to=filters.date_to, sources=filters.sources))
         if len(inside) >= k:
             return inside
         seen = {p.chunk_id for p in inside}
-        rest = [p for p in self.retriever.run(query, k=k, filters=filters, learned=learned)
-                if p.chunk_id not in seen]
+        rest = [p for p in self.retriever.run(query, k=k, filters=filters) if p.chunk_id not in seen]
         return (inside + rest)[:k]
 
     def similarity(self, text: str, passage: Passage) -> float | None:

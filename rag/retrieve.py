@@ -88,10 +88,9 @@ class Retriever:
     def sparse(self, query: str, n: int, filters: Filters) -> list[Hit]:
         return self.search.sparse(terms(query), n, filters)
 
-    def run(self, query: str, *, k: int, filters: Filters = Filters(), learned: bool = True) -> list[Passage]:
+    def run(self, query: str, *, k: int, filters: Filters = Filters()) -> list[Passage]:
         """The top ``k`` passages for ``query``, best first, at most ``max_per_article`` per article
-        (per story group with ``story_groups``: copies of one story count as one article).
-        ``learned=False`` reranks with equal weights even when a ranker is set."""
+        (per story group with ``story_groups``: copies of one story count as one article)."""
         cfg = self.config
         mask = self.facets.mask(filters)
         fused, dense = self._fused(query, filters)
@@ -103,8 +102,7 @@ class Retriever:
             diverse = self._diversify(fused, max(depth, cfg.rerank.articles))
             top, features = self._rerank_candidates(query, diverse, fused,
                                                     dense, mask, filters)
-            combined = (self.ranker(features) if self.ranker is not None and learned
-                        else equal_weight_scores(features))
+            combined = self.ranker(features) if self.ranker is not None else equal_weight_scores(features)
             passages = [self.passage(top[i][0], float(combined[i])) for i in np.argsort(-combined, kind="stable")]
         if self.cross_encoder:
             passages = self.cross_encoder.run(query, passages, top=cfg.rerank.cross_encoder_top)

@@ -23,8 +23,8 @@ def _row(assistant, question: str, history) -> tuple[np.ndarray, list, list]:  #
     state = assistant._fresh()
     filters = assistant._filters(None, None, None, None)
     rewrite = with_context(question, history)
-    alone = state.retrieve.search(question, 10, filters, learned=False)
-    rewritten = state.retrieve.search(rewrite, 10, filters, learned=False)
+    alone = state.retrieve.search(question, 10, filters)
+    rewritten = state.retrieve.search(rewrite, 10, filters)
     return state.retrieve.followup_features(question, rewrite, history, alone, rewritten), alone, rewritten
 
 

@@ -89,9 +89,6 @@ def test_a_ranker_orders_the_candidates_by_its_scores(tmp_path, hash_embedder):
     found = r.run(query, k=len(articles))
     assert [p.article_id for p in found] == [r.store.articles[a].id for a in articles[::-1]]
     assert [p.score for p in found] == sorted((float(v) for v in features[:, 2]), reverse=True)
-    # learned=False ignores the ranker: the equal-weight order, as without one.
-    plain = _retriever(tmp_path / "plain", hash_embedder, rerank=6, article_bm25=3).run(query, k=len(articles))
-    assert r.run(query, k=len(articles), learned=False) == plain
 
 
 def test_whole_article_bm25_adds_candidates_the_chunk_lists_missed(tmp_path, hash_embedder):
