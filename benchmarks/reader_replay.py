@@ -33,16 +33,11 @@ def main() -> None:
     ap.add_argument("--reader", default=None, help="reader folder (default: the bundled one)")
     ap.add_argument("--margins", default="1.0", help="second-sentence margins to try for the reader")
     ap.add_argument("--tops", default="", help="cross-encoder depths to try (default: the manifest's)")
-    ap.add_argument("--choose-weights", default="", help="also run `choose` with these reader_choice_weight values")
-    ap.add_argument("--choose-cross-encoder", action="store_true", help="`choose` with the reader's cross-encoder")
-    ap.add_argument("--skip-answers", action="store_true", help="only the `choose` runs")
     ap.add_argument("--limit", type=int)
     args = ap.parse_args()
     dataset = load_dataset(args.dataset)
     assistant = Assistant.from_index(args.index, config=Config(read={"reader": None}), progress=False)
     questions = [q for q in dataset.questions if q.answers][: args.limit]
-    if args.skip_answers:
-        return choose_runs(args, questions)
     readings = [assistant.read(q.question, as_of=q.as_of) for q in tqdm(questions, desc="reading", unit="q")]
     labels = [[answer_accuracy(prediction=s.evidence.text, answers=q.answers) > 0 for s in r.scored]
               for q, r in zip(questions, readings)]
@@ -77,21 +72,6 @@ def main() -> None:
                 label = f"reader{'' if use_ce else ' without cross-encoder'}" + (f" top{top}" if top else "")
                 report(f"{label} margin {margin} ({ms:.0f} ms/q)", ranked, lambda b, m=margin: b - m)
 
-
-    choose_runs(args, questions)
-
-
-def choose_runs(args: argparse.Namespace, questions: list) -> None:
-    """MC accuracy of ``choose`` for each ``--choose-weights`` value."""
-    weights = [float(w) for w in args.choose_weights.split(",") if w.strip()]
-    mc = [q for q in questions if q.choices]
-    for w in weights:
-        config = Config(read={"reader": args.reader or "bundled", "reader_cross_encoder": args.choose_cross_encoder},
-                        choose={"reader_weight": w})
-        chooser = Assistant.from_index(args.index, config=config, progress=False)
-        right = sum(chooser.choose(q.question, q.choices, as_of=q.as_of).choice == q.answer
-                    for q in tqdm(mc, desc=f"choose w={w}", unit="q"))
-        print(f"choose with reader_choice_weight {w}: MC accuracy {right / max(1, len(mc)):.3f} ({len(mc)} questions)")
 
 
 if __name__ == "__main__":

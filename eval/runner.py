@@ -131,7 +131,7 @@ def main(args: argparse.Namespace) -> int:
 
     # A cross-encoder joins every variant; ``hybrid-crossencoder`` runs without it.
     options = ("model", "backend", "cross_encoder", "cross_encoder_top", "llm_context_tokens", "llm_deadline",
-               "llm_max_bytes", "reader", "reader_cross_encoder", "chooser", "learned_rerank", "conflicts",
+               "llm_max_bytes", "reader", "reader_cross_encoder", "conflicts",
                "followup", "idf_prior")
     config = config_from_options({**{n: getattr(args, n, None) for n in options}, **endpoint})
     info = prepare_index(dataset, settings=config.index, index_dir=args.index)

@@ -37,7 +37,7 @@ def quarter_rows(plain: Path, reader_dir: Path, *, progress: bool = True) -> lis
     cached = read_rows(cache)
     if cached is not None:
         return cached
-    config = Config(index=MINING_SETTINGS, read={"reader": str(reader_dir)}, choose={"learned": False})
+    config = Config(index=MINING_SETTINGS, read={"reader": str(reader_dir)})
     assistant = Assistant.from_index(plain / "index", config=config, progress=False)
     questions = [q for q in load_dataset(plain).questions if q.choices and q.answer in q.choices]
     rows = []

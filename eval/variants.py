@@ -31,10 +31,7 @@ VARIANTS: dict[str, dict] = {
     # The trained reader's uses, each switched off alone (``newsdesk eval --compare``).
     "hybrid-reader": {"retrieve.mode": "hybrid", "read.reader": None},
     "hybrid+reader-crossencoder": {"retrieve.mode": "hybrid", "read.reader_cross_encoder": True},
-    "hybrid-reader-choose": {"retrieve.mode": "hybrid", "choose.reader_weight": 0.0, "choose.learned": False},
-    "hybrid-chooser": {"retrieve.mode": "hybrid", "choose.learned": False},
     "hybrid-conflicts": {"retrieve.mode": "hybrid", "read.conflicts": False},
-    "hybrid-ranker": {"retrieve.mode": "hybrid", "rerank.learned": False},
     # The collection's own IDF only, without the news-wide counts of common words.
     "hybrid-idfprior": {"retrieve.mode": "hybrid", "retrieve.idf_prior": None},
     # The searches run in the engine at ``--backend-url`` (``eval.runner.uses_engine``); every

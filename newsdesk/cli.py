@@ -96,16 +96,11 @@ def _local_llm(args: argparse.Namespace) -> Iterator[None]:
 def _add_reader_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reader", metavar="DIR",
                    help="trained reader that picks the answering sentence: 'bundled' (default), a folder made by "
-                        "`newsdesk train-reader`, or 'none' for the hand-set sentence score")
+                        "`newsdesk train-reader`, or 'none' for the hand-set baseline (no reader, ranker or "
+                        "chooser: what training mines with)")
     p.add_argument("--reader-cross-encoder", action="store_true", default=None,
                    help="let the reader's cross-encoder read the top 12 sentences (off by default: no gain on the "
                         "dev set, ~125 ms a question)")
-    p.add_argument("--no-chooser", dest="chooser", action="store_false", default=None,
-                   help="in multiple choice, mix the reader's and the hand-set votes instead of letting the "
-                        "reader's trained chooser weigh each option's evidence")
-    p.add_argument("--no-learned-rerank", dest="learned_rerank", action="store_false", default=None,
-                   help="rerank the candidate articles by the hand-set signals with equal weights instead of the "
-                        "reader's trained article ranker")
     p.add_argument("--no-conflicts", dest="conflicts", action="store_false", default=None,
                    help="answer without the \"Reports differ\" / \"Updated\" note when sources give different values")
     p.add_argument("--followup", metavar="DIR",

@@ -85,8 +85,7 @@ class _Loaded:
                  backend: SearchBackend | None, prior: IdfPrior | None,
                  followup: followup_mod.FollowupModel) -> None:
         self.store = store
-        learned = reader is not None and config.rerank.learned and reader.ranker is not None
-        ranker = reader.rank_articles if learned else None
+        ranker = reader.rank_articles if reader is not None and reader.ranker is not None else None
         search = backend.searcher(store) if backend is not None else None
         self.retriever = Retriever(store, embedder, config, cross_encoder, ranker, search, prior)
         self.idf_of = self.retriever.idf
@@ -299,10 +298,10 @@ class Assistant:
         state = self._fresh()
         filters = self._filters(as_of, date_from, date_to, sources)
         reader = state.answerer.reader
-        use_chooser = reader is not None and reader.chooser is not None and self.config.choose.learned
+        use_chooser = reader is not None and reader.chooser is not None
         read, t, features = self._option_evidence(state, question, choices, filters, check_k(k),
                                                   features=use_chooser)
-        norm = reader.choose(features) if use_chooser else t.mixed(self.config.choose.reader_weight)
+        norm = reader.choose(features) if use_chooser else t.mixed()
         pick = max(range(len(choices)), key=lambda i: norm[i])
         chosen = t.evidence(pick)
         _, citations = number_citations([chosen] if chosen is not None else [], read)
@@ -318,7 +317,7 @@ class Assistant:
         read = passages + state.retriever.neighbours(passages[: self.config.read.passages], lead=True)
         t = choice_mod.tally(question, choices, passages, read, state.idf_of)
         reader = state.answerer.reader
-        if reader is not None and (features or self.config.choose.reader_weight > 0):
+        if reader is not None:
             reading = state.answerer.read(question, passages, query=question, context=read[len(passages):])
             ranked, values = reader.rank(reading)
             t = choice_mod.add_reader_votes(t, reading, ranked, values, len(passages))

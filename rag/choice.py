@@ -10,8 +10,8 @@
 - **hypotheses**: the question searched with each choice (BM25): do the passages found name
   it, how early, and does the sentence naming it cover the question.
 
-Without a trained chooser the hand and reader votes are mixed with ``reader_choice_weight``.
-With one (``chooser.txt`` in the reader folder, fit by ``newsdesk train-reader`` on the
+Without a trained chooser (a reader folder may have none) the hand and reader votes count
+alike. With one (``chooser.txt`` in the reader folder, fit by ``newsdesk train-reader`` on the
 training split's options), a LightGBM ranker weighs every column of :data:`OPTION_FEATURES`.
 """
 
@@ -84,13 +84,12 @@ class Tally:
             return self.reader_evidence[i]
         return self.hand_evidence[i]
 
-    def mixed(self, reader_weight: float) -> list[float]:
-        """The hand-set shares mixed with the reader's (``reader_weight`` to 1)."""
+    def mixed(self) -> list[float]:
+        """The hand-set shares and the reader's, averaged (the hand-set ones alone without a reader)."""
         hand = _shares(self.hand)
-        if self.reader is None or reader_weight <= 0 or sum(self.reader) <= 0:
+        if self.reader is None or sum(self.reader) <= 0:
             return hand
-        reader = _shares(self.reader)
-        return [(h + reader_weight * r) / (1 + reader_weight) for h, r in zip(hand, reader)]
+        return [(h + r) / 2 for h, r in zip(hand, _shares(self.reader))]
 
 
 def _shares(values: Sequence[float]) -> list[float]:

@@ -1,5 +1,5 @@
 """The one configuration object, nested by stage: index settings, then one small settings record per
-stage of the answer path (retrieve, rerank, read, choose, generator), each validated where it is made."""
+stage of the answer path (retrieve, rerank, read, generator), each validated where it is made."""
 
 from __future__ import annotations
 
@@ -121,8 +121,6 @@ class RerankSettings:
             are taken; 0 turns reranking off.
         article_bm25: this many of the best articles by whole-article BM25 join the candidates, and
             that score becomes a rerank signal; 0 turns both off.
-        learned: order the candidates by the reader folder's trained article ranker
-            (``ranker.txt``); False (or no reader) adds the signals with equal weights.
         cross_encoder: a cross-encoder model (local folder or cached name) that re-orders the top
             ``cross_encoder_top`` passages last; None (default): off. None ships with Newsdesk.
         cross_encoder_top: passages the cross-encoder reads per question.
@@ -130,7 +128,6 @@ class RerankSettings:
 
     articles: int = 50
     article_bm25: int = 10
-    learned: bool = True
     cross_encoder: str | None = None
     cross_encoder_top: int = 20
 
@@ -175,24 +172,6 @@ class ReadSettings:
 
 
 @dataclass(frozen=True)
-class ChooseSettings:
-    """How ``choose`` weighs each option's evidence (:mod:`rag.choice`).
-
-    Args:
-        learned: the reader folder's trained chooser (``chooser.txt``) weighs the evidence; False
-            mixes the votes by ``reader_weight``.
-        reader_weight: without the chooser, weight of the reader's votes against the hand-set
-            votes; 0 leaves them out.
-    """
-
-    learned: bool = True
-    reader_weight: float = 1.0
-
-    def __post_init__(self) -> None:
-        _non_negative("choose", "reader_weight", self.reader_weight)
-
-
-@dataclass(frozen=True)
 class GeneratorSettings:
     """The language model that writes answers, when one is set (:mod:`rag.llm`).
 
@@ -229,7 +208,7 @@ class GeneratorSettings:
 
 
 STAGES: dict[str, type] = {"retrieve": RetrieveSettings, "rerank": RerankSettings, "read": ReadSettings,
-                           "choose": ChooseSettings, "generator": GeneratorSettings, "index": IndexSettings}
+                           "generator": GeneratorSettings, "index": IndexSettings}
 
 
 @dataclass(frozen=True)
@@ -246,7 +225,6 @@ class Config:
         retrieve: :class:`RetrieveSettings`.
         rerank: :class:`RerankSettings`.
         read: :class:`ReadSettings`.
-        choose: :class:`ChooseSettings`.
         followup: the trained decision whether a question with a history is a follow-up (searched
             rewritten with the conversation's context) or a new topic (:mod:`rag.followup`):
             ``bundled`` or a folder made by ``python -m eval.train_followup``.
@@ -262,7 +240,6 @@ class Config:
     retrieve: RetrieveSettings = field(default_factory=RetrieveSettings)
     rerank: RerankSettings = field(default_factory=RerankSettings)
     read: ReadSettings = field(default_factory=ReadSettings)
-    choose: ChooseSettings = field(default_factory=ChooseSettings)
     followup: str = "bundled"
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
     engine: str | None = None
@@ -321,11 +298,10 @@ OPTIONS: dict[str, str] = {
     "recency_weight": "retrieve.recency_weight", "recency_halflife_days": "retrieve.recency_halflife_days",
     "date_window": "retrieve.date_window", "idf_prior": "retrieve.idf_prior",
     "idf_prior_weight": "retrieve.idf_prior_weight",
-    "rerank": "rerank.articles", "article_bm25": "rerank.article_bm25", "learned_rerank": "rerank.learned",
+    "rerank": "rerank.articles", "article_bm25": "rerank.article_bm25",
     "cross_encoder": "rerank.cross_encoder", "cross_encoder_top": "rerank.cross_encoder_top",
     "answer_passages": "read.passages", "answer_sentences": "read.sentences", "min_support": "read.min_support",
     "reader": "read.reader", "reader_cross_encoder": "read.reader_cross_encoder", "conflicts": "read.conflicts",
-    "chooser": "choose.learned", "reader_choice_weight": "choose.reader_weight",
     "followup": "followup",
     "llm_base_url": "generator.base_url", "llm_model": "generator.model", "llm_api_key": "generator.api_key",
     "llm_timeout": "generator.timeout", "llm_deadline": "generator.deadline", "llm_max_bytes": "generator.max_bytes",

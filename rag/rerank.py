@@ -10,10 +10,10 @@ or re-read:
 - article BM25 (``config.rerank.article_bm25``): the whole article scored as one document, so
   evidence spread over several chunks adds up (``index.sparse``).
 
-By default each signal is min-max scaled over the candidates and they are added with equal
-weights; on the RealTimeQA dev set each raised article recall@10 and MRR@10 (docs/records/evaluation.md).
-A trained ranker (``ranker.txt`` in the reader folder, ``config.rerank.learned``) instead scores
-the :data:`RANK_FEATURES` of each candidate with weights learned on the training split.
+The reader folder's trained ranker (``ranker.txt``) scores the :data:`RANK_FEATURES` of each
+candidate with weights learned on the training split. Without a reader (``read.reader=None``,
+the baseline training mines with) each signal is min-max scaled over the candidates and they
+are added with equal weights (docs/records/evaluation.md).
 """
 
 from __future__ import annotations

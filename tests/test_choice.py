@@ -42,7 +42,7 @@ def test_tally_counts_votes_articles_and_rank():
     assert t.sentences == [2, 1, 0]
     assert t.evidence(0).text == "Union leader Maria Ortiz signed the deal."
     assert t.evidence(2) is None
-    shares = t.mixed(1.0)  # no reader: the hand-set shares
+    shares = t.mixed()  # no reader: the hand-set shares
     assert abs(sum(shares) - 1) < 1e-9 and shares.index(max(shares)) == 0
 
 
@@ -61,7 +61,7 @@ def test_features_one_row_per_option_and_negation_flag():
 
 def test_no_evidence_at_all_gives_equal_shares():
     t = tally("Who won the chess final?", ["Magnus", "Ding"], PASSAGES, PASSAGES, _idf)
-    assert t.mixed(1.0) == [0.5, 0.5]
+    assert t.mixed() == [0.5, 0.5]
 
 
 def test_hypotheses_say_whether_the_search_with_each_choice_names_it():

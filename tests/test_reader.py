@@ -96,17 +96,23 @@ def test_a_missing_file_is_named(copied):
         Reader(copied).load()
 
 
-def test_choose_uses_the_chooser_or_mixes_in_the_readers_votes(sample_assistant):
+def test_choose_uses_the_chooser_and_without_a_reader_the_hand_set_votes(sample_assistant):
     question, choices = "Who did Hasanov meet at IDEF 2025?", ["Haluk Görgün", "Irakli Chikovani", "Ilham Aliyev"]
     with_reader = sample_assistant.choose(question, choices)
-    mixed = sample_assistant.with_config(choose={"learned": False}).choose(question, choices)
-    hand = sample_assistant.with_config(choose={"reader_weight": 0.0, "learned": False}).choose(question, choices)
-    for c in (with_reader, mixed):
+    hand = sample_assistant.with_config(read={"reader": None}).choose(question, choices)
+    for c in (with_reader, hand):
         assert c.choice == "Haluk Görgün" and c.citations
         assert "Görgün" in c.citations[0].quote
         assert abs(sum(c.scores.values()) - 1) < 1e-6
-    assert mixed.scores != hand.scores  # the reader's votes moved the scores
-    assert with_reader.scores != mixed.scores  # the trained chooser weighs them its own way
+    assert with_reader.scores != hand.scores  # the trained chooser weighs the evidence its own way
+
+
+def test_without_a_chooser_the_hand_and_reader_votes_count_alike():
+    from rag.choice import Tally
+
+    t = Tally(choices=["a", "b"], hand=[3.0, 1.0], hand_evidence=[None, None], reader=[1.0, 1.0])
+    assert t.mixed() == [0.625, 0.375]
+    assert Tally(choices=["a", "b"], hand=[3.0, 1.0], hand_evidence=[None, None]).mixed() == [0.75, 0.25]
 
 
 def test_a_folder_without_manifest_or_with_other_features_is_refused(copied, tmp_path):
@@ -130,13 +136,12 @@ def test_a_ranker_trained_on_other_features_is_refused(copied):
         Reader(copied)
 
 
-def test_retrieval_uses_the_bundled_article_ranker_unless_told_not_to(sample_assistant):
+def test_retrieval_uses_the_bundled_article_ranker_and_without_a_reader_none(sample_assistant):
     from rag.rerank import RANK_FEATURES
 
     assert sample_assistant.reader.ranker is not None
     state = sample_assistant._state
     assert state.retriever.ranker is not None
-    assert sample_assistant.with_config(rerank={"learned": False})._state.retriever.ranker is None
     assert sample_assistant.with_config(read={"reader": None})._state.retriever.ranker is None
     question = "Who did Hasanov meet at IDEF 2025?"
     filters = sample_assistant._filters(None, None, None, None)  # as ``search`` sets them: as of today
