@@ -322,10 +322,3 @@ def check(text: str, passages: Sequence[Passage], *, embedder: Embedder | None =
     if edits:
         text = _edited(text, edits)
     return Checked(text=text, numbers=list(quotes), warnings=warnings, quotes=quotes, flagged=flagged)
-
-
-def check_answer(text: str, passages: Sequence[Passage], *,
-                 embedder: Embedder | None = None) -> tuple[str, list[int], list[str]]:
-    """:func:`check`, as ``(clean_text, used_numbers, warnings)``."""
-    checked = check(text, passages, embedder=embedder)
-    return checked.text, checked.numbers, checked.warnings

@@ -22,7 +22,7 @@ import pytest
 
 from index.chunk import count_tokens
 from rag.answer import ABSTAIN_TEXT, ExtractiveAnswerer
-from rag.check import check, check_answer, split_claims
+from rag.check import check, split_claims
 from rag.config import LLM_DEADLINE_S, LLM_MAX_BYTES, Config, config_from_options
 from rag.llm import LLMAnswerer, visible_text
 from rag.llm_client import LLMClient, LLMError, _retry_after
@@ -657,9 +657,10 @@ def test_condense_failure_falls_back_and_the_answer_does_not_wait_again(server, 
 
 # ---- the checker on its own -------------------------------------------------------------
 def test_check_reads_marker_variants_and_markers_after_the_full_stop():
-    text, numbers, warnings = check_answer(
+    checked = check(
         "Hasanov met Haluk Görgün at IDEF 2025. [Passage 1] The fair in Istanbul hosts 1,200 companies [1-2].",
         PASSAGES)
+    text, numbers, warnings = checked.text, checked.numbers, checked.warnings
     assert text == "Hasanov met Haluk Görgün at IDEF 2025. [1] The fair in Istanbul hosts 1,200 companies [1][2]."
     assert numbers == [1, 2] and warnings == []
     assert [c.numbers for c in split_claims(text)] == [(1,), (1, 2)]
@@ -681,13 +682,13 @@ def test_visible_text_hides_thinking_and_the_abstain_phrase():
 def test_check_accepts_paraphrases_with_the_real_embedder(sample_assistant):
     embedder = sample_assistant.embedder
     reply = "Hasanov sat down with the chairman of Türkiye's defense industry committee [1]."  # reworded, names kept
-    assert check_answer(reply, PASSAGES, embedder=embedder)[2] == []
-    assert check_answer(reply, PASSAGES)[2] == []  # the check stands without an embedder too
+    assert check(reply, PASSAGES, embedder=embedder).warnings == []
+    assert check(reply, PASSAGES).warnings == []  # the check stands without an embedder too
     # A name the passage does not hold is a changed fact however close the rest: the check reads
     # names as written ("Turkey" for "Türkiye" is flagged too; docs/reliability.md).
     for changed in ("Hasanov criticised Turkish arms exports at the fair [1].",
                     "Hasanov met Haluk Görgün in Ankara [1].", "Hasanov did not meet Haluk Görgün [1]."):
-        assert check_answer(changed, PASSAGES, embedder=embedder)[2], changed
+        assert check(changed, PASSAGES, embedder=embedder).warnings, changed
 
 
 # ---- end to end ---------------------------------------------------------------------------
