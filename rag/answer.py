@@ -294,7 +294,7 @@ class ExtractiveAnswerer:
         text = " ".join(f"{ev.text} [{numbers[ev.passage]}]" for ev in evidence)
         answer = Answer(question=question, text=text, citations=citations, passages=passages, query=query,
                         support=support)
-        return self._disagree(question, reading, ranked, scores, bar, answer)
+        return self._disagree(question, reading, ranked, answer)
 
     def backs(self, question: str, passages: list[Passage], answer: Answer, *, query: str | None = None) -> bool:
         """Whether some sentence ``answer`` quotes (another answerer's, e.g. the LLM's) backs an
@@ -315,15 +315,13 @@ class ExtractiveAnswerer:
         reading = self.read(question, passages)
         if not reading.scored:
             return answer
-        ranked, scores, bar = self._rank(reading)
-        return self._disagree(question, reading, ranked, scores, bar, answer)
+        ranked, _, _ = self._rank(reading)
+        return self._disagree(question, reading, ranked, answer)
 
-    def _disagree(self, question: str, reading: Reading, ranked: list[ScoredSentence], scores: list[float],
-                  bar: float, answer: Answer) -> Answer:
+    def _disagree(self, question: str, reading: Reading, ranked: list[ScoredSentence], answer: Answer) -> Answer:
         if not self.config.read.conflicts:
             return answer
-
-        found = conflicts.detect(question, ranked, scores, reading.read, weights=reading.weights, bar=bar,
+        found = conflicts.detect(question, ranked, reading.read, weights=reading.weights,
                                  min_support=self.config.read.min_support)
         return conflicts.attach(answer, found) if found else answer
 

@@ -8,10 +8,11 @@ differ" on an ordinary question is worse than a missed one:
 
 1. The asked value's type comes from the question (:func:`rag.question.understand`): only
    ``number``, ``date`` and ``name`` questions are compared.
-2. A side is a *well-supported* sentence: its score sits at most :data:`SIDE_REACH` times as far
-   below the best as the second-sentence bar does, its article backs an answer (hand-set support
-   at least ``min_support``), and its own words cover at least :data:`OWN_SHARE` of what the best
-   sentence's cover.
+2. A side is what the reader found in one report: the article's best-ranked sentence that holds
+   a value of the asked type, however far below the answer's lead it ranks (a report's lead
+   often restates the question without the value). Its article backs an answer (some sentence of
+   it read has hand-set support at least ``min_support``), and its own words cover at least
+   :data:`OWN_SHARE` of what the best-covering such sentence's cover.
 3. From each side's sentence, the value of the asked type that is not in the question: the one
    whose unit is a question word, else the one nearest the question's words (numbers: digits or
    number words with currency, per cent and scale; dates: day and month; names: runs of
@@ -41,8 +42,6 @@ from rag.records import Answer, Citation, Disagreement, Passage, Report
 OWN_SHARE = 0.6  # a side's sentence covers at least this share of the question terms the best one covers
 MAX_DAYS = 45  # articles further apart are other events (a yearly fair, last season's final)
 MAX_REPORTS = 3  # sides shown: the answer's and up to two more values
-# A side's score may sit this many times further below the best than a second answer sentence's may.
-SIDE_REACH = 1.5
 
 _WORD_NUMBERS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -233,31 +232,35 @@ def _date_key(m: re.Match[str]) -> tuple:
     return (_MONTHS[month.lower().rstrip(".")], int(day))
 
 
-def detect(question: str, ranked: Sequence[ScoredSentence], scores: Sequence[float], read: Sequence[Passage], *,
-           weights: dict[str, float], bar: float, min_support: float) -> Found | None:
-    """The disagreement among the well-supported sentences of ``ranked`` (best first, with their
-    ``scores``; ``evidence.passage`` indexes ``read``), or None when they agree or nothing can
-    be compared. ``weights`` are the query's term weights, ``bar`` the second-sentence bar."""
+def detect(question: str, ranked: Sequence[ScoredSentence], read: Sequence[Passage], *,
+           weights: dict[str, float], min_support: float) -> Found | None:
+    """The disagreement among what the reports of ``ranked`` (best first; ``evidence.passage``
+    indexes ``read``) say, or None when they agree or nothing can be compared. ``weights`` are
+    the query's term weights."""
     kind = understand(question).kind
     if kind not in ("number", "date", "name") or not ranked:
         return None
     own = [coverage(weights, dict.fromkeys(terms(s.evidence.text), 1.0)) for s in ranked]
-    best_own = own[0]
-    bar = scores[0] - SIDE_REACH * (scores[0] - bar)
     texts: dict[str, str] = {}
     for p in read:
         texts[p.article_id] = texts.get(p.article_id, p.title) + "\n" + p.text
     lower = frozenset(_LOWER_WORD.findall(" ".join(texts.values()))) if kind == "name" else frozenset()
-    # Each article's best well-supported sentence that holds a value of the asked type.
+    # What the reader found in each report: the article's best-ranked well-supported sentence
+    # that holds a value of the asked type, however far below the answer's lead it ranks (a
+    # report's lead often restates the question without the value).
+    # A report counts when its article backs an answer: some sentence of it read holds
+    # ``min_support`` (the value's own sentence may hold less: "Six people were injured").
+    backed = {read[s.evidence.passage].article_id for s in ranked if s.support >= min_support}
+    holding = [(s, cover, _values(kind, s.evidence.text, question, lower)) for s, cover in zip(ranked, own)
+               if read[s.evidence.passage].article_id in backed]
+    holding = [(s, cover, found) for s, cover, found in holding if found]
+    if not holding:
+        return None
+    best_own = max(cover for _, cover, _ in holding)
     firsts: dict[str, tuple[ScoredSentence, list[Value]]] = {}
-    for s, score, cover in zip(ranked, scores, own):
-        if score < bar:
-            break
+    for s, cover, found in holding:
         article = read[s.evidence.passage].article_id
-        if article in firsts or s.support < min_support or cover < OWN_SHARE * best_own:
-            continue
-        found = _values(kind, s.evidence.text, question, lower)
-        if found:
+        if article not in firsts and cover >= OWN_SHARE * best_own:
             firsts[article] = (s, found)
     answer_article = read[ranked[0].evidence.passage].article_id
     if answer_article not in firsts:
