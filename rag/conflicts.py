@@ -35,7 +35,7 @@ from datetime import date
 from index.tokenize import STOPWORDS, terms
 from rag.cite import with_sentence
 from rag.coverage import coverage
-from rag.question import understand
+from rag.question import Question, understand
 from rag.reading import ScoredSentence
 from rag.records import Answer, Citation, Disagreement, Passage, Report
 
@@ -150,10 +150,9 @@ def _unit(sentence: str, m: re.Match[str]) -> str | None:
     return (terms(word) or [None])[0] if word and word not in STOPWORDS else None
 
 
-def _number_weight(question: str, sentence: str, m: re.Match[str], unit: str | None) -> int | None:
+def _number_weight(asked: Question, sentence: str, m: re.Match[str], unit: str | None) -> int | None:
     """How well a number fits what the question asks (higher first), None when it cannot be
     the answer: "how many miners" counts miners, "how deep" is a length, "how much" is money first."""
-    asked = understand(question)
     if asked.amount == "count":
         noun = asked.counted
         if unit == noun or (unit is None and noun in terms(sentence)):
@@ -163,13 +162,16 @@ def _number_weight(question: str, sentence: str, m: re.Match[str], unit: str | N
         return 1 if unit in _MEASURES else None
     if asked.amount == "money":
         return 1 if (m.group("cur") or m.group("pct") or m.group("scale")) else 0
-    return int(unit is not None and unit in set(terms(question)))
+    return int(unit is not None and unit in set(terms(asked.text)))
 
 
-def _values(kind: str, sentence: str, question: str, lower: frozenset[str] = frozenset()) -> list[Value]:
+def _values(kind: str, sentence: str, question: str, lower: frozenset[str] = frozenset(), *,
+            understood: Question | None = None) -> list[Value]:
     """Values of the asked ``kind`` in ``sentence`` that the question does not give, best first.
     ``lower``: words seen in lower case in what was read; a sentence's first word among them is
-    an ordinary word ("Unlike Truss", "Staff Steve Barclay"), not part of a name."""
+    an ordinary word ("Unlike Truss", "Staff Steve Barclay"), not part of a name. ``understood``:
+    the question read once (:func:`rag.question.understand`; read here when not given)."""
+    understood = understood or understand(question)
     q_terms = set(terms(question))
     where = _positions(sentence, q_terms)
     found: list[Value] = []
@@ -178,7 +180,7 @@ def _values(kind: str, sentence: str, question: str, lower: frozenset[str] = fro
         for m in numbers(sentence):
             key = number_key(m)
             unit = _unit(sentence, m)
-            weight = _number_weight(question, sentence, m, unit)
+            weight = _number_weight(understood, sentence, m, unit)
             if key in asked or weight is None:
                 continue
             text = m.group(0).strip()
@@ -237,7 +239,8 @@ def detect(question: str, ranked: Sequence[ScoredSentence], read: Sequence[Passa
     """The disagreement among what the reports of ``ranked`` (best first; ``evidence.passage``
     indexes ``read``) say, or None when they agree or nothing can be compared. ``weights`` are
     the query's term weights."""
-    kind = understand(question).kind
+    asked = understand(question)
+    kind = asked.kind
     if kind not in ("number", "date", "name") or not ranked:
         return None
     own = [coverage(weights, dict.fromkeys(terms(s.evidence.text), 1.0)) for s in ranked]
@@ -251,8 +254,8 @@ def detect(question: str, ranked: Sequence[ScoredSentence], read: Sequence[Passa
     # A report counts when its article backs an answer: some sentence of it read holds
     # ``min_support`` (the value's own sentence may hold less: "Six people were injured").
     backed = {read[s.evidence.passage].article_id for s in ranked if s.support >= min_support}
-    holding = [(s, cover, _values(kind, s.evidence.text, question, lower)) for s, cover in zip(ranked, own)
-               if read[s.evidence.passage].article_id in backed]
+    holding = [(s, cover, _values(kind, s.evidence.text, question, lower, understood=asked))
+               for s, cover in zip(ranked, own) if read[s.evidence.passage].article_id in backed]
     holding = [(s, cover, found) for s, cover, found in holding if found]
     if not holding:
         return None
